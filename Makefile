@@ -1,0 +1,47 @@
+# nmt — the table of contents. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_SPEC ?= $(shell $(PYTHON) scripts/torch_spec.py)
+# The read-only corpus mirror beside the project, when there is one.
+ifneq ($(wildcard ../shared/corpora),)
+export NMT_DATA_MIRROR ?= $(abspath ../shared/corpora)
+endif
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint format train data clean
+
+help: ## List the targets
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv and install nmt (editable) with its dev extras
+
+$(STAMP): pyproject.toml scripts/torch_spec.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+test: $(STAMP) ## Run the test suite (CPU, tiny models)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check nmt tests scripts
+	$(BIN)/ruff format --check nmt tests scripts
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix nmt tests scripts
+	$(BIN)/ruff format nmt tests scripts
+
+data: $(STAMP) ## Fetch and verify Multi30k (from NMT_DATA_MIRROR when set)
+	$(BIN)/nmt-data fetch multi30k
+
+train: $(STAMP) ## Train the default model on Multi30k de→en (extra overrides: ARGS="...")
+	$(BIN)/nmt-train $(ARGS)
+
+clean: ## Remove caches (keeps .venv, data/ and runs/)
+	rm -rf .pytest_cache .ruff_cache build *.egg-info

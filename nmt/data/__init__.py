@@ -1,0 +1,1 @@
+"""Corpora, downloads, validation, subword tokenization and token batching."""

@@ -1,0 +1,147 @@
+"""``nmt-data``: list the corpora, fetch one, or show its split statistics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from nmt.data.catalogue import CATALOGUE, LOCAL_CORPORA, get_corpus
+from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
+from nmt.data.fetch import fetch_corpus
+from nmt.errors import NMTError
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def cmd_list(_: argparse.Namespace) -> int:
+    rows = [("corpus", "languages", "splits", "description")]
+    for c in CATALOGUE.values():
+        rows.append((c.name, ",".join(c.languages), " ".join(c.splits), c.description))
+    for name, desc in LOCAL_CORPORA.items():
+        rows.append((name, "any" if name == "files" else "-", "train valid test", desc))
+    print(table(rows))
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    folder = fetch_corpus(args.corpus, args.root, args.mirror, log=_log)
+    print(f"{args.corpus}: all files present and verified in {folder}")
+    return 0
+
+
+def stats_config(args: argparse.Namespace) -> DataConfig:
+    """The data config ``stats`` uses: the corpus's defaults with the command's options."""
+    tok = TokenizerConfig(vocab_size=args.vocab_size, type=args.tokenizer)
+    cfg = DataConfig(name=args.corpus, root=args.root or "data", mirror=args.mirror, tokenizer=tok)
+    if args.corpus == "synthetic":
+        cfg.src, cfg.tgt, cfg.valid = "src", "tgt", "valid"
+        cfg.test, cfg.synthetic = "test", SyntheticConfig()
+    elif args.corpus == "files":
+        cfg.train, cfg.valid, cfg.test = args.train, args.valid, args.test
+    else:
+        corpus = get_corpus(args.corpus)
+        cfg.src, cfg.tgt = corpus.default_pair
+        cfg.train, cfg.valid, cfg.test = corpus.default_splits
+        cfg.extra_tests = list(corpus.default_extra_tests)
+        cfg.max_len = corpus.default_max_len
+    cfg.src = args.src or cfg.src
+    cfg.tgt = args.tgt or cfg.tgt
+    if args.max_len is not None:
+        cfg.max_len = args.max_len
+    cfg.max_tokens = max(cfg.max_tokens, cfg.max_len + 1)
+    return cfg
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from nmt.data.prepare import prepare_data
+
+    data = prepare_data(stats_config(args), log=_log)
+    rows = [("split", "pairs", "src mean", "src p95", "src max", "tgt mean", "tgt p95", "tgt max")]
+    for name, examples in data.encoded.items():
+        src = sorted(len(s) - 1 for s, _ in examples)  # without the EOS batching adds
+        tgt = sorted(len(t or ()) for _, t in examples)
+        official = data.text[name].name
+        row = [name if official == name else f"{name} ({official})", str(len(examples))]
+        for lens in (src, tgt):
+            row += length_stats(lens)
+        rows.append(tuple(row))
+    tok = data.tokenizer
+    print(
+        f"{args.corpus} {data.config.src}->{data.config.tgt}, lengths in subword tokens "
+        f"(vocab {tok.src_vocab_size}/{tok.tgt_vocab_size}, eval splits cut to max_len)"
+    )
+    print(table(rows))
+    return 0
+
+
+def length_stats(sorted_lens: list[int]) -> list[str]:
+    """Mean, 95th percentile (nearest rank) and max, formatted."""
+    if not sorted_lens:
+        return ["-", "-", "-"]
+    n = len(sorted_lens)
+    p95 = sorted_lens[min(n - 1, max(0, -(-95 * n // 100) - 1))]
+    return [f"{sum(sorted_lens) / n:.1f}", str(p95), str(sorted_lens[-1])]
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned text columns, numbers right-aligned, a rule under the header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+
+    def fmt(row: Sequence[str]) -> str:
+        cells = [
+            c.rjust(w) if c.replace(".", "", 1).isdigit() else c.ljust(w)
+            for c, w in zip(row, widths, strict=True)
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(rows[0]), rule, *(fmt(r) for r in rows[1:])])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nmt-data", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the corpora nmt knows").set_defaults(func=cmd_list)
+
+    def where(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--mirror", help="offline copy of the downloads (else $NMT_DATA_MIRROR)")
+        sp.add_argument("--root", help="data folder (else $NMT_DATA_DIR, else ./data)")
+
+    f = sub.add_parser("fetch", help="download (or copy from a mirror) and verify a corpus")
+    f.add_argument("corpus", choices=sorted(CATALOGUE))
+    where(f)
+    f.set_defaults(func=cmd_fetch)
+
+    s = sub.add_parser("stats", help="pairs and subword lengths per split")
+    s.add_argument("corpus", choices=[*sorted(CATALOGUE), *LOCAL_CORPORA])
+    s.add_argument("--src", help="source language (default: the corpus's)")
+    s.add_argument("--tgt", help="target language (default: the corpus's)")
+    s.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece vocabulary")
+    s.add_argument("--tokenizer", choices=["unigram", "bpe"], default="unigram")
+    s.add_argument(
+        "--max-len", type=int, help="max subword tokens per side (default: the corpus's)"
+    )
+    for split in ("train", "valid", "test"):
+        s.add_argument(f"--{split}", default="???", help=f"files corpus: {split} prefix")
+    where(s)
+    s.set_defaults(func=cmd_stats)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except NMTError as e:
+        print(f"nmt-data: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nmt-data: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Turn corpus files into named parallel splits (catalogued corpora and the user's files)."""
+
+from __future__ import annotations
+
+import random
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nmt.data.catalogue import Corpus, check_pair, get_corpus
+from nmt.data.config import DataConfig
+from nmt.data.fetch import fetch_corpus
+from nmt.data.validate import check_aligned, decode_lines, read_lines
+from nmt.errors import ConfigError, DataError
+
+
+@dataclass
+class ParallelText:
+    """One split as text. ``refs`` are reference streams (sacreBLEU's layout):
+    ``refs[k][i]`` is the k-th reference of pair i, and ``refs[0]`` is ``tgt``.
+    """
+
+    name: str
+    src: list[str]
+    tgt: list[str]
+    refs: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.refs:
+            self.refs = [self.tgt]
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+
+def split_roles(cfg: DataConfig) -> dict[str, str]:
+    """Role ("train", "valid", "test" or an extra test's name) -> split name or file prefix."""
+    roles = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
+    for extra in cfg.extra_tests:
+        key = Path(extra).name if cfg.name == "files" else extra
+        if key in roles:
+            raise ConfigError(f"data.extra_tests: {extra!r} clashes with split name {key!r}")
+        roles[key] = extra
+    return roles
+
+
+def load_corpus_text(
+    cfg: DataConfig, log: Callable[[str], None] = print
+) -> tuple[dict[str, ParallelText], dict[str, int]]:
+    """Read every split of a catalogued corpus or of the user's files, unfiltered.
+
+    Returns the splits by role and, per role, pairs removed for overlap with training.
+    """
+    roles = split_roles(cfg)
+    if cfg.name == "files":
+        return {
+            role: read_files_split(prefix, cfg.src, cfg.tgt) for role, prefix in roles.items()
+        }, {}
+    corpus = get_corpus(cfg.name)
+    check_pair(corpus, cfg.src, cfg.tgt, list(roles.values()))
+    folder = fetch_corpus(corpus, cfg.root, cfg.mirror, langs=(cfg.src, cfg.tgt), log=log)
+    if corpus.reader == "tatoeba":
+        return read_tatoeba(folder, cfg, roles, log)
+    return {
+        role: read_catalogue_split(corpus, folder, split, cfg.src, cfg.tgt)
+        for role, split in roles.items()
+    }, {}
+
+
+def read_catalogue_split(
+    corpus: Corpus, folder: Path, split: str, src: str, tgt: str
+) -> ParallelText:
+    """A split of a ``parallel`` corpus: files concatenated in catalogue order."""
+    spec = corpus.splits[split]
+    src_lines: list[str] = []
+    tgt_lines: list[str] = []
+    for s_name, t_name in zip(spec.files[src], spec.files[tgt], strict=True):
+        s, t = read_lines(folder / s_name), read_lines(folder / t_name)
+        check_aligned(s, t, str(folder / s_name), str(folder / t_name))
+        src_lines += s
+        tgt_lines += t
+    refs = [tgt_lines]
+    for r_name in spec.extra_refs.get(tgt, ()):
+        ref = read_lines(folder / r_name)
+        check_aligned(src_lines, ref, "+".join(spec.files[src]), str(folder / r_name))
+        refs.append(ref)
+    return ParallelText(split, src_lines, tgt_lines, refs)
+
+
+def read_files_split(prefix: str, src: str, tgt: str) -> ParallelText:
+    """The user's split ``prefix``: ``prefix.tsv`` if it exists, else ``prefix.<lang>[.gz]``."""
+    if prefix in ("", "???"):
+        raise ConfigError("data.train/valid/test must name a file prefix for data.name=files")
+    base = Path(prefix).expanduser()
+    tsv = base if base.suffix == ".tsv" else Path(f"{base}.tsv")
+    name = base.stem if base.suffix == ".tsv" else base.name
+    if tsv.is_file():
+        lines = read_lines(tsv)
+        src_lines, tgt_lines = [], []
+        for i, line in enumerate(lines, 1):
+            cols = line.split("\t")
+            if len(cols) < 2:
+                raise DataError(f"{tsv}: line {i} has no TAB; each line must be source<TAB>target")
+            src_lines.append(cols[0])
+            tgt_lines.append(cols[1])
+        return ParallelText(name, src_lines, tgt_lines)
+    paths = []
+    for lang in (src, tgt):
+        candidates = [Path(f"{base}.{lang}"), Path(f"{base}.{lang}.gz")]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise DataError(
+                f"no {candidates[0]} (or .gz) and no {tsv}; "
+                f"write the split as {base}.{src} + {base}.{tgt} or as {tsv}"
+            )
+        paths.append(found)
+    src_lines, tgt_lines = read_lines(paths[0]), read_lines(paths[1])
+    check_aligned(src_lines, tgt_lines, str(paths[0]), str(paths[1]))
+    return ParallelText(name, src_lines, tgt_lines)
+
+
+def read_tatoeba(
+    folder: Path, cfg: DataConfig, roles: dict[str, str], log: Callable[[str], None]
+) -> tuple[dict[str, ParallelText], dict[str, int]]:
+    """Tatoeba: train/valid from ``fra.txt`` (valid held out by English sentence, seeded),
+    test from the Tatoeba Challenge set minus pairs whose English side occurs in ``fra.txt``.
+    """
+    zip_path = folder / "fra-eng.zip"
+    try:
+        with zipfile.ZipFile(zip_path) as z:
+            data = z.read("fra.txt")
+    except (OSError, KeyError, zipfile.BadZipFile) as e:
+        raise DataError(
+            f"{zip_path}: cannot read fra.txt ({e}); delete it and fetch again"
+        ) from None
+    pairs = []
+    for i, line in enumerate(decode_lines(data, f"{zip_path}:fra.txt"), 1):
+        cols = line.split("\t")
+        if len(cols) < 2:
+            raise DataError(
+                f"{zip_path}:fra.txt: line {i} has no TAB; the zip is not the expected release"
+            )
+        pairs.append((cols[0], cols[1]))
+    train, valid = _hold_out(pairs, cfg.valid_size, cfg.seed)
+    seen = {en for en, _ in pairs}
+    en_path, fr_path = (
+        folder / "tatoeba-test-v2021-08-07.eng",
+        folder / "tatoeba-test-v2021-08-07.fra",
+    )
+    en_test, fr_test = read_lines(en_path), read_lines(fr_path)
+    check_aligned(en_test, fr_test, str(en_path), str(fr_path))
+    test = [(en, fr) for en, fr in zip(en_test, fr_test, strict=True) if en not in seen]
+    removed = len(en_test) - len(test)
+    log(f"tatoeba test: removed {removed} of {len(en_test)} pairs whose English side is in fra.txt")
+    by_split = {"train": train, "valid": valid, "test": test}
+    out: dict[str, ParallelText] = {}
+    for role, split in roles.items():
+        chosen = by_split[split]
+        en, fr = [p[0] for p in chosen], [p[1] for p in chosen]
+        src, tgt = (en, fr) if cfg.src == "en" else (fr, en)
+        out[role] = ParallelText(split, src, tgt)
+    return out, {role: removed for role, split in roles.items() if split == "test"}
+
+
+def _hold_out(
+    pairs: list[tuple[str, str]], size: int, seed: int
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Hold out about ``size`` pairs, whole English-sentence groups at a time (seeded),
+    so no valid English sentence also occurs in train."""
+    groups: dict[str, list[int]] = {}
+    for i, (en, _) in enumerate(pairs):
+        groups.setdefault(en, []).append(i)
+    keys = list(groups)
+    random.Random(seed).shuffle(keys)
+    held: set[int] = set()
+    for key in keys:
+        if len(held) >= size:
+            break
+        if len(held) + len(groups[key]) <= size:
+            held.update(groups[key])
+    train = [p for i, p in enumerate(pairs) if i not in held]
+    valid = [p for i, p in enumerate(pairs) if i in held]
+    return train, valid

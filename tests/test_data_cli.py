@@ -1,0 +1,89 @@
+"""The nmt-data command: list, fetch (one-line errors, no traceback), stats."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nmt.data.cli import main
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def corrupt_mirror(corpora_mirror, tmp_path) -> Path:
+    """A mirror whose multi30k/train.de.gz (the first file fetched) has one flipped byte."""
+    mirror = tmp_path / "mirror"
+    (mirror / "multi30k").mkdir(parents=True)
+    data = bytearray((corpora_mirror / "multi30k" / "train.de.gz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (mirror / "multi30k" / "train.de.gz").write_bytes(bytes(data))
+    return mirror
+
+
+def test_list_shows_every_corpus(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("multi30k", "wmt_news", "tatoeba", "files", "synthetic"):
+        assert name in out
+
+
+def test_fetch_with_corrupt_mirror_fails_in_one_line(corrupt_mirror, tmp_path, capsys):
+    root = tmp_path / "data"
+    assert main(["fetch", "multi30k", "--mirror", str(corrupt_mirror), "--root", str(root)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("nmt-data: error:") and "checksum" in err and "train.de.gz" in err
+    assert not [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_console_script_prints_no_traceback(corrupt_mirror, tmp_path):
+    proc = subprocess.run(
+        [str(BIN / "nmt-data"), "fetch", "multi30k", "--root", str(tmp_path / "data")],
+        env={"NMT_DATA_MIRROR": str(corrupt_mirror), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "checksum" in proc.stderr and "train.de.gz" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_fetch_from_the_real_mirror(corpora_mirror, tmp_path, capsys):
+    assert (
+        main(["fetch", "multi30k", "--mirror", str(corpora_mirror), "--root", str(tmp_path)]) == 0
+    )
+    assert len(list((tmp_path / "multi30k").iterdir())) == 15
+    assert "verified" in capsys.readouterr().out
+
+
+def test_stats_prints_a_table(tmp_path, capsys):
+    lines = [f"w{i % 7} w{i % 5}\tv{i % 3} v{i % 4}" for i in range(200)]
+    for split in ("train", "dev"):
+        (tmp_path / f"{split}.tsv").write_text("\n".join(lines) + "\n")
+    args = [
+        "stats",
+        "files",
+        "--src",
+        "xx",
+        "--tgt",
+        "yy",
+        "--vocab-size",
+        "30",
+        "--train",
+        str(tmp_path / "train"),
+        "--valid",
+        str(tmp_path / "dev"),
+        "--test",
+        str(tmp_path / "dev"),
+        "--root",
+        str(tmp_path / "data"),
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:4] == ["split", "pairs", "src", "mean"]
+    rows = {line.split()[0]: line.split() for line in out[3:]}
+    assert set(rows) == {"train", "valid", "test"} and rows["train"][1] == "200"

@@ -1,0 +1,156 @@
+"""Corpora end to end: the real mirror, the catalogue's rules, synthetic, prepare_data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from nmt.data.catalogue import CATALOGUE, check_pair, get_corpus
+from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig, as_data_config
+from nmt.data.prepare import prepare_data, read_text
+from nmt.data.synthetic import generate
+from nmt.errors import ConfigError, DataError
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "data"
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def test_real_multi30k_from_the_mirror(corpora_mirror, tmp_path):
+    cfg = DataConfig(
+        root=str(tmp_path), mirror=str(corpora_mirror), extra_tests=["test_2017_flickr"]
+    )
+    text, _ = read_text(cfg, log=quiet)
+    assert len(text["train"]) == 29000 and len(text["train"].tgt) == 29000
+    assert (len(text["valid"]), len(text["test"]), len(text["test_2017_flickr"])) == (
+        1014,
+        1000,
+        1000,
+    )
+    assert sorted(p.name for p in (tmp_path / "multi30k").iterdir()) == sorted(
+        f"{s}.{lang}.gz"
+        for s in ("train", "val", "test_2016_flickr", "test_2017_flickr")
+        for lang in ("de", "en")
+    )
+
+
+def test_wmt_news_has_two_references_for_newstest2020(corpora_mirror, tmp_path):
+    cfg = DataConfig(
+        name="wmt_news",
+        valid="newstest2013",
+        test="newstest2014",
+        extra_tests=["newstest2020"],
+        root=str(tmp_path),
+        mirror=str(corpora_mirror),
+    )
+    text, _ = read_text(cfg, log=quiet)
+    assert len(text["train"]) == 26743 and len(text["test"]) == 3003
+    refs = text["newstest2020"].refs
+    assert len(refs) == 2 and refs[0] == text["newstest2020"].tgt and refs[1] != refs[0]
+    assert len(refs[1]) == len(text["newstest2020"]) == 785
+
+
+def test_tatoeba_splits_and_test_overlap_removal(corpora_mirror, tmp_path):
+    messages: list[str] = []
+    cfg = DataConfig(
+        name="tatoeba",
+        src="fr",
+        tgt="en",
+        valid="valid",
+        test="test",
+        root=str(tmp_path),
+        mirror=str(corpora_mirror),
+    )
+    text, removed = read_text(cfg, log=messages.append)
+    assert len(text["test"]) == 7026 and removed == {"test": 12681 - 7026}
+    assert len(text["valid"]) == 2000 and len(text["train"]) + 2000 == 142787
+    assert not set(text["valid"].tgt) & set(text["train"].tgt)  # English sides held out whole
+    assert not set(text["test"].tgt) & set(text["train"].tgt + text["valid"].tgt)
+    assert any("removed 5655" in m for m in messages)
+    again, _ = read_text(cfg, log=quiet)
+    assert again["valid"].src == text["valid"].src  # seeded
+
+
+def test_unknown_pair_or_split_lists_what_exists():
+    m30k = get_corpus("multi30k")
+    with pytest.raises(DataError, match="languages: de, en, fr, cs"):
+        check_pair(m30k, "de", "ja", ["train"])
+    with pytest.raises(DataError, match="has languages de, en, fr only"):
+        check_pair(m30k, "cs", "en", ["test_2017_flickr"])
+    with pytest.raises(DataError, match="splits: train, val"):
+        check_pair(m30k, "de", "en", ["dev"])
+    with pytest.raises(DataError, match="known corpora: multi30k"):
+        get_corpus("europarl")
+
+
+def test_synthetic_is_deterministic_with_distinct_splits():
+    cfg = SyntheticConfig(task="reverse", vocab=30, min_len=3, max_len=9, n_train=200, n_test=50)
+    train = generate(cfg, "train")
+    assert train.src == generate(cfg, "train").src
+    assert train.src[:50] != generate(cfg, "test").src
+    assert train.src != generate(SyntheticConfig(**{**vars(cfg), "seed": 9}), "train").src
+    for s, t in zip(train.src, train.tgt, strict=True):
+        assert t.split() == s.split()[::-1] and 3 <= len(s.split()) <= 9
+    assert {w for s in train.src for w in s.split()} <= {f"w{i}" for i in range(30)}
+
+
+def test_prepare_data_filters_train_and_keeps_eval_whole(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    words = ["ab", "cd", "ef", "gh", "ij", "kl", "mn", "op"]
+    train = [f"{words[i % 8]} {words[(i * 3) % 8]}\t{words[(i * 5) % 8]}" for i in range(300)]
+    train += ["\tab", "ab " * 12 + "\tcd", "x" * 50 + "\tcd"]  # empty, long, too many chars
+    (corpus / "train.tsv").write_text("\n".join(train) + "\n")
+    (corpus / "dev.tsv").write_text("ab cd\tef\n\tef\n" + "ab " * 12 + "\tcd\n")
+    cfg = DataConfig(
+        name="files",
+        src="de",
+        tgt="en",
+        train=str(corpus / "train"),
+        valid=str(corpus / "dev"),
+        test=str(corpus / "dev"),
+        max_len=8,
+        max_chars=40,
+        max_tokens=200,
+        root=str(tmp_path / "data"),
+        tokenizer=TokenizerConfig(vocab_size=40),
+    )
+    data = prepare_data(cfg, log=quiet)
+    r = data.reports["train"]
+    assert (r.total, r.empty, r.too_long_chars, r.too_long_tokens, r.kept) == (303, 1, 1, 1, 300)
+    assert len(data.text["train"]) == len(data.encoded["train"]) == 300
+    assert len(data.encoded["valid"]) == len(data.text["valid"]) == 3
+    assert data.reports["valid"].truncated == 1
+    assert max(len(s) for s, _ in data.encoded["valid"]) == 9  # max_len + EOS
+    sampler, collate = data.make_batches("train", shuffle=True, seed=3)
+    for indices in sampler:
+        batch = collate([data.encoded["train"][i] for i in indices])
+        for row, i in enumerate(batch.ids.tolist()):
+            n = int(batch.tgt_lengths[row]) - 1
+            text = data.tokenizer.decode_tgt(batch.tgt_out[row, :n])
+            assert text == data.text["train"].tgt[i]
+
+
+def test_prepare_data_rejects_a_budget_below_max_len():
+    with pytest.raises(ConfigError, match="max_tokens"):
+        prepare_data(DataConfig(max_len=100, max_tokens=50), log=quiet)
+
+
+@pytest.mark.parametrize("name", ["multi30k", "wmt_news", "tatoeba", "files", "synthetic"])
+def test_yaml_matches_schema_and_catalogue(name):
+    raw = OmegaConf.load(CONFIGS / f"{name}.yaml")
+    merged = OmegaConf.merge(OmegaConf.structured(DataConfig), raw)
+    assert merged.name == name
+    if name in CATALOGUE:
+        corpus = CATALOGUE[name]
+        cfg = as_data_config(raw)
+        assert (cfg.src, cfg.tgt) == corpus.default_pair
+        assert (cfg.train, cfg.valid, cfg.test) == corpus.default_splits
+        assert tuple(cfg.extra_tests) == corpus.default_extra_tests
+        assert cfg.max_len == corpus.default_max_len
+    with pytest.raises(ConfigError, match="data config"):
+        as_data_config({**OmegaConf.to_container(raw), "max_lenn": 3})
