@@ -1,0 +1,70 @@
+"""Self-describing checkpoints, written atomically and loaded with ``weights_only=True``.
+
+A checkpoint holds everything needed to translate with no run directory: the
+model's config, the tokenizer's SentencePiece models and the language pair,
+beside the weights. Training checkpoints also hold the optimiser, scheduler,
+sampler position and RNG states for exact resumption.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nmt.errors import CheckpointError
+
+FORMAT = "nmt-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write ``payload`` to ``path`` atomically: a temp file in the same folder, fsync, rename.
+
+    A crash or a full disk leaves the previous file intact, never a partial one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": VERSION, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load an nmt checkpoint with ``weights_only=True``; one clear error for any bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file; give the path to a .pt file")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # any unpickling failure: truncated, foreign or not torch at all
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"{path}: cannot be read as a checkpoint (truncated or not a torch file: {first[:120]})"
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not an nmt checkpoint (no '{FORMAT}' marker); "
+            "use checkpoints/best.pt or last.pt from an nmt run directory"
+        )
+    if ckpt.get("version", 0) > VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {ckpt['version']} is newer than this nmt "
+            f"({VERSION}); upgrade nmt"
+        )
+    for key in ("model", "model_config", "tokenizer", "data"):
+        if key not in ckpt:
+            raise CheckpointError(f"{path}: checkpoint lacks '{key}'; it is incomplete")
+    return ckpt

@@ -1,0 +1,100 @@
+"""``nmt-evaluate CHECKPOINT [--split test] [--beam 5]``: score a checkpoint with sacreBLEU.
+
+Reads the split named in the checkpoint's data config (fetching the corpus if
+needed), translates it, prints BLEU, chrF, lowercased BLEU and BLEU by source
+length, and writes the hypotheses and a JSON report beside the checkpoint's run
+(``<run>/eval/<split>.beam<k>.{txt,json}``) or to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from nmt.errors import ConfigError, NMTError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="nmt-evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run")
+    p.add_argument("--split", default="test", help="test (default), valid, or an extra test name")
+    p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy; default 5)")
+    p.add_argument("--alpha", type=float, default=0.6, help="GNMT length penalty (default 0.6)")
+    p.add_argument("--out", help="JSON report path (default: <run>/eval/<split>.beam<k>.json)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--root", help="data folder (default: the checkpoint's data.root)")
+    return p.parse_args(argv)
+
+
+def format_table(name: str, scores: dict) -> str:
+    lines = [
+        f"{'split':<18} {'sentences':>9} {'BLEU':>7} {'chrF':>7} {'BLEU(lc)':>9}",
+        f"{name:<18} {scores['sentences']:>9} {scores['bleu']:>7.2f} {scores['chrf']:>7.2f} "
+        f"{scores['bleu_lc']:>9.2f}",
+        "",
+        "BLEU by source length (words):",
+    ]
+    for b in scores.get("bleu_by_length", []):
+        lines.append(f"  {b['label']:>8}  n={b['n']:<5} BLEU {b['bleu']:6.2f}")
+    lines += [
+        "",
+        f"BLEU      {scores['bleu_signature']}",
+        f"chrF      {scores['chrf_signature']}",
+        f"BLEU(lc)  {scores['bleu_lc_signature']}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        from nmt.data.config import as_data_config
+        from nmt.data.prepare import read_text
+        from nmt.evaluation import evaluate_split, write_results
+        from nmt.translator import Translator
+
+        device = args.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        translator = Translator.from_checkpoint(args.checkpoint, device=device)
+        data_cfg = as_data_config(translator.checkpoint_info["data"])
+        if args.root:
+            data_cfg.root = args.root
+        texts, _ = read_text(data_cfg, log=lambda msg: print(msg, file=sys.stderr))
+        if args.split not in texts:
+            raise ConfigError(
+                f"--split {args.split!r} is not a split of this checkpoint's data; "
+                f"choose one of: {', '.join(texts)}"
+            )
+        scores, hyps = evaluate_split(
+            translator,
+            texts[args.split],
+            beam=args.beam,
+            alpha=args.alpha,
+            progress=True,
+            by_length=True,
+        )
+        ckpt = Path(args.checkpoint).resolve()
+        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        out = (
+            Path(args.out) if args.out else run_dir / "eval" / f"{args.split}.beam{args.beam}.json"
+        )
+        hyp_path = out.with_suffix(".txt")
+        hyp_path.parent.mkdir(parents=True, exist_ok=True)
+        hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        write_results(
+            {"checkpoint": str(ckpt), "split": args.split, **scores, "hypotheses": str(hyp_path)},
+            out,
+        )
+        print(format_table(args.split, scores))
+        print(f"\nhypotheses: {hyp_path}\nreport: {out}")
+    except NMTError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""``nmt-train``: the Hydra app that trains any variant on any corpus.
+
+Examples::
+
+    nmt-train model=luong model.score=dot data=multi30k train.max_epochs=2
+    nmt-train -m model=seq2seq,bahdanau,luong,transformer
+    torchrun --nproc_per_node=2 -m nmt.cli.train model=bahdanau
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from nmt.config import register_configs
+from nmt.data.prepare import prepare_data
+from nmt.distributed import barrier, broadcast_object, cleanup, init_distributed
+from nmt.errors import ConfigError, NMTError
+from nmt.trainer import Trainer
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+
+
+def resolve_resume(resume: Any, run_dir: Path) -> Path | None:
+    """Map ``train.resume`` (false / true / a path) to a checkpoint path, or refuse to overwrite."""
+    last = run_dir / "checkpoints" / "last.pt"
+    if resume in (False, None, "false", "False", ""):
+        if last.exists() or (run_dir / "metrics.jsonl").exists():
+            raise ConfigError(
+                f"run directory {run_dir} already holds a run; continue it with "
+                "train.resume=true, or pick a new hydra.run.dir"
+            )
+        return None
+    if resume in (True, "true", "True"):
+        if not last.exists():
+            raise ConfigError(
+                f"train.resume=true but {last} does not exist; set hydra.run.dir to the run to "
+                "continue, or give train.resume=PATH/TO/last.pt"
+            )
+        return last
+    path = Path(str(resume))
+    if not path.is_file():
+        raise ConfigError(f"train.resume={resume}: no such checkpoint file")
+    return path
+
+
+def train(cfg: DictConfig) -> dict[str, Any] | None:
+    """Train, validate and test one configuration; returns results.json's content on rank 0."""
+    device_type = cfg.train.device
+    if device_type == "auto":
+        device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    dist_info = init_distributed(device_type.split(":")[0])
+    try:
+        run_dir = Path(broadcast_object(HydraConfig.get().runtime.output_dir, dist_info))
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
+        torch.manual_seed(cfg.train.seed)
+        resume = resolve_resume(cfg.train.resume, run_dir)
+        if dist_info.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+            data = prepare_data(cfg.data)
+        barrier(dist_info)
+        if not dist_info.is_main:
+            data = prepare_data(cfg.data, log=lambda *a, **k: None)
+        trainer = Trainer(cfg, data, run_dir, dist_info)
+        if resume is not None:
+            trainer.resume_from(resume)
+            if dist_info.is_main:
+                print(f"resumed from {resume} at step {trainer.step} (epoch {trainer.epoch})")
+        if dist_info.is_main:
+            print(
+                f"{trainer.variant}: {trainer.model.num_parameters():,} parameters on "
+                f"{trainer.device} ({trainer.precision}, world size {dist_info.world_size})"
+            )
+        results = trainer.fit()
+        if dist_info.is_main and results is not None:
+            print_summary(results, run_dir)
+        return results
+    finally:
+        cleanup(dist_info)
+
+
+def print_summary(results: dict[str, Any], run_dir: Path) -> None:
+    print(
+        f"\n{results['variant']}: {results['steps']} steps, {results['epochs']} epochs, "
+        f"{results['wall_seconds']:.0f} s, {results['train_tgt_tokens_per_s']:,.0f} target tok/s"
+    )
+    print(f"best valid BLEU {results['best_valid_bleu']:.2f} (step {results['best_step']})")
+    for name, s in results["test"].items():
+        print(
+            f"{name}: BLEU {s['bleu']:.2f}  chrF {s['chrf']:.2f}  lowercased BLEU "
+            f"{s['bleu_lc']:.2f}  (beam {s['beam']})"
+        )
+    if results["test"]:
+        print(f"sacreBLEU: {next(iter(results['test'].values()))['bleu_signature']}")
+    print(f"run directory: {run_dir}")
+    print(f"best checkpoint: {run_dir / 'checkpoints' / 'best.pt'}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def _hydra_main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except NMTError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    register_configs()
+    rank = int(os.environ.get("RANK", "0"))
+    if rank > 0:  # only rank 0 writes into the run directory
+        scratch = tempfile.mkdtemp(prefix=f"nmt-rank{rank}-")
+        sys.argv += [f"hydra.run.dir={scratch}", "hydra.output_subdir=null"]
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""``nmt-translate CHECKPOINT [SENTENCE ...]``: translate with a self-describing checkpoint.
+
+Sentences come from the arguments, else one per line from stdin (a pipe or a
+file), else from an interactive prompt when stdin is a terminal. An empty line
+gives an empty line; an over-long line is truncated with a warning on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from nmt.errors import NMTError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="nmt-translate", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run")
+    p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin)")
+    p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy; default 5)")
+    p.add_argument("--nbest", type=int, default=1, help="print the N best translations")
+    p.add_argument("--alpha", type=float, default=0.6, help="GNMT length penalty (default 0.6)")
+    p.add_argument("--attention-png", metavar="PATH", help="save an attention heat map per line")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    p.add_argument("--max-input-tokens", type=int, default=250, help="truncate longer inputs")
+    return p.parse_intermixed_args(argv)
+
+
+def heatmap_path(base: str, index: int, count: int) -> Path:
+    path = Path(base)
+    return path if count == 1 else path.with_name(f"{path.stem}_{index + 1}{path.suffix}")
+
+
+def emit(translator, lines: list[str], args: argparse.Namespace, offset: int = 0) -> None:
+    results = translator.translate(
+        lines,
+        beam=max(args.beam, args.nbest),
+        nbest=args.nbest,
+        alpha=args.alpha,
+        return_attention=bool(args.attention_png),
+    )
+    for i, (line, hyps) in enumerate(zip(lines, results, strict=True)):
+        if args.nbest > 1:
+            for rank, h in enumerate(hyps):
+                print(f"{offset + i}\t{rank}\t{h.score:.4f}\t{h.text}")
+        else:
+            print(hyps[0].text)
+        if args.attention_png and hyps[0].attention is not None and line.strip():
+            from nmt.plots import attention_figure, save_figure
+
+            tok = translator.tokenizer
+            fig = attention_figure(
+                hyps[0].attention,
+                [*tok.src_pieces(line)[: translator.max_input_tokens], "</s>"],
+                [*tok.tgt_pieces(hyps[0].tokens), "</s>"],
+                hyps[0].text,
+            )
+            out = heatmap_path(args.attention_png, offset + i, args._count)
+            save_figure(fig, str(out))
+            print(f"attention heat map: {out}", file=sys.stderr)
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        from nmt.translator import Translator
+
+        device = args.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        translator = Translator.from_checkpoint(
+            args.checkpoint, device=device, max_input_tokens=args.max_input_tokens
+        )
+        if args.sentences:
+            args._count = len(args.sentences)
+            emit(translator, args.sentences, args)
+        elif not sys.stdin.isatty():
+            lines = [line.rstrip("\r\n") for line in sys.stdin]
+            args._count = len(lines)
+            emit(translator, lines, args)
+        else:
+            args._count = 10**9  # unknown: number every heat map
+            info = translator.checkpoint_info.get("data", {})
+            print(
+                f"{info.get('src', '?')}→{info.get('tgt', '?')}; one sentence per line, "
+                "Ctrl-D to quit",
+                file=sys.stderr,
+            )
+            count = 0
+            while True:
+                try:
+                    line = input("> ")
+                except EOFError:
+                    break
+                emit(translator, [line], args, offset=count)
+                count += 1
+    except NMTError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

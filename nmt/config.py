@@ -1,0 +1,97 @@
+"""Structured configs: every key the trainer reads, with its type and default.
+
+The dataclasses are registered in Hydra's ConfigStore, so a typo such as
+``train.max_step=10`` fails at start-up naming the key, and a wrong type
+(``train.lr=fast``) names the key and the value. The YAML files in
+``configs/`` only set values; they document each key in a comment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from nmt.data.config import DataConfig
+from nmt.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser, schedule, budget, evaluation and checkpointing."""
+
+    # budget
+    max_epochs: int = 30
+    max_steps: int = 0  # 0 = no limit; one step = one optimiser update
+    max_minutes: float = 0.0  # 0 = no limit; wall-clock budget of the training loop
+    # optimiser (AdamW)
+    lr: float = 0.0  # 0 = the variant's default (Transformer 7e-4, RNNs 1e-3)
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    weight_decay: float = 0.0
+    # schedule: auto = inverse_sqrt for the Transformer, plateau for RNNs
+    scheduler: str = "auto"  # auto | inverse_sqrt | plateau | constant
+    warmup_steps: int = 1000  # inverse_sqrt: linear warm-up, then lr * sqrt(warmup / step)
+    plateau_factor: float = 0.5  # plateau: multiply lr by this when valid BLEU stalls
+    plateau_patience: int = 1  # plateau: evaluations without improvement before decaying
+    min_lr: float = 1e-5
+    # loss and update
+    label_smoothing: float = 0.1
+    clip_grad_norm: float = 1.0  # 0 = no clipping
+    accum_steps: int = 1  # batches per optimiser step
+    # evaluation and stopping
+    eval_every: int = 0  # steps between validations; 0 = once per epoch
+    eval_beam: int = 1  # beam size for validation BLEU (1 = greedy)
+    eval_max_sentences: int = 0  # 0 = the whole validation set
+    patience: int = 10  # early stopping: evaluations without a better valid BLEU
+    test_beam: int = 5  # beam size for the final test evaluation
+    length_penalty: float = 0.6  # GNMT alpha: score / ((5 + len) / 6) ** alpha
+    max_len_a: float = 1.5  # max output length = a * source length + b
+    max_len_b: int = 10
+    # logging
+    log_every: int = 50  # steps between TensorBoard / progress-bar updates
+    num_samples: int = 3  # validation translations logged as text
+    # hardware
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
+    compile: bool = False  # torch.compile the model
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    num_workers: int = 0  # batch-building worker processes (0 = in the training process)
+    # resume: false, true (the run directory's checkpoints/last.pt) or a checkpoint path
+    resume: Any = False
+    seed: int = 1
+
+
+@dataclass
+class NMTConfig:
+    """The whole run: ``model`` (a variant's schema), ``data`` and ``train``."""
+
+    model: Any = MISSING
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = ""  # run name used in run-directory names; defaults to the variant
+
+
+CHOICES = {
+    "train.scheduler": ("auto", "inverse_sqrt", "plateau", "constant"),
+    "train.precision": ("auto", "fp32", "bf16"),
+}
+
+
+def check_choice(key: str, value: str) -> None:
+    """Raise a one-line ConfigError when ``value`` is not one of ``key``'s choices."""
+    choices = CHOICES[key]
+    if value not in choices:
+        raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(choices)}")
+
+
+def register_configs() -> None:
+    """Register the schemas with Hydra's ConfigStore (idempotent)."""
+    from nmt.models.config import register_model_configs
+
+    cs = ConfigStore.instance()
+    cs.store(name="nmt_schema", node=NMTConfig)
+    cs.store(group="data", name="data_schema", node=DataConfig)
+    cs.store(group="train", name="train_schema", node=TrainConfig)
+    register_model_configs(cs)

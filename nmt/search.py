@@ -1,0 +1,204 @@
+"""Greedy and batched beam search, one implementation for every variant.
+
+Both drive a model only through :class:`nmt.models.base.EncoderDecoder`'s
+``encode`` / ``decode_step`` / ``reorder_state``; nothing here asks which
+model it holds. Sentences that finish leave the batch, so a long sentence
+does not keep decoding the short ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from nmt import BOS_ID, EOS_ID, PAD_ID
+from nmt.models.base import EncoderDecoder
+
+#: a forced EOS at the length budget never scores below this, so the hypothesis stays finite
+FORCED_EOS_FLOOR = -1e4
+
+
+@dataclass
+class Hypothesis:
+    """One output sentence: token ids without BOS/EOS, its scores and attention."""
+
+    tokens: list[int]
+    score: float  # the ranking score: log-prob / GNMT length penalty (greedy: log-prob)
+    log_prob: float  # sum of token log-probs, EOS included
+    attention: torch.Tensor | None = None  # (len(tokens) + 1, S): one row per output incl. EOS
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6) ** alpha (Wu et al. 2016, Eq. 14)."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def max_lengths(src_mask: torch.Tensor, a: float, b: int) -> torch.Tensor:
+    """Per-sentence output budget ``a * source_length + b`` (tokens, EOS included). -> (B,)"""
+    src_len = src_mask.sum(1).to(torch.float32)
+    return (a * src_len + b).floor().clamp(min=1).long().cpu()
+
+
+@torch.no_grad()
+def greedy_search(
+    model: EncoderDecoder,
+    src: torch.Tensor,
+    src_mask: torch.Tensor,
+    max_len_a: float = 1.5,
+    max_len_b: int = 10,
+    return_attention: bool = False,
+) -> list[list[Hypothesis]]:
+    """Pick the most probable token at each step. Returns one 1-best list per sentence.
+
+    src: (B, S), src_mask: (B, S) bool.
+    """
+    batch = src.size(0)
+    device = src.device
+    limits = max_lengths(src_mask, max_len_a, max_len_b)  # (B,)
+    state = model.encode(src, src_mask)
+    active = torch.arange(batch)  # original sentence index of each row
+    prev = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
+    tokens: list[list[int]] = [[] for _ in range(batch)]
+    log_prob = [0.0] * batch
+    attn_rows: list[list[torch.Tensor]] = [[] for _ in range(batch)]
+    results: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    step = 0
+    while active.numel():
+        lp, state, attn = model.decode_step(prev, state)  # (n, V), (n, S)
+        lp = lp.float()
+        nxt = lp.argmax(-1)
+        at_limit = (step + 1 >= limits[active]).to(device)
+        nxt = torch.where(at_limit, torch.full_like(nxt, EOS_ID), nxt)
+        tok_lp = lp.gather(1, nxt.unsqueeze(1)).squeeze(1).clamp(min=FORCED_EOS_FLOOR)
+        done = (nxt == EOS_ID).cpu()
+        for row, (sent, tok, tlp) in enumerate(
+            zip(active.tolist(), nxt.tolist(), tok_lp.tolist(), strict=True)
+        ):
+            log_prob[sent] += tlp
+            if return_attention and attn is not None:
+                attn_rows[sent].append(attn[row].float().cpu())
+            if tok == EOS_ID:
+                att = torch.stack(attn_rows[sent]) if attn_rows[sent] else None
+                results[sent] = [Hypothesis(tokens[sent], log_prob[sent], log_prob[sent], att)]
+            else:
+                tokens[sent].append(tok)
+        step += 1
+        if done.any():
+            keep = (~done).nonzero().squeeze(1)
+            active = active[keep]
+            if not active.numel():
+                break
+            state = model.reorder_state(state, keep.to(device))
+            nxt = nxt[keep.to(device)]
+        prev = nxt
+    return results
+
+
+@torch.no_grad()
+def beam_search(
+    model: EncoderDecoder,
+    src: torch.Tensor,
+    src_mask: torch.Tensor,
+    beam_size: int = 5,
+    alpha: float = 0.6,
+    max_len_a: float = 1.5,
+    max_len_b: int = 10,
+    nbest: int = 1,
+    return_attention: bool = False,
+) -> list[list[Hypothesis]]:
+    """Batched beam search with the GNMT length penalty; returns ``nbest`` per sentence.
+
+    At each step every live hypothesis is extended by every token; of the
+    ``2k`` best candidates, those ending in EOS within the top ``k`` are
+    finished (scored by log-prob / lp(length)), and the ``k`` best that do not
+    end in EOS live on. A sentence is done once it has ``k`` finished
+    hypotheses or reaches its length budget, where every beam is closed with EOS.
+    """
+    k = beam_size
+    batch = src.size(0)
+    device = src.device
+    limits = max_lengths(src_mask, max_len_a, max_len_b)
+    state = model.encode(src, src_mask)
+    state = model.reorder_state(state, torch.arange(batch, device=device).repeat_interleave(k))
+    active = torch.arange(batch)  # original sentence index of each live sentence
+    scores = torch.full((batch, k), -math.inf, device=device)
+    scores[:, 0] = 0.0
+    seqs = torch.empty((batch * k, 0), dtype=torch.long, device=device)
+    attn_hist: torch.Tensor | None = None  # (rows, t, S)
+    prev = torch.full((batch * k,), BOS_ID, dtype=torch.long, device=device)
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    step = 0
+    while True:
+        n = active.numel()
+        lp, state, attn = model.decode_step(prev, state)  # (n*k, V), (n*k, S)
+        lp = lp.float()
+        vocab = lp.size(-1)
+        if return_attention and attn is not None:
+            att = attn.float().unsqueeze(1)
+            attn_hist = att if attn_hist is None else torch.cat([attn_hist, att], 1)
+        at_limit = (step + 1 >= limits[active]).to(device)  # (n,)
+        if at_limit.any():
+            rows = at_limit.repeat_interleave(k)
+            eos_lp = lp[rows, EOS_ID].clamp(min=FORCED_EOS_FLOOR)
+            lp[rows] = -math.inf
+            lp[rows, EOS_ID] = eos_lp
+        cand = (scores.unsqueeze(-1) + lp.view(n, k, vocab)).view(n, k * vocab)
+        cand_scores, cand_idx = cand.topk(min(2 * k, k * vocab), dim=1)  # (n, 2k)
+        cand_beam = torch.div(cand_idx, vocab, rounding_mode="floor")
+        cand_tok = cand_idx % vocab
+        rank = torch.arange(cand_idx.size(1), device=device)
+        is_eos = cand_tok == EOS_ID
+        hits = (is_eos & (rank < k) & torch.isfinite(cand_scores)).nonzero().tolist()
+        for i, j in hits:
+            sent = int(active[i])
+            row = i * k + int(cand_beam[i, j])
+            toks = seqs[row].tolist()
+            total = float(cand_scores[i, j])
+            hist = attn_hist[row].cpu() if attn_hist is not None else None
+            finished[sent].append(
+                Hypothesis(toks, total / length_penalty(len(toks) + 1, alpha), total, hist)
+            )
+        live_scores, pos = cand_scores.masked_fill(is_eos, -math.inf).topk(k, dim=1)  # (n, k)
+        rows = (torch.arange(n, device=device).unsqueeze(1) * k + cand_beam.gather(1, pos)).view(-1)
+        new_tok = cand_tok.gather(1, pos).view(-1)
+        done = torch.tensor([len(finished[int(s)]) >= k for s in active]) | at_limit.cpu()
+        step += 1
+        if done.all():
+            break
+        if done.any():
+            keep = (~done).nonzero().squeeze(1)
+            keep_rows = (keep.unsqueeze(1) * k + torch.arange(k)).view(-1).to(device)
+            rows, new_tok = rows[keep_rows], new_tok[keep_rows]
+            live_scores = live_scores[keep.to(device)]
+            active = active[keep]
+        seqs = torch.cat([seqs[rows], new_tok.unsqueeze(1)], 1)
+        if attn_hist is not None:
+            attn_hist = attn_hist[rows]
+        state = model.reorder_state(state, rows)
+        scores = live_scores
+        prev = new_tok
+    return [sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished]
+
+
+def search(
+    model: EncoderDecoder,
+    src: torch.Tensor,
+    src_mask: torch.Tensor,
+    beam_size: int = 1,
+    alpha: float = 0.6,
+    max_len_a: float = 1.5,
+    max_len_b: int = 10,
+    nbest: int = 1,
+    return_attention: bool = False,
+) -> list[list[Hypothesis]]:
+    """Greedy search for ``beam_size == 1`` and ``nbest == 1``, beam search otherwise."""
+    if beam_size == 1 and nbest == 1:
+        return greedy_search(model, src, src_mask, max_len_a, max_len_b, return_attention)
+    return beam_search(
+        model, src, src_mask, beam_size, alpha, max_len_a, max_len_b, nbest, return_attention
+    )
+
+
+__all__ = ["PAD_ID", "Hypothesis", "beam_search", "greedy_search", "length_penalty", "search"]

@@ -1,0 +1,85 @@
+"""Checkpoints (atomic, weights_only, clear errors) and sacreBLEU scoring helpers."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import sacrebleu
+import torch
+
+from nmt.checkpoint import load_checkpoint, save_checkpoint
+from nmt.errors import CheckpointError
+from nmt.metrics import bleu_by_length, corpus_scores, length_buckets
+
+
+def payload() -> dict:
+    return {
+        "model": {"w": torch.ones(3)},
+        "model_config": {"name": "seq2seq"},
+        "tokenizer": {"src": torch.zeros(4, dtype=torch.uint8)},
+        "data": {"src": "de", "tgt": "en"},
+    }
+
+
+def test_round_trip_with_weights_only(tmp_path):
+    path = save_checkpoint(payload(), tmp_path / "c" / "last.pt")
+    ckpt = load_checkpoint(path)
+    assert torch.equal(ckpt["model"]["w"], torch.ones(3))
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temp file left
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    path = save_checkpoint(payload(), tmp_path / "last.pt")
+    before = path.read_bytes()
+    bad = payload() | {"model": {"f": lambda: 0}}  # cannot be pickled
+    with pytest.raises(Exception):  # noqa: B017
+        save_checkpoint(bad, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_missing_truncated_and_foreign_files_give_one_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "nope.pt")
+    good = save_checkpoint(payload(), tmp_path / "good.pt").read_bytes()
+    (tmp_path / "trunc.pt").write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(tmp_path / "trunc.pt")
+    torch.save({"state_dict": {}}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not an nmt checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "text.pt")
+
+
+def test_corpus_scores_match_sacrebleu():
+    hyps = ["The cat sat on the mat.", "A dog runs"]
+    refs = [["The cat sat on a mat.", "A dog is running"]]
+    s = corpus_scores(hyps, refs)
+    assert s["bleu"] == pytest.approx(round(sacrebleu.corpus_bleu(hyps, refs).score, 2))
+    assert s["chrf"] == pytest.approx(round(sacrebleu.corpus_chrf(hyps, refs).score, 2))
+    lc = sacrebleu.corpus_bleu([h.lower() for h in hyps], [[r.lower() for r in refs[0]]])
+    assert s["bleu_lc"] == pytest.approx(round(lc.score, 2))
+    assert s["bleu_signature"].startswith("nrefs:1|case:mixed")
+    assert "case:lc" in s["bleu_lc_signature"]
+
+
+def test_length_buckets_cover_everything_and_hold_enough():
+    lengths = [3] * 40 + [12] * 5 + [18] * 60 + [70] * 2
+    buckets = length_buckets(lengths, edges=(10, 15, 20, 30), min_count=30)
+    assert buckets[0][0] == 0 and buckets[-1][1] >= 10**6
+    for lo, hi in buckets:
+        assert sum(lo <= n <= hi for n in lengths) >= 30
+    for (_, hi), (lo, _) in itertools.pairwise(buckets):
+        assert lo == hi + 1
+
+
+def test_bleu_by_length_scores_each_bucket():
+    src = ["a b"] * 60 + ["a b c d e f g h i j k l"] * 60
+    hyp = ["x y"] * 60 + ["the same sentence here"] * 60
+    ref = ["x y"] * 60 + ["the same sentence here"] * 60
+    buckets = bleu_by_length(src, hyp, [ref], edges=(5,), min_count=50)
+    assert [b.n for b in buckets] == [60, 60]
+    assert buckets[1].bleu == pytest.approx(100.0)

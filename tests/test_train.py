@@ -1,0 +1,337 @@
+"""End to end on the synthetic corpus, through the real console scripts.
+
+One tiny Transformer run is shared (module fixture); the other tests train
+for tens of steps. Everything runs on the CPU in a temporary data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nmt.checkpoint import load_checkpoint
+
+BIN = Path(sys.executable).parent
+
+TINY_DATA = [
+    "data=synthetic",
+    "data.synthetic.task=copy",
+    "data.synthetic.vocab=8",
+    "data.synthetic.min_len=2",
+    "data.synthetic.max_len=6",
+    "data.synthetic.n_train=1500",
+    "data.synthetic.n_valid=60",
+    "data.synthetic.n_test=60",
+    "data.tokenizer.vocab_size=24",
+    "data.max_tokens=400",
+]
+TINY_TRANSFORMER = [
+    "model=transformer",
+    "model.d_model=32",
+    "model.heads=2",
+    "model.ff_dim=64",
+    "model.enc_layers=1",
+    "model.dec_layers=1",
+]
+TINY_BAHDANAU = [
+    "model=bahdanau",
+    "model.emb_dim=16",
+    "model.hidden_size=32",
+    "model.attention_dim=32",
+    "model.enc_layers=1",
+]
+QUIET = ["train.log_every=10", "train.test_beam=2", "train.warmup_steps=50"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict[str, str]:
+    data = tmp_path_factory.mktemp("data")
+    return {**os.environ, "NMT_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+
+
+def nmt_train(env, run_dir: Path, *overrides: str, check: bool = True, timeout: int = 300):
+    cmd = [str(BIN / "nmt-train"), f"hydra.run.dir={run_dir}", *overrides]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nmt-train failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def trained(env, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "copy"
+    nmt_train(
+        env,
+        run,
+        *TINY_DATA,
+        *TINY_TRANSFORMER,
+        *QUIET,
+        "train.max_steps=300",
+        "train.eval_every=100",
+        "train.lr=3e-3",
+    )
+    return run
+
+
+def test_end_to_end_run_writes_everything(trained: Path):
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "results.json",
+        "checkpoints/best.pt",
+        "checkpoints/last.pt",
+    ):
+        assert (trained / name).is_file(), name
+    results = json.loads((trained / "results.json").read_text())
+    assert results["variant"] == "transformer"
+    assert results["steps"] == 300
+    assert results["parameters"] > 0 and results["train_tgt_tokens_per_s"] > 0
+    test = results["test"]["test"]
+    # the copy task is learnt: chance BLEU on 8 random symbols is near 0
+    assert test["bleu"] > 60, test
+    assert test["bleu_signature"].startswith("nrefs:1|case:mixed")
+    assert test["bleu_by_length"]
+    lines = [json.loads(x) for x in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [100, 200, 300]
+
+
+def test_results_bleu_equals_the_sacrebleu_command_line(trained: Path, env):
+    results = json.loads((trained / "results.json").read_text())
+    hyps = trained / results["test"]["test"]["hypotheses"]
+    from nmt.data.config import SyntheticConfig
+    from nmt.data.synthetic import generate
+
+    cfg = SyntheticConfig(task="copy", vocab=8, min_len=2, max_len=6, n_test=60)
+    ref = trained / "ref.txt"
+    ref.write_text("".join(t + "\n" for t in generate(cfg, "test").tgt))
+    out = subprocess.run(
+        [str(BIN / "sacrebleu"), str(ref), "-i", str(hyps), "-b"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert float(out.strip()) == pytest.approx(results["test"]["test"]["bleu"], abs=0.01)
+
+
+def test_tensorboard_events_hold_the_scalars(trained: Path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(trained / "tb"), size_guidance={"images": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    for tag in (
+        "train/loss",
+        "train/lr",
+        "train/grad_norm",
+        "train/tokens_per_s",
+        "valid/loss",
+        "valid/ppl",
+        "valid/bleu",
+        "valid/chrf",
+    ):
+        assert tag in tags["scalars"], tag
+    assert "valid/attention" in tags["images"]
+    assert any("valid/samples" in t for t in tags["tensors"])
+    assert len(acc.Scalars("valid/bleu")) == 3
+
+
+def test_translate_with_arguments_pipe_and_empty_line(trained: Path, env):
+    best = trained / "checkpoints" / "best.pt"
+    args = subprocess.run(
+        [str(BIN / "nmt-translate"), str(best), "a b c", "d e"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert args.stdout.splitlines() == ["a b c", "d e"]
+    piped = subprocess.run(
+        [str(BIN / "nmt-translate"), str(best), "--beam", "3"],
+        input="b a d\n\nc c\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert piped.stdout.splitlines() == ["b a d", "", "c c"]
+    nbest = subprocess.run(
+        [str(BIN / "nmt-translate"), str(best), "--nbest", "2", "a b"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [line.split("\t") for line in nbest.stdout.splitlines()]
+    assert [r[:2] for r in rows] == [["0", "0"], ["0", "1"]]
+
+
+def test_translate_truncates_overlong_input_with_a_warning(trained: Path, env, tmp_path):
+    best = trained / "checkpoints" / "best.pt"
+    png = tmp_path / "attn.png"
+    proc = subprocess.run(
+        [
+            str(BIN / "nmt-translate"),
+            str(best),
+            "--max-input-tokens",
+            "4",
+            "--attention-png",
+            str(png),
+            "a b c d e f g h",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "truncated" in proc.stderr
+    assert proc.stdout.strip()
+    assert png.stat().st_size > 0
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "foreign"])
+def test_translate_bad_checkpoint_is_one_clear_error(trained: Path, env, tmp_path, kind):
+    path = tmp_path / f"{kind}.pt"
+    if kind == "truncated":
+        data = (trained / "checkpoints" / "best.pt").read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    elif kind == "foreign":
+        torch.save({"weights": torch.ones(2)}, path)
+    proc = subprocess.run(
+        [str(BIN / "nmt-translate"), str(path), "a b"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and str(path) in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_prints_a_table_and_writes_json(trained: Path, env, tmp_path):
+    out = tmp_path / "eval.json"
+    proc = subprocess.run(
+        [
+            str(BIN / "nmt-evaluate"),
+            str(trained / "checkpoints" / "best.pt"),
+            "--split",
+            "test",
+            "--beam",
+            "2",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(out.read_text())
+    assert "BLEU" in proc.stdout and report["sentences"] == 60
+    assert report["bleu"] > 60
+
+
+def test_resume_gives_the_same_weights_as_training_straight(env, tmp_path):
+    common = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0", "model.dropout=0.2"]
+    nmt_train(env, tmp_path / "straight", *common, "train.max_steps=16")
+    nmt_train(env, tmp_path / "split", *common, "train.max_steps=8")
+    nmt_train(env, tmp_path / "split", *common, "train.max_steps=16", "train.resume=true")
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    assert a["step"] == b["step"] == 16
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    for key in ("state",):
+        sa, sb = a["optimizer"][key], b["optimizer"][key]
+        for p in sa:
+            assert torch.equal(sa[p]["exp_avg"], sb[p]["exp_avg"])
+
+
+def test_existing_run_is_not_overwritten(env, trained: Path):
+    proc = nmt_train(env, trained, *TINY_DATA, *TINY_TRANSFORMER, check=False)
+    assert proc.returncode == 2
+    assert "already holds a run" in proc.stderr and "train.resume=true" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [("train.max_step=3", "max_step"), ("model=rnn", "seq2seq"), ("model.score=foo", "score")],
+)
+def test_bad_config_fails_at_start_up_naming_the_key(env, tmp_path, override, needle):
+    extra = ["model=luong"] if override.startswith("model.score") else []
+    proc = nmt_train(env, tmp_path / "bad", *TINY_DATA, *extra, override, check=False)
+    assert proc.returncode != 0
+    assert needle in proc.stderr
+    assert not (tmp_path / "bad" / "checkpoints").exists()
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_continues(env, tmp_path):
+    run = tmp_path / "term"
+    args = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0"]
+    proc = subprocess.Popen(
+        [str(BIN / "nmt-train"), f"hydra.run.dir={run}", *args, "train.max_steps=100000"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    metrics = run / "metrics.jsonl"
+    while time.time() < deadline and not metrics.exists():  # wait for the first epoch's eval
+        time.sleep(0.5)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert "interrupted" in out
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    step = ckpt["step"]
+    assert step > 0
+    nmt_train(env, run, *args, f"train.max_steps={step + 5}", "train.resume=true")
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == step + 5
+    assert json.loads((run / "results.json").read_text())["steps"] == step + 5
+
+
+def test_nan_loss_stops_with_a_clear_message(env, tmp_path):
+    proc = nmt_train(
+        env,
+        tmp_path / "nan",
+        *TINY_DATA,
+        *TINY_BAHDANAU,
+        *QUIET,
+        "train.max_steps=40",
+        "train.lr=inf",
+        "train.scheduler=constant",
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "NaN" in proc.stderr
+
+
+def test_ddp_with_two_gloo_processes_only_rank0_writes(env, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [
+        str(BIN / "torchrun"),
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "nmt.cli.train",
+        f"hydra.run.dir={run}",
+        *TINY_DATA,
+        *TINY_BAHDANAU,
+        *QUIET,
+        "train.max_steps=20",
+        "train.eval_every=10",
+        "train.threads=1",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((run / "results.json").read_text())
+    assert results["world_size"] == 2 and results["steps"] == 20
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2  # one writer: rank 0
+    assert proc.stdout.count("run directory:") == 1
