@@ -524,6 +524,7 @@ class Trainer:
             "train_src_tokens_per_s": round(self.tokens_src / max(1e-9, self.train_seconds), 1),
             "device": _device_name(self.device),
             "world_size": self.dist.world_size,
+            "backend": torch.distributed.get_backend() if self.dist.enabled else None,
             "precision": self.precision,
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),

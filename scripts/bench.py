@@ -1,0 +1,373 @@
+"""Benchmark training and decoding speed of every variant; writes JSON (and a Markdown table).
+
+For each variant at its default (Multi30k) size, on the same data and device:
+
+- training throughput: real target and source tokens/s in steady state (after
+  warm-up steps), the median of several timed windows, with min and max;
+- model FLOPs utilisation: FLOPs of a training step counted by
+  ``torch.utils.flop_counter`` on the CPU (device-independent), times steps/s,
+  over the matmul peak measured on the same device in the same run;
+- peak memory (CUDA: max allocated; CPU: the process's max RSS so far);
+- decoding speed on the test set (sentences/s, greedy and beam 5), with a
+  trained checkpoint when given (``--checkpoint variant=PATH``), else with the
+  untrained model, whose outputs run to the length limit (a worst case).
+
+Usage::
+
+    python scripts/bench.py --out bench.json --markdown BENCHMARK.md
+    python scripts/bench.py --variants transformer --precision bf16 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nmt import PAD_ID
+from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
+from nmt.data.prepare import prepare_data
+from nmt.models import build_model
+from nmt.models.config import CONFIGS
+from nmt.translator import Translator, autocast
+
+VARIANTS = ("seq2seq", "bahdanau", "luong", "transformer")
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, reps: int = 5) -> float:
+    """Best FLOP/s of an n x n x n matrix product on ``device`` (2 n^3 FLOPs each)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    sync(device)
+    best = 0.0
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        sync(device)
+        best = max(best, 2 * n**3 / (time.perf_counter() - t0))
+    return best
+
+
+def model_config(variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    cfg = dataclasses.asdict(CONFIGS[variant]())
+    cfg.update({k: v for k, v in overrides.items() if k in cfg})
+    return cfg
+
+
+def step_flops(model: torch.nn.Module, batch: Any) -> int:
+    """FLOPs of one forward + backward pass, counted on a CPU copy of the model."""
+    from copy import deepcopy
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cpu_model = deepcopy(model).to("cpu").float().train()
+    b = batch.to("cpu")
+    with FlopCounterMode(display=False) as counter:
+        logits, _ = cpu_model(b.src, b.src_mask, b.tgt_in)
+        F.cross_entropy(logits.flatten(0, 1), b.tgt_out.flatten(), ignore_index=PAD_ID).backward()
+    return int(counter.get_total_flops())
+
+
+def bench_training(
+    variant: str,
+    data: Any,
+    device: torch.device,
+    precision: str,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    torch.manual_seed(0)
+    tok = data.tokenizer
+    model = build_model(
+        model_config(variant, args.model_overrides), tok.src_vocab_size, tok.tgt_vocab_size
+    ).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    net = torch.compile(model) if args.compile else model
+    sampler, collate = data.make_batches("train", max_tokens=args.max_tokens, shuffle=True, seed=1)
+    encoded = data.encoded["train"]
+
+    def batches():
+        while True:
+            for idx in sampler:
+                yield collate([encoded[i] for i in idx])
+
+    it = batches()
+    prefetched = [next(it) for _ in range(args.warmup + args.windows * args.window_steps)]
+    flops_per_step = statistics.mean(step_flops(model, b) for b in prefetched[:3])
+    tgt_per_step = statistics.mean(b.num_tgt_tokens for b in prefetched[:3])
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def train_step(batch: Any) -> None:
+        batch = batch.to(device, non_blocking=True)
+        with autocast(device, precision):
+            logits, _ = net(batch.src, batch.src_mask, batch.tgt_in)
+        loss = F.cross_entropy(
+            logits.float().flatten(0, 1),
+            batch.tgt_out.flatten(),
+            ignore_index=PAD_ID,
+            label_smoothing=0.1,
+            reduction="sum",
+        )
+        (loss / batch.num_tgt_tokens).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    model.train()
+    for b in prefetched[: args.warmup]:
+        train_step(b)
+    sync(device)
+    windows = []
+    pos = args.warmup
+    for _ in range(args.windows):
+        chunk = prefetched[pos : pos + args.window_steps]
+        pos += args.window_steps
+        t0 = time.perf_counter()
+        for b in chunk:
+            train_step(b)
+        sync(device)
+        dt = time.perf_counter() - t0
+        windows.append(
+            {
+                "tgt_tok_s": sum(b.num_tgt_tokens for b in chunk) / dt,
+                "src_tok_s": sum(int(b.src_lengths.sum()) for b in chunk) / dt,
+                "steps_s": len(chunk) / dt,
+                "flops_s": len(chunk) * flops_per_step / dt,
+            }
+        )
+    tgt = [w["tgt_tok_s"] for w in windows]
+    flops = statistics.median(w["flops_s"] for w in windows)
+    peak = args.peaks["bf16" if precision == "bf16" else "fp32"]
+    padded = sum(b.tgt_out.numel() for b in prefetched)
+    real = sum(b.num_tgt_tokens for b in prefetched)
+    out = {
+        "variant": variant,
+        "parameters": model.num_parameters(),
+        "precision": precision,
+        "tgt_tokens_per_s": {"min": min(tgt), "median": statistics.median(tgt), "max": max(tgt)},
+        "src_tokens_per_s": statistics.median(w["src_tok_s"] for w in windows),
+        "steps_per_s": statistics.median(w["steps_s"] for w in windows),
+        "tgt_tokens_per_step": tgt_per_step,
+        "flops_per_step": flops_per_step,
+        "model_tflops_per_s": flops / 1e12,
+        "mfu": flops / peak,
+        "target_padding_fraction": 1 - real / max(1, padded),
+        "windows": len(windows),
+        "window_steps": args.window_steps,
+    }
+    if device.type == "cuda":
+        out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out | {"_model": model}
+
+
+def bench_decoding(
+    model: Any,
+    data: Any,
+    device: torch.device,
+    precision: str,
+    args: argparse.Namespace,
+    trained: bool,
+) -> dict[str, Any]:
+    translator = Translator(model.eval(), data.tokenizer, device, precision=precision)
+    sentences = data.text["test"].src[: args.decode_sentences]
+    out: dict[str, Any] = {"sentences": len(sentences), "trained": trained}
+    for name, beam in (("greedy", 1), ("beam5", 5)):
+        translator.translate(sentences[:16], beam=beam)  # warm-up
+        sync(device)
+        t0 = time.perf_counter()
+        hyps = translator.translate(sentences, beam=beam)
+        sync(device)
+        dt = time.perf_counter() - t0
+        out[f"{name}_sent_per_s"] = len(sentences) / dt
+        out[f"{name}_mean_output_tokens"] = statistics.mean(len(h[0].tokens) for h in hyps)
+    return out
+
+
+def load_trained(path: str, device: torch.device) -> Any:
+    return Translator.from_checkpoint(path, device=str(device)).model
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    env = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["cuda"] = torch.version.cuda
+    return env
+
+
+def markdown(result: dict[str, Any]) -> str:
+    env = result["environment"]
+    peaks = result["matmul_peak_tflops"]
+    lines = [
+        f"Device: {env.get('gpu', env['cpu'])} ({env['device']}), torch {env['torch']}, "
+        f"{env['threads']} threads, {env['date']}.",
+        f"Matmul peak measured in this run: fp32 {peaks['fp32'] * 1e3:.0f} GFLOP/s, "
+        f"bf16 {peaks['bf16'] * 1e3:.0f} GFLOP/s.",
+        f"Data: {result['data']}, max_tokens {result['max_tokens']}.",
+        "",
+        "| variant | params | precision | target tok/s (min / median / max) | source tok/s "
+        "| MFU | padding | greedy sent/s | beam-5 sent/s |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in result["variants"]:
+        if "error" in r:
+            lines.append(f"| {r['variant']} | failed: {r['error'][:80]} | | | | | | | |")
+            continue
+        t = r["tgt_tokens_per_s"]
+        d = r.get("decoding", {})
+        note = "" if d.get("trained", False) else " (untrained)"
+        lines.append(
+            f"| {r['variant']} | {r['parameters'] / 1e6:.1f}M | {r['precision']} | "
+            f"{t['min']:,.0f} / {t['median']:,.0f} / {t['max']:,.0f} | "
+            f"{r['src_tokens_per_s']:,.0f} | {r['mfu']:.1%} | "
+            f"{r['target_padding_fraction']:.0%} | "
+            f"{d.get('greedy_sent_per_s', float('nan')):.0f}{note} | "
+            f"{d.get('beam5_sent_per_s', float('nan')):.0f}{note} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--data", default="multi30k", help="multi30k (default) or synthetic (tiny)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", help="auto (bf16 on CUDA) | fp32 | bf16")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--max-tokens", type=int, default=4096)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--windows", type=int, default=5)
+    p.add_argument("--window-steps", type=int, default=10)
+    p.add_argument("--decode-sentences", type=int, default=1000)
+    p.add_argument("--no-decode", action="store_true")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--peak-n", type=int, default=0, help="matmul size for the peak (0 = auto)")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="VARIANT=PATH")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model size key for every variant that has it",
+    )
+    p.add_argument("--out", default="bench.json")
+    p.add_argument("--markdown", help="also write the table to this Markdown file")
+    args = p.parse_args(argv)
+    args.model_overrides = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.model)}
+    return args
+
+
+def bench_data(name: str) -> DataConfig:
+    if name == "synthetic":
+        return DataConfig(
+            name="synthetic",
+            src="src",
+            tgt="tgt",
+            train="train",
+            valid="valid",
+            test="test",
+            tokenizer=TokenizerConfig(vocab_size=32),
+            synthetic=SyntheticConfig(
+                task="reverse",
+                vocab=10,
+                min_len=3,
+                max_len=12,
+                n_train=2000,
+                n_valid=50,
+                n_test=100,
+            ),
+        )
+    return DataConfig(name=name)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
+    precision = args.precision
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    n = args.peak_n or (8192 if device.type == "cuda" else 2048)
+    args.peaks = {
+        "fp32": matmul_peak(device, torch.float32, n),
+        "bf16": matmul_peak(device, torch.bfloat16, n),
+    }
+    data = prepare_data(bench_data(args.data), log=lambda m: print(m, file=sys.stderr))
+    checkpoints = dict(kv.split("=", 1) for kv in args.checkpoint)
+    rows = []
+    for variant in args.variants.split(","):
+        print(f"bench: {variant} training ...", file=sys.stderr)
+        try:
+            row = bench_training(variant, data, device, precision, args)
+        except Exception as e:  # one variant's failure must not lose the others' numbers
+            rows.append({"variant": variant, "error": f"{type(e).__name__}: {e}"[:1000]})
+            print(f"bench: {variant} failed: {e}", file=sys.stderr)
+            continue
+        model = row.pop("_model")
+        if not args.no_decode:
+            print(f"bench: {variant} decoding ...", file=sys.stderr)
+            trained = variant in checkpoints
+            if trained:
+                model = load_trained(checkpoints[variant], device)
+            try:
+                row["decoding"] = bench_decoding(model, data, device, precision, args, trained)
+            except Exception as e:
+                row["decoding"] = {"error": f"{type(e).__name__}: {e}"[:1000]}
+        rows.append(row)
+        t = row["tgt_tokens_per_s"]
+        print(
+            f"bench: {variant}: {t['median']:,.0f} target tok/s, MFU {row['mfu']:.1%}",
+            file=sys.stderr,
+        )
+        del model
+    result = {
+        "environment": environment(device),
+        "matmul_peak_tflops": {k: v / 1e12 for k, v in args.peaks.items()},
+        "data": args.data,
+        "max_tokens": args.max_tokens,
+        "variants": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    table = markdown(result)
+    if args.markdown:
+        Path(args.markdown).write_text(table)
+    print(table)
+    return result
+
+
+if __name__ == "__main__":
+    main()
