@@ -10,9 +10,16 @@ ifneq ($(wildcard ../shared/corpora),)
 export NMT_DATA_MIRROR ?= $(abspath ../shared/corpora)
 endif
 ARGS ?=
+# make compare: the preset (configs/experiment/), the variants of the sweep, where the
+# runs go (each sweep in a new timestamped folder below COMPARE_RUNS) and where the
+# report, figures and RUN.md go (replaced on each run).
+experiment ?= bottleneck
+COMPARE_MODELS ?= seq2seq,bahdanau,luong,transformer
+COMPARE_RUNS ?= runs/compare_$(experiment)
+COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format train data clean
+.PHONY: help install test lint format train data compare clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +49,21 @@ data: $(STAMP) ## Fetch and verify Multi30k (from NMT_DATA_MIRROR when set)
 
 train: $(STAMP) ## Train the default model on Multi30k de→en (extra overrides: ARGS="...")
 	$(BIN)/nmt-train $(ARGS)
+
+compare: export COMPARE_ARGS = $(ARGS)
+compare: $(STAMP) ## Train the variants on a preset and compare them (experiment=bottleneck ARGS="...")
+	@set -euo pipefail; \
+	sweep="$(COMPARE_RUNS)/$$(date +%Y-%m-%d_%H-%M-%S)"; \
+	if [ -e "$$sweep" ]; then echo "error: $$sweep exists; wait a second and retry" >&2; exit 2; fi; \
+	cmd="nmt-train -m model=$(COMPARE_MODELS) experiment=$(experiment) hydra.sweep.dir=$$sweep"; \
+	cmd="$$cmd$${COMPARE_ARGS:+ $$COMPARE_ARGS}"; \
+	echo "+ $$cmd"; \
+	start=$$(date +%s); \
+	$(BIN)/nmt-train -m model=$(COMPARE_MODELS) experiment=$(experiment) \
+		hydra.sweep.dir="$$sweep" $(ARGS); \
+	wall=$$(( $$(date +%s) - start )); \
+	$(BIN)/nmt-compare "$$sweep"/*/ --out "$(COMPARE_OUT)" --command "$$cmd" --wall-seconds "$$wall" \
+		--note "make compare experiment=$(experiment) ARGS=\"$$COMPARE_ARGS\""
 
 clean: ## Remove caches (keeps .venv, data/ and runs/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

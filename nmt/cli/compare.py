@@ -1,0 +1,71 @@
+"""``nmt-compare RUN_DIR... --out DIR``: compare finished runs of one corpus and test set.
+
+Writes ``report.md`` and ``results.csv`` (one row per run), ``bleu_by_length.png`` (one
+line per run over common source-length buckets), ``accuracy_by_length.png`` (synthetic
+corpora), ``valid_bleu.png``, attention heat maps of the same test sentences for every
+attentive run, ``RUN.md`` (command, machine, date, wall time) and TensorBoard logs in
+``DIR/tb``. A Hydra sweep folder may stand for its runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from nmt.errors import NMTError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="nmt-compare", description=__doc__.split("\n")[0])
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished run directories")
+    p.add_argument("--out", required=True, help="output folder (its earlier report is replaced)")
+    p.add_argument("--device", default="cpu", help="for the heat maps: cpu (default) | cuda | auto")
+    p.add_argument("--root", help="data folder (default: the runs' data.root / $NMT_DATA_DIR)")
+    p.add_argument(
+        "--min-count",
+        type=int,
+        help="fewest test sentences per length bucket (default: 50, or 10%% of the test set)",
+    )
+    p.add_argument(
+        "--sentences", type=int, default=3, help="test sentences with heat maps (default 3)"
+    )
+    p.add_argument("--command", help="the command that trained the runs, for RUN.md")
+    p.add_argument("--wall-seconds", type=float, help="the sweep's wall time, for RUN.md")
+    p.add_argument("--note", action="append", default=[], help="a line for RUN.md (repeatable)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        from nmt.compare import compare_runs
+        from nmt.compare.runs import expand_run_dirs
+
+        device = args.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        run_dirs = expand_run_dirs(args.runs, warn=lambda m: print(m, file=sys.stderr))
+        c = compare_runs(
+            run_dirs,
+            args.out,
+            device=device,
+            root=args.root,
+            min_count=args.min_count,
+            n_sentences=args.sentences,
+            command=args.command,
+            wall_seconds=args.wall_seconds,
+            notes=args.note,
+            log=lambda msg: print(msg, file=sys.stderr),
+        )
+    except NMTError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(f"compared {len(c.runs)} runs into {args.out}:")
+    for name in ("report.md", "results.csv", "RUN.md", *c.figures, "tb/"):
+        print(f"  {name}")
+
+
+if __name__ == "__main__":
+    main()

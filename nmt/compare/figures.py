@@ -1,0 +1,96 @@
+"""The comparison's figures: scores by source length, validation curves, attention heads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+
+from nmt.compare.lengths import Buckets
+
+MARKERS = "osD^v<>pP*X"
+
+
+def by_length_figure(
+    buckets: Buckets,
+    series: dict[str, list[float]],
+    ylabel: str,
+    title: str,
+    subtitle: str,
+    ymax: float | None = None,
+) -> Figure:
+    """One line per run over the shared length buckets (Bahdanau et al. 2015, Fig. 2);
+    the y axis starts at 0 and ends at ``ymax`` (automatic when None)."""
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(buckets.labels) + 2.5), 4.8))
+    x = list(range(len(buckets.labels)))
+    for i, (label, values) in enumerate(series.items()):
+        ax.plot(x, values, marker=MARKERS[i % len(MARKERS)], linewidth=1.8, label=label)
+    ax.set_xticks(x)
+    ax.set_xticklabels(
+        [f"{lab}\nn={n}" for lab, n in zip(buckets.labels, buckets.counts, strict=True)],
+        fontsize=8,
+    )
+    ax.set_xlabel("source sentence length (words)")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, ymax)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    ax.set_title(subtitle, fontsize=8.5, color="0.3")
+    fig.tight_layout()
+    return fig
+
+
+def curves_figure(curves: dict[str, tuple[list[float], list[float]]]) -> Figure | None:
+    """Validation BLEU against training minutes, one line per run (None without data)."""
+    if not any(xs for xs, _ in curves.values()):
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for i, (label, (xs, ys)) in enumerate(curves.items()):
+        if xs:
+            ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], markersize=3, label=label)
+    ax.set_xlabel("training time (minutes, validation excluded)")
+    ax.set_ylabel("validation BLEU")
+    ax.set_title("Validation BLEU during training", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def heads_figure(
+    weights: torch.Tensor,
+    src_labels: Sequence[str],
+    tgt_labels: Sequence[str],
+    title: str,
+) -> Figure:
+    """A grid of heat maps, one per head: ``weights`` is (heads, T, S)."""
+    w = weights.detach().float().cpu().numpy()
+    heads, t, s = w.shape
+    cols = math.ceil(math.sqrt(heads))
+    rows = math.ceil(heads / cols)
+    cell_w, cell_h = max(2.5, 0.22 * s + 1.0), max(2.2, 0.22 * t + 0.8)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * cell_w, rows * cell_h + 0.6), squeeze=False
+    )
+    for h in range(rows * cols):
+        ax = axes[h // cols][h % cols]
+        if h >= heads:
+            ax.axis("off")
+            continue
+        ax.imshow(w[h], cmap="viridis", vmin=0.0, vmax=max(1e-6, float(w[h].max())), aspect="auto")
+        ax.set_title(f"head {h + 1}", fontsize=9)
+        ax.set_xticks(range(s))
+        ax.set_yticks(range(t))
+        bottom, left = h // cols == rows - 1 or h + cols >= heads, h % cols == 0
+        ax.set_xticklabels(list(src_labels)[:s] if bottom else [], rotation=90, fontsize=6)
+        ax.set_yticklabels(list(tgt_labels)[:t] if left else [], fontsize=6)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

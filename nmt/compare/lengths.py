@@ -1,0 +1,97 @@
+"""One set of source-length buckets for every run, and scores per bucket.
+
+Buckets hold equal numbers of test sentences (cut at the test set's length quantiles),
+at least ``min_count`` each (default: 50, or 10% of the test set when that is more), so a
+bucket's BLEU is a corpus BLEU over enough sentences to mean something.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nmt.metrics import bleu_by_length, length_buckets
+
+
+@dataclass
+class Buckets:
+    """Source-length buckets (length in words, both ends inclusive) shared by all runs."""
+
+    edges: list[int]  # the cut points passed to nmt.metrics (inclusive upper bounds)
+    min_count: int  # fewest sentences in a bucket
+    ranges: list[tuple[int, int]]  # (lo, hi) as nmt.metrics.length_buckets returns them
+    labels: list[str]  # "lo–hi" from the lengths actually present
+    counts: list[int]  # sentences per bucket
+
+    def index(self, length: int) -> int:
+        """The bucket of a sentence of ``length`` words."""
+        for i, (lo, hi) in enumerate(self.ranges):
+            if lo <= length <= hi:
+                return i
+        raise ValueError(f"length {length} is in no bucket")
+
+
+def default_min_count(n: int) -> int:
+    """At least 50 sentences, or 10% of the test set when that is more (never above n)."""
+    return max(1, min(n, max(50, math.ceil(0.1 * n))))
+
+
+def source_lengths(sources: Sequence[str]) -> list[int]:
+    """Source length in words, as nmt.metrics.bleu_by_length counts it."""
+    return [len(s.split()) for s in sources]
+
+
+def common_buckets(lengths: Sequence[int], min_count: int | None = None) -> Buckets:
+    """Equal-count buckets of ``lengths``: walking up the lengths, a bucket closes as soon as
+    it holds ``min_count`` items (the length quantiles, ties kept together); a smaller tail
+    joins the last bucket."""
+    n = len(lengths)
+    min_count = default_min_count(n) if min_count is None else max(1, min(min_count, n))
+    edges, held = [], 0
+    for length, count in sorted(Counter(lengths).items()):
+        held += count
+        if held >= min_count:
+            edges.append(length)
+            held = 0
+    ranges = length_buckets(lengths, edges, min_count)
+    labels, counts = [], []
+    for lo, hi in ranges:
+        inside = [x for x in lengths if lo <= x <= hi]
+        counts.append(len(inside))
+        a, b = min(inside), max(inside)
+        labels.append(f"{a}" if a == b else f"{a}–{b}")
+    return Buckets(edges, min_count, ranges, labels, counts)
+
+
+def bleu_per_bucket(
+    sources: Sequence[str],
+    hyps: Sequence[str],
+    refs: Sequence[Sequence[str]],
+    buckets: Buckets,
+) -> list[float]:
+    """Corpus BLEU per bucket, by nmt.metrics.bleu_by_length with the shared buckets."""
+    scores = {
+        (b.lo, b.hi): b.bleu
+        for b in bleu_by_length(sources, hyps, refs, buckets.edges, buckets.min_count)
+    }
+    return [scores.get(r, float("nan")) for r in buckets.ranges]
+
+
+def exact_match(hyps: Sequence[str], refs: Sequence[str]) -> float:
+    """Share of hypotheses equal to their reference (whitespace-trimmed), in percent."""
+    if not hyps:
+        return float("nan")
+    hits = sum(h.strip() == r.strip() for h, r in zip(hyps, refs, strict=True))
+    return round(100.0 * hits / len(hyps), 2)
+
+
+def exact_match_per_bucket(
+    lengths: Sequence[int], hyps: Sequence[str], refs: Sequence[str], buckets: Buckets
+) -> list[float]:
+    """Exact-match accuracy (percent) per bucket."""
+    groups: list[list[int]] = [[] for _ in buckets.ranges]
+    for i, n in enumerate(lengths):
+        groups[buckets.index(n)].append(i)
+    return [exact_match([hyps[i] for i in g], [refs[i] for i in g]) for g in groups]

@@ -1,0 +1,219 @@
+"""Finished run directories as the comparison reads them, and the check that they share a
+test set."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from nmt.errors import ConfigError
+
+#: synthetic-corpus keys that decide the test split's content
+SYNTHETIC_TEST_KEYS = ("task", "min_len", "max_len", "vocab", "n_test", "seed")
+
+
+@dataclass
+class Run:
+    """One finished run: its results.json, config.yaml, metrics.jsonl and Hydra overrides."""
+
+    path: Path
+    results: dict[str, Any]
+    config: dict[str, Any]
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
+    name: str = ""  # unique short name for file names (set by name_runs)
+    label: str = ""  # unique legend / table label (set by name_runs)
+
+    @property
+    def variant(self) -> str:
+        return str(self.results["variant"])
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        return dict(self.results.get("model_config") or self.config["model"])
+
+    @property
+    def data_config(self) -> dict[str, Any]:
+        return dict(self.config["data"])
+
+    @property
+    def train_config(self) -> dict[str, Any]:
+        return dict(self.config.get("train", {}))
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "best.pt"
+
+    @property
+    def command(self) -> str:
+        """The nmt-train command line that made the run (its Hydra overrides)."""
+        return " ".join(["nmt-train", *self.overrides])
+
+    def test_scores(self, split: str = "test") -> dict[str, Any]:
+        return dict(self.results["test"][split])
+
+    def hypotheses(self, split: str = "test") -> list[str]:
+        """The run's detokenized test hypotheses, one per test sentence."""
+        path = self.path / self.test_scores(split)["hypotheses"]
+        if not path.is_file():
+            raise ConfigError(f"{path}: hypotheses file missing; the run directory is incomplete")
+        return path.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: not readable as JSON ({e})") from None
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut by a crash: the rest still plots
+    return rows
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a finished run directory, or raise a one-line ConfigError naming what is missing."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such run directory")
+    results_path = path / "results.json"
+    if not results_path.is_file():
+        raise ConfigError(
+            f"{path}: no results.json (an unfinished or failed run?); compare finished runs only"
+        )
+    results = _read_json(results_path)
+    if "test" not in results.get("test", {}):
+        raise ConfigError(f"{results_path}: holds no scores of the test split")
+    config_path = path / "config.yaml"
+    if not config_path.is_file():
+        raise ConfigError(f"{path}: no config.yaml; not an nmt run directory")
+    config = OmegaConf.to_container(OmegaConf.load(config_path), resolve=False)
+    if not isinstance(config, dict) or "data" not in config:
+        raise ConfigError(f"{config_path}: holds no data config; not an nmt run directory")
+    overrides_path = path / ".hydra" / "overrides.yaml"
+    overrides = (
+        [str(o) for o in OmegaConf.to_container(OmegaConf.load(overrides_path)) or []]
+        if overrides_path.is_file()
+        else []
+    )
+    run = Run(path, results, config, _read_metrics(path / "metrics.jsonl"), overrides)
+    if not run.checkpoint.is_file():
+        raise ConfigError(f"{run.checkpoint}: missing; the heat maps need the best checkpoint")
+    return run
+
+
+def expand_run_dirs(paths: Iterable[str | Path], warn: Any = print) -> list[Path]:
+    """Run directories from the command line: a Hydra sweep folder (one holding
+    multirun.yaml) stands for its job folders; plain files are skipped with a warning."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            warn(f"skipping {p}: not a run directory")
+        elif (p / "multirun.yaml").is_file() and not (p / "results.json").exists():
+            out += sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+        else:
+            out.append(p)
+    seen: set[Path] = set()
+    for p in out:
+        key = p.resolve()
+        if key in seen:
+            raise ConfigError(f"{p}: given twice")
+        seen.add(key)
+    if not out:
+        raise ConfigError("no run directories given")
+    return out
+
+
+def test_identity(data: dict[str, Any]) -> dict[str, Any]:
+    """What decides the test split's content: corpus, pair, split (and the generator)."""
+    ident = {
+        "corpus": data["name"],
+        "pair": f"{data['src']}-{data['tgt']}",
+        "test split": data["test"],
+    }
+    if data["name"] == "synthetic":
+        syn = data.get("synthetic", {})
+        ident |= {f"synthetic.{k}": syn.get(k) for k in SYNTHETIC_TEST_KEYS}
+    return ident
+
+
+def check_same_test(runs: list[Run]) -> None:
+    """Refuse runs tested on different corpora or test sets, naming the first two."""
+    first = runs[0]
+    want = test_identity(first.data_config)
+    for run in runs[1:]:
+        got = test_identity(run.data_config)
+        for key, value in want.items():
+            if got.get(key) != value:
+                raise ConfigError(
+                    f"{first.path} and {run.path} were tested on different data ({key}: "
+                    f"{value} vs {got.get(key)}); compare runs of one corpus and test set"
+                )
+
+
+def describe_variant(model: dict[str, Any]) -> str:
+    """The variant with the settings that make it a different method (Luong's score and
+    input feeding, an LSTM cell)."""
+    name = str(model["name"])
+    extra = []
+    if model.get("rnn_type") == "lstm":
+        extra.append("lstm")
+    if name == "luong":
+        extra.append(str(model.get("score", "general")))
+        extra.append("input feeding" if model.get("input_feeding", True) else "no input feeding")
+    return f"{name} ({', '.join(extra)})" if extra else name
+
+
+def describe_sizes(model: dict[str, Any]) -> str:
+    """Model sizes in a few words, for the table."""
+    layers = f"layers {model.get('enc_layers')}+{model.get('dec_layers')}"
+    if model["name"] == "transformer":
+        norm = "pre-norm" if model.get("pre_norm", True) else "post-norm"
+        return (
+            f"d {model.get('d_model')}, {model.get('heads')} heads, ff {model.get('ff_dim')}, "
+            f"{layers}, {norm}, dropout {model.get('dropout')}"
+        )
+    parts = [
+        f"{model.get('rnn_type', 'gru')}",
+        f"emb {model.get('emb_dim')}",
+        f"hidden {model.get('hidden_size')}",
+        layers,
+    ]
+    if model.get("bidirectional", True):
+        parts.append("bidirectional")
+    if "attention_dim" in model:
+        parts.append(f"attention {model['attention_dim']}")
+    parts.append(f"dropout {model.get('dropout')}")
+    return ", ".join(parts)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+
+
+def name_runs(runs: list[Run]) -> None:
+    """Give each run a unique file name (the variant, then its settings, then its folder)
+    and a unique label (the described variant, then its folder)."""
+    names = [r.variant for r in runs]
+    if len(set(names)) < len(names):
+        names = [_slug(describe_variant(r.model_config)) for r in runs]
+    if len(set(names)) < len(names):
+        names = [f"{n}_{_slug(r.path.name)}" for n, r in zip(names, runs, strict=True)]
+    labels = [describe_variant(r.model_config) for r in runs]
+    if len(set(labels)) < len(labels):
+        labels = [f"{lab} [{r.path.name}]" for lab, r in zip(labels, runs, strict=True)]
+    for run, name, label in zip(runs, names, labels, strict=True):
+        run.name, run.label = name, label

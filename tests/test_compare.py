@@ -1,0 +1,333 @@
+"""nmt-compare on tiny finished runs, the experiment presets, and the length buckets.
+
+Three tiny runs (Transformer, Bahdanau, seq2seq; 80 steps each on a synthetic copy
+task) are trained once per module and compared once; the error cases copy a run
+and break it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from nmt.compare.attention import pick_sentences
+from nmt.compare.lengths import common_buckets, exact_match, exact_match_per_bucket
+from nmt.compare.runs import describe_variant
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = REPO / "configs"
+EXPERIMENTS = ["bottleneck", "multi30k_cpu", "multi30k_gpu", "wmt_news"]
+MODELS = ["seq2seq", "bahdanau", "luong", "transformer"]
+
+TINY_DATA = [
+    "data=synthetic",
+    "data.synthetic.task=copy",
+    "data.synthetic.vocab=8",
+    "data.synthetic.min_len=2",
+    "data.synthetic.max_len=14",
+    "data.synthetic.n_train=1500",
+    "data.synthetic.n_valid=60",
+    "data.synthetic.n_test=120",
+    "data.tokenizer.vocab_size=24",
+    "data.max_tokens=400",
+]
+TINY_TRAIN = [
+    "train.max_steps=80",
+    "train.eval_every=40",
+    "train.log_every=10",
+    "train.test_beam=2",
+    "train.warmup_steps=50",
+    "train.lr=3e-3",
+    "train.threads=1",
+]
+TINY_MODELS = {
+    "transformer": [
+        "model=transformer",
+        "model.d_model=32",
+        "model.heads=2",
+        "model.ff_dim=64",
+        "model.enc_layers=1",
+        "model.dec_layers=1",
+    ],
+    "bahdanau": [
+        "model=bahdanau",
+        "model.emb_dim=16",
+        "model.hidden_size=32",
+        "model.attention_dim=32",
+        "model.enc_layers=1",
+    ],
+    "seq2seq": ["model=seq2seq", "model.emb_dim=16", "model.hidden_size=32", "model.enc_layers=1"],
+}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict[str, str]:
+    data = tmp_path_factory.mktemp("data")
+    return {**os.environ, "NMT_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def runs(env, tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("runs")
+    dirs = []
+    for i, (name, model) in enumerate(TINY_MODELS.items()):
+        run = root / f"{i}_{name}"
+        cmd = [str(BIN / "nmt-train"), f"hydra.run.dir={run}", *TINY_DATA, *TINY_TRAIN, *model]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        dirs.append(run)
+    return dirs
+
+
+def nmt_compare(env, *args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "nmt-compare"), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def compared(env, runs, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("compare") / "out"
+    proc = nmt_compare(env, *runs, "--out", out, "--command", "make compare", "--note", "tiny")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_table_has_one_row_per_run_with_every_column(compared: Path, runs):
+    rows = list(csv.DictReader((compared / "results.csv").open(encoding="utf-8")))
+    assert [r["variant"] for r in rows] == ["transformer", "bahdanau", "seq2seq"]
+    for row, run in zip(rows, runs, strict=True):
+        results = json.loads((run / "results.json").read_text())
+        test = results["test"]["test"]
+        assert int(row["parameters"]) == results["parameters"]
+        assert int(row["steps"]) == 80
+        assert float(row["test_bleu"]) == test["bleu"]
+        assert float(row["test_chrf"]) == test["chrf"]
+        assert float(row["test_bleu_lc"]) == test["bleu_lc"]
+        assert row["bleu_signature"].startswith("nrefs:1|case:mixed")
+        assert float(row["train_tgt_tokens_per_s"]) > 0 and row["device"].startswith("cpu")
+        assert row["best_valid_bleu"] and row["wall_seconds"]
+        hyps = (run / test["hypotheses"]).read_text().splitlines()
+        from nmt.data.config import SyntheticConfig
+        from nmt.data.synthetic import generate
+
+        refs = generate(
+            SyntheticConfig(task="copy", vocab=8, min_len=2, max_len=14, n_test=120), "test"
+        )
+        assert float(row["exact_match"]) == exact_match(hyps, refs.tgt)
+
+
+def test_report_states_the_metric_buckets_and_runs(compared: Path, runs):
+    report = (compared / "report.md").read_text(encoding="utf-8")
+    assert "| Variant |" in report and "Exact match %" in report
+    assert "sacreBLEU on detokenized, cased output" in report and "lowercased" in report
+    assert "at least 50 sentences" in report
+    assert "seq2seq: no heat map" in report
+    for run in runs:
+        assert str(run) in report
+    assert "nmt-train data=synthetic" in report  # the runs' commands
+    run_md = (compared / "RUN.md").read_text(encoding="utf-8")
+    assert "make compare" in run_md and "cores" in run_md and "note: tiny" in run_md
+
+
+def test_figures_exist_for_attentive_variants_only(compared: Path):
+    names = {p.name for p in compared.glob("*.png")}
+    assert {"bleu_by_length.png", "accuracy_by_length.png", "valid_bleu.png"} <= names
+    for k in (1, 2, 3):
+        assert f"attention_bahdanau_{k}.png" in names
+        assert f"attention_transformer_{k}.png" in names
+        assert f"attention_transformer_{k}_heads.png" in names
+    assert not any(n.startswith("attention_seq2seq") for n in names)
+    assert not any(n.startswith("attention_bahdanau") and "heads" in n for n in names)
+    for name in names:
+        assert (compared / name).stat().st_size > 1000, name
+
+
+def test_tensorboard_holds_the_table_and_figures(compared: Path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert list((compared / "tb").glob("events.out.tfevents.*"))
+    acc = EventAccumulator(str(compared / "tb"), size_guidance={"images": 0, "tensors": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    assert "comparison/bleu_by_length" in tags["images"]
+    assert "attention/transformer_1_heads" in tags["images"]
+    assert any("comparison/results" in t for t in tags["tensors"])
+
+
+def test_a_sweep_folder_stands_for_its_runs_and_reruns_replace_the_output(env, runs, tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text("{}\n")
+    for run in runs[:2]:
+        shutil.copytree(run, sweep / run.name)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "attention_old_1.png").write_bytes(b"stale")
+    proc = nmt_compare(env, sweep, "--out", out, "--sentences", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (out / "attention_old_1.png").exists()
+    assert (out / "attention_transformer_1.png").is_file()
+    rows = list(csv.DictReader((out / "results.csv").open(encoding="utf-8")))
+    assert len(rows) == 2
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.startswith("error: ")
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    for needle in needles:
+        assert needle in proc.stderr
+
+
+def test_runs_on_different_test_sets_are_refused(env, runs, tmp_path):
+    other = tmp_path / "reverse"
+    shutil.copytree(runs[1], other)
+    cfg = OmegaConf.load(other / "config.yaml")
+    cfg.data.synthetic.task = "reverse"
+    OmegaConf.save(cfg, other / "config.yaml")
+    proc = nmt_compare(env, runs[0], other, "--out", tmp_path / "out")
+    _one_line_error(proc, str(runs[0]), str(other), "synthetic.task")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unfinished_run_is_refused(env, runs, tmp_path):
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(runs[0], unfinished)
+    (unfinished / "results.json").unlink()
+    proc = nmt_compare(env, runs[1], unfinished, "--out", tmp_path / "out")
+    _one_line_error(proc, str(unfinished), "results.json", "unfinished")
+
+
+def test_a_missing_directory_is_refused(env, tmp_path):
+    proc = nmt_compare(env, tmp_path / "nope", "--out", tmp_path / "out")
+    _one_line_error(proc, str(tmp_path / "nope"))
+
+
+def test_a_run_directory_is_not_an_output_folder(env, runs):
+    proc = nmt_compare(env, runs[0], "--out", runs[1])
+    _one_line_error(proc, str(runs[1]), "run directory")
+    assert (runs[1] / "tb").is_dir()
+
+
+# ------------------------------------------------------------------ presets
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("model", MODELS)
+def test_every_preset_composes_with_every_model(experiment: str, model: str):
+    from hydra import compose, initialize_config_dir
+
+    from nmt.config import register_configs
+    from nmt.models import build_model
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("config", overrides=[f"model={model}", f"experiment={experiment}"])
+    assert cfg.model.name == model
+    built = build_model(OmegaConf.to_container(cfg.model, resolve=True), 100, 100)
+    assert built.variant == model and built.num_parameters() > 0
+    expected_corpus = {"bottleneck": "synthetic", "wmt_news": "wmt_news"}
+    assert cfg.data.name == expected_corpus.get(experiment, "multi30k")
+    if experiment == "bottleneck":  # the per-variant sizes file applies
+        key, value = ("d_model", 128) if model == "transformer" else ("hidden_size", 256)
+        assert cfg.model[key] == value
+        assert cfg.data.synthetic.task == "reverse" and cfg.train.max_minutes > 0
+    if experiment == "multi30k_cpu":
+        assert 0 < cfg.train.max_minutes <= 35
+
+
+def test_command_line_model_keys_override_the_preset_sizes():
+    from hydra import compose, initialize_config_dir
+
+    from nmt.config import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=["model=bahdanau", "experiment=bottleneck", "model.hidden_size=64"],
+        )
+        plain = compose("config", overrides=["model=bahdanau"])
+    assert cfg.model.hidden_size == 64 and cfg.model.attention_dim == 128
+    assert plain.model.hidden_size == 512  # no preset: the model defaults
+
+
+def test_every_preset_key_is_commented():
+    files = sorted((CONFIGS / "experiment").rglob("*.yaml"))
+    assert len(files) >= len(EXPERIMENTS)
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        yaml.safe_load(text)
+        for line in text.splitlines():
+            if re.match(r"^\s*[A-Za-z_]\w*:\s*[^\s#]", line):  # a key with a value
+                assert "#" in line, f"{path.name}: {line!r} has no comment"
+        if path.parent.name == "experiment":
+            assert text.startswith("# @package _global_"), path.name
+
+
+def test_make_compare_uses_a_fresh_sweep_folder():
+    out = subprocess.run(
+        ["make", "-n", "compare", "experiment=wmt_news", "ARGS=x=1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "experiment=wmt_news" in out and "model=seq2seq,bahdanau,luong,transformer" in out
+    assert 'hydra.sweep.dir="$sweep" x=1' in out
+    assert 'sweep="runs/compare_wmt_news/$(date' in out
+    assert "nmt-compare" in out and '--out "docs/results/wmt_news"' in out
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def test_buckets_hold_enough_sentences_and_cover_every_length():
+    lengths = [n for n in range(5, 61) for _ in range(18)]  # 1008 sentences
+    b = common_buckets(lengths)
+    assert b.min_count == 101  # 10% of the set, above 50
+    assert sum(b.counts) == len(lengths) and min(b.counts) >= 101
+    assert all(b.index(n) >= 0 for n in lengths)
+    assert b.labels[0] == "5–10" and b.labels[-1].endswith("60")
+    small = common_buckets([3, 4, 5], min_count=50)
+    assert small.counts == [3] and small.labels == ["3–5"]
+
+
+def test_exact_match_by_bucket():
+    lengths = [1, 1, 2, 2]
+    b = common_buckets(lengths, min_count=2)
+    assert exact_match_per_bucket(lengths, ["a", "b", "c", "x"], ["a", "x", "c", "d"], b) == [
+        50.0,
+        50.0,
+    ]
+
+
+def test_sentences_are_picked_deterministically_in_the_length_range():
+    sources = [" ".join("a" * (i % 40 + 1)) for i in range(200)]
+    picks = pick_sentences(sources, k=3)
+    assert picks == pick_sentences(list(sources), k=3) and len(picks) == 3
+    assert all(10 <= len(sources[i].split()) <= 25 for i in picks)
+    assert pick_sentences(["a b", "c"], k=3) == [0, 1]
+
+
+def test_luong_settings_name_the_variant():
+    assert describe_variant({"name": "luong", "score": "dot", "input_feeding": False}) == (
+        "luong (dot, no input feeding)"
+    )
+    assert describe_variant({"name": "bahdanau", "rnn_type": "gru"}) == "bahdanau"
