@@ -1,0 +1,55 @@
+"""The benchmark and the prepared GPU check run end to end on a CPU with a tiny budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["d_model=32", "ff_dim=64", "heads=2", "hidden_size=32", "emb_dim=16", "attention_dim=32"]
+TINY_MODELS = [arg for kv in TINY for arg in ("--model", kv)]
+
+
+def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NMT_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_bench_writes_json_and_markdown(tmp_path):
+    out, md = tmp_path / "bench.json", tmp_path / "BENCH.md"
+    proc = run(
+        ["scripts/bench.py", "--data", "synthetic", "--warmup", "1", "--windows", "2",
+         "--window-steps", "2", "--decode-sentences", "8", "--peak-n", "256",
+         "--out", str(out), "--markdown", str(md), *TINY_MODELS],
+        tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [r["variant"] for r in result["variants"]] == [
+        "seq2seq", "bahdanau", "luong", "transformer"
+    ]  # fmt: skip
+    for r in result["variants"]:
+        t = r["tgt_tokens_per_s"]
+        assert 0 < t["min"] <= t["median"] <= t["max"]
+        assert 0 < r["mfu"] < 1 and r["flops_per_step"] > 0
+        assert r["decoding"]["greedy_sent_per_s"] > 0 and r["decoding"]["beam5_sent_per_s"] > 0
+    assert result["matmul_peak_tflops"]["fp32"] > 0
+    assert "| transformer |" in md.read_text()
+
+
+def test_gpu_check_runs_every_stage_on_a_cpu(tmp_path):
+    proc = run(["scripts/gpu_check.py", "--out", str(tmp_path / "out")], tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
+    assert report["mode"] == "tiny"
+    for stage in ("environment", "cuda_paths", "throughput", "multi30k_transformer"):
+        assert report[stage]["ok"], (stage, report[stage])
+    assert report["cuda_paths"]["ddp"]["returncode"] == 0
+    assert report["cuda_paths"]["ddp"]["world_size"] == 1
+    assert report["cuda_paths"]["bf16_step"]["grads_finite"]
+    assert report["multi30k_transformer"]["test"]["test"]["bleu"] >= 0
