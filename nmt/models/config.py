@@ -105,7 +105,9 @@ class TransformerConfig:
     ff_dim: int = 1024
     enc_layers: int = 3
     dec_layers: int = 3
-    dropout: float = 0.1
+    dropout: float = 0.1  # embeddings and every sublayer's output (§5.4, P_drop)
+    attention_dropout: float = 0.0  # on attention weights (not in the paper)
+    activation_dropout: float = 0.0  # inside the FFN, after the ReLU (not in the paper)
     pre_norm: bool = True
     tie_embeddings: bool = True
     share_embeddings: bool = False
@@ -113,6 +115,8 @@ class TransformerConfig:
     def __post_init__(self) -> None:
         _positive(self, "d_model", "heads", "ff_dim", "enc_layers", "dec_layers")
         _probability("dropout", self.dropout)
+        _probability("attention_dropout", self.attention_dropout)
+        _probability("activation_dropout", self.activation_dropout)
         if self.d_model % self.heads:
             raise ConfigError(f"model.heads: must divide d_model={self.d_model}, got {self.heads}")
 

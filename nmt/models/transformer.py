@@ -48,7 +48,15 @@ class Transformer(EncoderDecoder):
             if cfg.share_embeddings
             else nn.Embedding(src_vocab_size, d, padding_idx=PAD_ID)
         )
-        layer_args = (d, cfg.heads, cfg.ff_dim, cfg.dropout, cfg.pre_norm)
+        layer_args = (
+            d,
+            cfg.heads,
+            cfg.ff_dim,
+            cfg.dropout,
+            cfg.pre_norm,
+            cfg.attention_dropout,
+            cfg.activation_dropout,
+        )
         self.encoder_layers = nn.ModuleList(
             EncoderLayer(*layer_args) for _ in range(cfg.enc_layers)
         )

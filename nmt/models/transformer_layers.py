@@ -59,12 +59,25 @@ class FeedForward(nn.Sequential):
 
 
 class EncoderLayer(nn.Module):
-    """§3.1: self-attention over the source, then the feed-forward network."""
+    """§3.1: self-attention over the source, then the feed-forward network.
 
-    def __init__(self, d_model: int, heads: int, ff_dim: int, dropout: float, pre_norm: bool):
+    ``dropout`` applies to each sublayer's output (§5.4); ``attention_dropout``
+    to the attention weights and ``activation_dropout`` inside the FFN.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        heads: int,
+        ff_dim: int,
+        dropout: float,
+        pre_norm: bool,
+        attention_dropout: float = 0.0,
+        activation_dropout: float = 0.0,
+    ):
         super().__init__()
-        self.self_attn = MultiHeadAttention(d_model, heads, dropout)
-        self.ff = FeedForward(d_model, ff_dim, dropout)
+        self.self_attn = MultiHeadAttention(d_model, heads, attention_dropout)
+        self.ff = FeedForward(d_model, ff_dim, activation_dropout)
         self.attn_res, self.ff_res = (Residual(d_model, dropout, pre_norm) for _ in range(2))
 
     def forward(self, x: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
@@ -77,11 +90,20 @@ class EncoderLayer(nn.Module):
 class DecoderLayer(nn.Module):
     """§3.1: masked self-attention, attention over the encoder output, feed-forward."""
 
-    def __init__(self, d_model: int, heads: int, ff_dim: int, dropout: float, pre_norm: bool):
+    def __init__(
+        self,
+        d_model: int,
+        heads: int,
+        ff_dim: int,
+        dropout: float,
+        pre_norm: bool,
+        attention_dropout: float = 0.0,
+        activation_dropout: float = 0.0,
+    ):
         super().__init__()
-        self.self_attn = MultiHeadAttention(d_model, heads, dropout)
-        self.cross_attn = MultiHeadAttention(d_model, heads, dropout)
-        self.ff = FeedForward(d_model, ff_dim, dropout)
+        self.self_attn = MultiHeadAttention(d_model, heads, attention_dropout)
+        self.cross_attn = MultiHeadAttention(d_model, heads, attention_dropout)
+        self.ff = FeedForward(d_model, ff_dim, activation_dropout)
         self.self_res, self.cross_res, self.ff_res = (
             Residual(d_model, dropout, pre_norm) for _ in range(3)
         )
