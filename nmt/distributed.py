@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+#: ranks wait this long in a collective (rank 0 validates alone while the others wait)
+TIMEOUT = timedelta(minutes=60)
 
 
 @dataclass
@@ -16,6 +20,7 @@ class DistInfo:
     world_size: int = 1
     local_rank: int = 0
     enabled: bool = False  # a process group is up (torchrun, even with one process)
+    cpu_group: Any = None  # a gloo group for small host-side agreements (None: the default)
 
     @property
     def is_main(self) -> bool:
@@ -33,13 +38,14 @@ def init_distributed(device_type: str) -> DistInfo:
     """Join the process group torchrun set up (no-op for a single process)."""
     if not launched_by_torchrun():
         return DistInfo()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
         backend = "nccl" if device_type == "cuda" else "gloo"
         if device_type == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend=backend)
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, enabled=True)
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend=backend, timeout=TIMEOUT)
+    cpu_group = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else None
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, True, cpu_group)
 
 
 def barrier(info: DistInfo) -> None:
@@ -56,13 +62,33 @@ def broadcast_object(obj: Any, info: DistInfo) -> Any:
     return box[0]
 
 
-def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
-    """True on every rank when ``flag`` is true on any rank (one all-reduce)."""
+def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
+    """Every rank's ``obj``, in rank order, on every rank."""
     if not info.enabled:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
+        return [obj]
+    out: list[Any] = [None] * info.world_size
+    dist.all_gather_object(out, obj, group=info.cpu_group)
+    return out
+
+
+def any_flags(flags: list[bool], info: DistInfo) -> list[bool]:
+    """Element-wise OR of ``flags`` over all ranks: one small all-reduce on the CPU.
+
+    Host-side only (gloo), so on CUDA it costs no device synchronisation.
+    """
+    if not info.enabled:
+        return flags
+    t = torch.tensor([float(f) for f in flags])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=info.cpu_group)
+    return [bool(x > 0) for x in t.tolist()]
+
+
+def any_rank_tensor(flag: torch.Tensor, info: DistInfo) -> bool:
+    """OR of a device-side bool over all ranks, read on the host (one sync)."""
+    if info.enabled:
+        flag = flag.float()
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def cleanup(info: DistInfo) -> None:

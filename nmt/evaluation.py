@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.nn.functional as F
+
+from nmt import PAD_ID
+from nmt.io import atomic_write
 from nmt.metrics import bleu_by_length, corpus_scores
-from nmt.translator import Translator
+from nmt.translator import Translator, autocast
 
 
 def evaluate_split(
@@ -48,12 +52,48 @@ def evaluate_split(
     return scores, hyps
 
 
+@torch.no_grad()
+def validation_loss(model: Any, data: Any, device: torch.device, precision: str, max_tokens: int):
+    """Teacher-forced cross-entropy per target token on the valid split (no smoothing)."""
+    model.eval()
+    sampler, collate = data.make_batches("valid", max_tokens=max_tokens, shuffle=False, seed=0)
+    encoded = data.encoded["valid"]
+    total, tokens = 0.0, 0
+    for indices in sampler:
+        batch = collate([encoded[i] for i in indices]).to(device)
+        with autocast(device, precision):
+            logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
+        total += float(
+            F.cross_entropy(
+                logits.float().flatten(0, 1),
+                batch.tgt_out.flatten(),
+                ignore_index=PAD_ID,
+                reduction="sum",
+            )
+        )
+        tokens += batch.num_tgt_tokens
+    loss = total / max(1, tokens)
+    return loss, math.exp(min(loss, 50.0))
+
+
+def score_tests(
+    translator: Translator, texts: dict[str, Any], run_dir: Path, decode: dict[str, Any]
+) -> dict[str, Any]:
+    """Every split but train/valid: scores with BLEU by length; hypotheses under ``hyps/``."""
+    tests = {}
+    for name, text in texts.items():
+        if name in ("train", "valid"):
+            continue
+        scores, hyps = evaluate_split(translator, text, **decode, progress=True, by_length=True)
+        hyp_path = run_dir / "hyps" / f"{name}.beam{decode['beam']}.txt"
+        hyp_path.parent.mkdir(parents=True, exist_ok=True)
+        hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        scores["hypotheses"] = str(hyp_path.relative_to(run_dir))
+        tests[name] = scores
+    return tests
+
+
 def write_results(results: dict[str, Any], path: str | Path) -> None:
     """Write JSON atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))

@@ -32,7 +32,7 @@ class TensorBoardLogger:
         if result.attention is None or not result.tokens:
             return
         tok = translator.tokenizer
-        src_labels = [*tok.src_pieces(sentence), "</s>"]
+        src_labels = [*tok.src_pieces(sentence)[: translator.max_input_tokens], "</s>"]
         tgt_labels = [*tok.tgt_pieces(result.tokens), "</s>"]
         fig = attention_figure(result.attention, src_labels, tgt_labels, result.text)
         self.writer.add_figure("valid/attention", fig, step)

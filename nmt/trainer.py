@@ -2,21 +2,23 @@
 
 ``Trainer.fit`` runs epochs of token-budget batches with AdamW, label
 smoothing, gradient clipping and accumulation, validates (loss and sacreBLEU)
-every ``train.eval_every`` steps, keeps ``best.pt`` / ``last.pt`` (written
-atomically), stops early on a stalled validation BLEU, and finally scores the
-test sets with beam search into ``results.json``. Everything a resumption
-needs -- weights, optimiser, scheduler, step, epoch, sampler position and RNG
-states -- is in ``last.pt``.
+every ``train.eval_every`` updates or every epoch, keeps ``best.pt`` /
+``last.pt`` (written atomically), stops early on a stalled validation BLEU,
+and finally scores the test sets with beam search into ``results.json``.
+
+Exact resumption: checkpoints are only written at update boundaries, with the
+weights, optimiser, scheduler, step, epoch, the position inside the epoch, the
+RNG states of every rank and the counters, so N updates plus N resumed updates
+give the weights of 2N straight. Every decision that ends training (budget,
+signal, early stopping, a NaN) is taken by all ranks together.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import random
-import signal
+import platform
 import time
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +30,32 @@ from tqdm.auto import tqdm
 
 from nmt import PAD_ID
 from nmt.checkpoint import load_checkpoint, save_checkpoint
-from nmt.config import check_choice
 from nmt.data.batch import Batch
-from nmt.distributed import DistInfo, any_rank, barrier, broadcast_object
-from nmt.errors import CheckpointError, ConfigError, NMTError
-from nmt.evaluation import evaluate_split, write_results
+from nmt.distributed import (
+    DistInfo,
+    any_flags,
+    any_rank_tensor,
+    barrier,
+    broadcast_object,
+    gather_objects,
+)
+from nmt.errors import CheckpointError, ConfigError, DataError, NMTError
+from nmt.evaluation import evaluate_split, score_tests, validation_loss, write_results
 from nmt.models import build_model
 from nmt.schedule import Scheduler, resolve_lr
 from nmt.tb import TensorBoardLogger
+from nmt.train_state import (
+    StopFlag,
+    check_resumable,
+    ignore_signals_in_worker,
+    rng_state,
+    set_rng_state,
+)
 from nmt.translator import Translator, autocast
 
 
 class TrainingDiverged(NMTError):
-    """The loss became NaN or infinite."""
+    """The loss or the gradient norm became NaN or infinite."""
 
 
 def pick_device(name: str, dist_info: DistInfo) -> torch.device:
@@ -54,39 +69,10 @@ def pick_device(name: str, dist_info: DistInfo) -> torch.device:
     return torch.device(name)
 
 
-def rng_state(device: torch.device) -> dict[str, Any]:
-    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
+def device_name(device: torch.device) -> str:
     if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
-    random.setstate(state["python"])
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
-class StopFlag:
-    """Set by SIGINT / SIGTERM; the loop saves a checkpoint and exits after the current step."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with suppress(ValueError):  # not the main thread: no handler
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signum = signum
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()})"
 
 
 class Trainer:
@@ -98,8 +84,10 @@ class Trainer:
         self.data = data
         self.run_dir = Path(run_dir)
         self.dist = dist_info
+        for split in ("train", "valid"):
+            if not data.encoded.get(split):
+                raise DataError(f"the {split} split of {cfg.data.name} is empty; check data.*")
         self.device = pick_device(self.tcfg.device, dist_info)
-        check_choice("train.precision", self.tcfg.precision)
         self.precision = self.tcfg.precision
         if self.precision == "auto":
             self.precision = "bf16" if self.device.type == "cuda" else "fp32"
@@ -107,10 +95,10 @@ class Trainer:
         tok = data.tokenizer
         self.model = build_model(self.model_cfg, tok.src_vocab_size, tok.tgt_vocab_size)
         self.model.to(self.device)
+        torch.manual_seed(self.tcfg.seed + dist_info.rank)  # dropout differs across ranks
         self.variant = self.model.variant
-        params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
-            params,
+            [p for p in self.model.parameters() if p.requires_grad],
             lr=resolve_lr(self.tcfg, self.variant),
             betas=tuple(self.tcfg.betas),
             weight_decay=self.tcfg.weight_decay,
@@ -125,21 +113,25 @@ class Trainer:
             num_shards=dist_info.world_size,
             shard_id=dist_info.rank,
         )
-        self.net: torch.nn.Module = self.model
-        if self.tcfg.compile:
-            self.net = torch.compile(self.model)
+        if len(self.sampler) == 0:
+            raise DataError(f"the train split of {cfg.data.name} gives no batches")
+        self.net: torch.nn.Module = torch.compile(self.model) if self.tcfg.compile else self.model
         if dist_info.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = DistributedDataParallel(self.net, device_ids=ids)
-        # progress
+        self.decode = {
+            "beam": self.tcfg.test_beam,
+            "alpha": self.tcfg.length_penalty,
+            "max_len_a": self.tcfg.max_len_a,
+            "max_len_b": self.tcfg.max_len_b,
+        }
+        # progress; all of it goes into last.pt
         self.step = 0
         self.epoch = 0
         self.position = 0  # batches of the current epoch already consumed
-        self.best_bleu = -1.0
-        self.best_step = 0
-        self.bad_evals = 0
-        self.tokens_tgt = 0
-        self.tokens_src = 0
+        self.best_bleu, self.best_step = -1.0, 0  # best validation so far (best.pt)
+        self.patience_bleu, self.bad_evals = -1.0, 0  # scheduled validations only
+        self.tokens_tgt = self.tokens_src = 0
         self.train_seconds = 0.0
         self.last_eval_step = -1
         self.tb = TensorBoardLogger(self.run_dir / "tb") if dist_info.is_main else None
@@ -149,12 +141,21 @@ class Trainer:
     def ckpt_dir(self) -> Path:
         return self.run_dir / "checkpoints"
 
-    def _payload(self, full: bool) -> dict[str, Any]:
+    COUNTERS = ("best_step", "patience_bleu", "bad_evals", "tokens_tgt", "tokens_src",
+                "train_seconds", "last_eval_step")  # fmt: skip
+
+    def save(self, name: str, full: bool = True) -> None:
+        """Write a checkpoint (rank 0). ``full`` adds what resumption needs; with DDP it
+        gathers every rank's RNG state, so every rank must call it."""
+        rngs = gather_objects(rng_state(self.device), self.dist) if full else None
+        if not self.dist.is_main:
+            return
         payload: dict[str, Any] = {
             "model": self.model.state_dict(),
             "model_config": self.model_cfg,
             "tokenizer": self.data.tokenizer.state_dict(),
             "data": OmegaConf.to_container(self.cfg.data, resolve=True),
+            "decode": self.decode,
             "variant": self.variant,
             "step": self.step,
             "epoch": self.epoch,
@@ -165,79 +166,84 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "sampler": {"epoch": self.epoch, "position": self.position},
-                "rng": rng_state(self.device),
-                "trainer": {
-                    "best_step": self.best_step,
-                    "bad_evals": self.bad_evals,
-                    "tokens_tgt": self.tokens_tgt,
-                    "tokens_src": self.tokens_src,
-                    "train_seconds": self.train_seconds,
-                    "last_eval_step": self.last_eval_step,
-                },
+                "rng": rngs,
+                "world_size": self.dist.world_size,
+                "trainer": {key: getattr(self, key) for key in self.COUNTERS},
                 "train_config": OmegaConf.to_container(self.tcfg, resolve=True),
             }
-        return payload
-
-    def save(self, name: str, full: bool = True) -> Path | None:
-        if not self.dist.is_main:
-            return None
-        return save_checkpoint(self._payload(full), self.ckpt_dir / name)
+        save_checkpoint(payload, self.ckpt_dir / name)
 
     def resume_from(self, path: Path) -> None:
         ckpt = load_checkpoint(path, map_location="cpu")
         if "optimizer" not in ckpt:
             raise CheckpointError(f"{path}: holds weights only; resume needs a last.pt")
-        if ckpt["model_config"] != self.model_cfg:
-            raise ConfigError(
-                f"{path}: was trained with model config {ckpt['model_config']}, "
-                f"not {self.model_cfg}; resume with the same model settings"
-            )
+        check_resumable(
+            path,
+            ckpt,
+            self.model_cfg,
+            OmegaConf.to_container(self.cfg.data, resolve=True),
+            OmegaConf.to_container(self.tcfg, resolve=True),
+            self.scheduler.kind,
+            self.dist.world_size,
+        )
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.step, self.epoch = ckpt["step"], ckpt["sampler"]["epoch"]
-        self.position = ckpt["sampler"]["position"]
-        self.best_bleu = ckpt["best_bleu"]
+        self.step, self.best_bleu = ckpt["step"], ckpt["best_bleu"]
+        self.epoch, self.position = ckpt["sampler"]["epoch"], ckpt["sampler"]["position"]
         for key, value in ckpt["trainer"].items():
             setattr(self, key, value)
-        set_rng_state(ckpt["rng"], self.device)
+        set_rng_state(ckpt["rng"][self.dist.rank], self.device)
 
     # ----------------------------------------------------------------- the loop
     def _batches(self):
-        """This epoch's batches from the saved position on (off-thread when num_workers > 0)."""
+        """This epoch's batches from ``self.position`` on (off-thread when num_workers > 0)."""
         self.sampler.load_state_dict({"epoch": self.epoch, "position": self.position})
         if self.tcfg.num_workers > 0:
-            loader = torch.utils.data.DataLoader(
+            yield from torch.utils.data.DataLoader(
                 self.data.encoded["train"],
                 batch_sampler=self.sampler,
                 collate_fn=self.collate,
                 num_workers=self.tcfg.num_workers,
                 pin_memory=self.device.type == "cuda",
+                worker_init_fn=ignore_signals_in_worker,
                 generator=torch.Generator(),  # keeps the global RNG untouched (exact resume)
             )
-            yield from loader
         else:
             encoded = self.data.encoded["train"]
             for indices in self.sampler:
                 yield self.collate([encoded[i] for i in indices])
 
-    def _loss(self, batch: Batch, smoothing: float) -> torch.Tensor:
-        """Summed token cross-entropy of a batch (label-smoothed when ``smoothing`` > 0)."""
+    def _loss(self, batch: Batch) -> torch.Tensor:
+        """Summed, label-smoothed token cross-entropy of a batch."""
         with autocast(self.device, self.precision):
             logits, _ = self.net(batch.src, batch.src_mask, batch.tgt_in)
         return F.cross_entropy(
             logits.float().flatten(0, 1),
             batch.tgt_out.flatten(),
             ignore_index=PAD_ID,
-            label_smoothing=smoothing,
+            label_smoothing=self.tcfg.label_smoothing,
             reduction="sum",
         )
 
-    def _budget_left(self, started: float) -> bool:
+    def _stop_reason(self, flag: StopFlag, started: float) -> str:
+        """Why training must stop now ("" to go on), agreed by every rank."""
         t = self.tcfg
         if t.max_steps and self.step >= t.max_steps:
-            return False
-        return not (t.max_minutes and (time.monotonic() - started) / 60 >= t.max_minutes)
+            return "budget"  # deterministic: the same on every rank
+        out_of_time = bool(t.max_minutes) and (time.monotonic() - started) / 60 >= t.max_minutes
+        signalled, out_of_time = any_flags([flag.signum is not None, out_of_time], self.dist)
+        return "signal" if signalled else "budget" if out_of_time else ""
+
+    def _check_finite(self, nonfinite: torch.Tensor) -> None:
+        if any_rank_tensor(nonfinite, self.dist):
+            last = self.ckpt_dir / "last.pt"
+            hint = f"resume from {last}" if last.exists() else "start again"
+            raise TrainingDiverged(
+                f"the training loss or gradient norm became NaN/inf by step {self.step}; "
+                f"nothing from this point was saved; lower train.lr or raise "
+                f"train.warmup_steps, then {hint}"
+            )
 
     def fit(self) -> dict[str, Any] | None:
         """Train until a budget, early stopping or a signal ends it.
@@ -245,163 +251,135 @@ class Trainer:
         Returns the results (rank 0, finished run), or None when interrupted.
         """
         t = self.tcfg
-        accum = max(1, t.accum_steps)
+        n_batches = len(self.sampler)
         started = time.monotonic()
-        main = self.dist.is_main
-        total = t.max_steps or t.max_epochs * max(1, len(self.sampler) // accum)
-        bar = tqdm(total=total, initial=self.step, desc="train", unit="step", disable=not main)
-        loss_acc = torch.zeros((), device=self.device)
+        per_epoch = -(-n_batches // max(1, t.accum_steps))
+        bar = tqdm(
+            total=t.max_steps or t.max_epochs * per_epoch,
+            initial=self.step,
+            desc="train",
+            unit="step",
+            disable=not self.dist.is_main,
+        )
+        loss_sum = torch.zeros((), device=self.device)
         nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
-        window = {"tokens": 0, "seconds": 0.0, "loss": 0.0, "steps": 0}
         grad_norm = torch.zeros((), device=self.device)
-        stop_reason = ""
+        window = {"tokens": 0, "seconds": 0.0}
+        tick = time.monotonic()
+
+        def lap() -> None:
+            """Book the training time since the last lap (validation is left out)."""
+            nonlocal tick
+            now = time.monotonic()
+            window["seconds"] += now - tick
+            self.train_seconds += now - tick
+            tick = now
+
         with StopFlag() as flag:
-            while self.epoch < t.max_epochs and not stop_reason:
+            stop = self._stop_reason(flag, started)
+            while not stop and self.epoch < t.max_epochs:
                 self.net.train()
-                micro = 0
                 tick = time.monotonic()
+                micro, group = 0, 1
                 for batch in self._batches():
+                    if micro == 0:  # a new group; the epoch's last one may be short
+                        group = min(max(1, t.accum_steps), n_batches - self.position)
                     batch = batch.to(self.device, non_blocking=True)
                     ntok = batch.num_tgt_tokens
-                    last_micro = micro + 1 == accum
-                    sync_ctx = (
-                        self.net.no_sync()
-                        if self.dist.enabled and not last_micro
-                        else nullcontext()
-                    )
-                    with sync_ctx:
-                        loss = self._loss(batch, t.label_smoothing)
-                        (loss / max(1, ntok) / accum).backward()
-                    loss_acc += loss.detach()
-                    nonfinite |= ~torch.isfinite(loss.detach())
+                    sync = not self.dist.enabled or micro + 1 == group
+                    with nullcontext() if sync else self.net.no_sync():
+                        loss = self._loss(batch)
+                        (loss / max(1, ntok) / group).backward()
+                    loss_sum += loss.detach()
                     self.position += 1
                     self.tokens_tgt += ntok
                     self.tokens_src += int(batch.src_lengths.sum())
                     window["tokens"] += ntok
                     micro += 1
-                    if micro < accum:
+                    if micro < group:
                         continue
                     micro = 0
-                    if t.clip_grad_norm > 0:
-                        grad_norm = torch.nn.utils.clip_grad_norm_(
-                            self.model.parameters(), t.clip_grad_norm
-                        )
+                    clip = t.clip_grad_norm if t.clip_grad_norm > 0 else float("inf")
+                    grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                    nonfinite |= ~torch.isfinite(loss_sum) | ~torch.isfinite(grad_norm)
                     self.optimizer.step()
                     self.optimizer.zero_grad(set_to_none=True)
                     self.scheduler.step()
                     self.step += 1
-                    window["steps"] += 1
                     bar.update(1)
                     if self.step % t.log_every == 0:
-                        now = time.monotonic()
-                        window["seconds"] += now - tick
-                        self.train_seconds += now - tick
-                        tick = now
+                        lap()
                         self._check_finite(nonfinite)
-                        self._log_train(bar, loss_acc, window, grad_norm)
-                        loss_acc.zero_()
-                        window = {"tokens": 0, "seconds": 0.0, "loss": 0.0, "steps": 0}
-                    interrupted = (
-                        any_rank(flag.signum is not None, self.dist, self.device)
-                        if (not self.dist.enabled or self.step % t.log_every == 0)
-                        else False
-                    )
-                    if interrupted:
-                        stop_reason = "signal"
-                        break
+                        self._log_train(bar, loss_sum, window, grad_norm)
+                        loss_sum.zero_()
+                        window = {"tokens": 0, "seconds": 0.0}
                     if t.eval_every and self.step % t.eval_every == 0:
-                        self.train_seconds += time.monotonic() - tick
+                        lap()
                         self._check_finite(nonfinite)
-                        if self.validate():
-                            stop_reason = "early stopping"
+                        stop = "early stopping" if self.validate() else ""
                         tick = time.monotonic()
                         self.net.train()
-                        if stop_reason:
-                            break
-                    if not self._budget_left(started):
-                        stop_reason = "budget"
+                    stop = stop or self._stop_reason(flag, started)
+                    if stop:
                         break
-                self.train_seconds += time.monotonic() - tick
-                if stop_reason:
-                    break
-                # epoch finished
-                self.epoch += 1
-                self.position = 0
-                if not t.eval_every:
-                    self._check_finite(nonfinite)
-                    if self.validate():
-                        stop_reason = "early stopping"
-                if not self._budget_left(started):
-                    stop_reason = "budget"
+                lap()
+                if self.position >= n_batches:  # the epoch is complete: roll over
+                    self.epoch, self.position = self.epoch + 1, 0
+                    if not t.eval_every:
+                        self._check_finite(nonfinite)
+                        stop = ("early stopping" if self.validate() else "") or stop
+                stop = stop or self._stop_reason(flag, started)
             bar.close()
             self._check_finite(nonfinite)
-            if stop_reason == "signal":
+            if stop == "signal":
                 self.save("last.pt")
-                if main:
+                if self.dist.is_main:
                     print(
                         f"interrupted (signal {flag.signum}) at step {self.step}; saved "
                         f"{self.ckpt_dir / 'last.pt'}; continue with train.resume=true "
                         f"hydra.run.dir={self.run_dir}"
                     )
                 return None
-        stop_reason = stop_reason or "max_epochs"
-        if self.last_eval_step != self.step:
-            self.validate(final=True)
-        self.save("last.pt")
-        barrier(self.dist)
-        if not main:
-            return None
-        return self.finish(stop_reason, time.monotonic() - started)
+            stop = stop or "max_epochs"
+            if self.last_eval_step != self.step:
+                self.validate(final=True)
+            else:
+                self.save("last.pt")
+            barrier(self.dist)
+        # test scoring runs with the default signal handlers: Ctrl-C aborts it at once
+        return self.finish(stop, time.monotonic() - started) if self.dist.is_main else None
 
-    def _check_finite(self, nonfinite: torch.Tensor) -> None:
-        if bool(nonfinite.item()):
-            raise TrainingDiverged(
-                f"training loss became NaN/inf by step {self.step}; nothing was saved from this "
-                f"point; lower train.lr or raise train.warmup_steps, then resume from "
-                f"{self.ckpt_dir / 'last.pt'} or start again"
-            )
-
-    def _log_train(self, bar: tqdm, loss_acc: torch.Tensor, window: dict, grad_norm) -> None:
-        tokens = window["tokens"]
-        loss = float(loss_acc.item()) / max(1, tokens)
-        tps = tokens / max(1e-9, window["seconds"])
+    def _log_train(self, bar: tqdm, loss_sum: torch.Tensor, window: dict, grad_norm) -> None:
+        loss = float(loss_sum.item()) / max(1, window["tokens"])
+        tps = window["tokens"] / max(1e-9, window["seconds"])
         bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tps:,.0f}", lr=f"{self.scheduler.lr:.2e}")
         if self.tb:
-            self.tb.scalars(
-                "train",
-                {
-                    "loss": loss,
-                    "lr": self.scheduler.lr,
-                    "grad_norm": float(grad_norm),
-                    "tokens_per_s": tps,
-                },
-                self.step,
-            )
+            values = {"loss": loss, "lr": self.scheduler.lr, "grad_norm": float(grad_norm)}
+            self.tb.scalars("train", values | {"tokens_per_s": tps}, self.step)
 
     # ----------------------------------------------------------------- validation
     def validate(self, final: bool = False) -> bool:
-        """Validation loss and BLEU on rank 0; returns True when early stopping should stop.
+        """Validation loss and BLEU (rank 0), shared with every rank; True = stop early.
 
-        ``final`` marks the extra evaluation after the budget ran out: it may
-        update best.pt but leaves the schedule and the patience count alone.
+        ``final`` marks the extra validation after the budget ran out: it may
+        update best.pt but leaves the schedule and the patience count alone, so
+        a resumed run continues exactly as one that never stopped.
         """
         self.last_eval_step = self.step
-        result = None
-        if self.dist.is_main:
-            result = self._validate_main()
+        result = self._validate_main() if self.dist.is_main else None
         result = broadcast_object(result, self.dist)
         bleu = result["valid_bleu"]
         improved = bleu > self.best_bleu
         if improved:
             self.best_bleu, self.best_step = bleu, self.step
-            self.bad_evals = 0
             self.save("best.pt", full=False)
-        elif not final:
-            self.bad_evals += 1
         if not final:
+            if bleu > self.patience_bleu:
+                self.patience_bleu, self.bad_evals = bleu, 0
+            else:
+                self.bad_evals += 1
             self.scheduler.on_eval(bleu)
         self.save("last.pt")
-        barrier(self.dist)
         if self.dist.is_main:
             record = {
                 "step": self.step,
@@ -421,31 +399,12 @@ class Trainer:
             )
         return (not final) and self.tcfg.patience > 0 and self.bad_evals >= self.tcfg.patience
 
-    @torch.no_grad()
     def _validate_main(self) -> dict[str, Any]:
-        self.model.eval()
-        sampler, collate = self.data.make_batches(
-            "valid", max_tokens=self.cfg.data.max_tokens, shuffle=False, seed=0
+        loss, ppl = validation_loss(
+            self.model, self.data, self.device, self.precision, self.cfg.data.max_tokens
         )
-        encoded = self.data.encoded["valid"]
-        total, tokens = 0.0, 0
-        for indices in sampler:
-            batch = collate([encoded[i] for i in indices]).to(self.device)
-            with autocast(self.device, self.precision):
-                logits, _ = self.model(batch.src, batch.src_mask, batch.tgt_in)
-            total += float(
-                F.cross_entropy(
-                    logits.float().flatten(0, 1),
-                    batch.tgt_out.flatten(),
-                    ignore_index=PAD_ID,
-                    reduction="sum",
-                )
-            )
-            tokens += batch.num_tgt_tokens
-        valid_loss = total / max(1, tokens)
         translator = self._translator()
         text = self.data.text["valid"]
-        limit = self.tcfg.eval_max_sentences or len(text.src)
         scores, hyps = evaluate_split(
             translator,
             text,
@@ -453,35 +412,22 @@ class Trainer:
             alpha=self.tcfg.length_penalty,
             max_len_a=self.tcfg.max_len_a,
             max_len_b=self.tcfg.max_len_b,
-            limit=limit,
+            limit=self.tcfg.eval_max_sentences or None,
         )
         if self.tb:
-            self.tb.scalars(
-                "valid",
-                {
-                    "loss": valid_loss,
-                    "ppl": math.exp(min(valid_loss, 50)),
-                    "bleu": scores["bleu"],
-                    "chrf": scores["chrf"],
-                },
-                self.step,
-            )
+            values = {"loss": loss, "ppl": ppl, "bleu": scores["bleu"], "chrf": scores["chrf"]}
+            self.tb.scalars("valid", values, self.step)
             self.tb.samples(text, hyps, self.tcfg.num_samples, self.step)
             self.tb.attention(translator, text.src[0], self.step)
         return {
-            "valid_loss": round(valid_loss, 4),
-            "valid_ppl": round(math.exp(min(valid_loss, 50)), 3),
+            "valid_loss": round(loss, 4),
+            "valid_ppl": round(ppl, 3),
             "valid_bleu": scores["bleu"],
             "valid_chrf": scores["chrf"],
         }
 
     def _translator(self) -> Translator:
-        return Translator(
-            self.model,
-            self.data.tokenizer,
-            self.device,
-            precision=self.precision,
-        )
+        return Translator(self.model, self.data.tokenizer, self.device, precision=self.precision)
 
     # ----------------------------------------------------------------- the end
     def finish(self, stop_reason: str, wall: float) -> dict[str, Any]:
@@ -489,26 +435,8 @@ class Trainer:
         best = self.ckpt_dir / "best.pt"
         if best.exists():
             self.model.load_state_dict(load_checkpoint(best)["model"])
-        translator = self._translator()
-        tests = {}
-        for name, text in self.data.text.items():
-            if name in ("train", "valid"):
-                continue
-            scores, hyps = evaluate_split(
-                translator,
-                text,
-                beam=self.tcfg.test_beam,
-                alpha=self.tcfg.length_penalty,
-                max_len_a=self.tcfg.max_len_a,
-                max_len_b=self.tcfg.max_len_b,
-                progress=True,
-                by_length=True,
-            )
-            hyp_path = self.run_dir / "hyps" / f"{name}.beam{self.tcfg.test_beam}.txt"
-            hyp_path.parent.mkdir(parents=True, exist_ok=True)
-            hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-            scores["hypotheses"] = str(hyp_path.relative_to(self.run_dir))
-            tests[name] = scores
+        tests = score_tests(self._translator(), self.data.text, self.run_dir, self.decode)
+        seconds = max(1e-9, self.train_seconds)
         results = {
             "variant": self.variant,
             "model_config": self.model_cfg,
@@ -520,9 +448,9 @@ class Trainer:
             "stop_reason": stop_reason,
             "wall_seconds": round(wall, 1),
             "train_seconds": round(self.train_seconds, 1),
-            "train_tgt_tokens_per_s": round(self.tokens_tgt / max(1e-9, self.train_seconds), 1),
-            "train_src_tokens_per_s": round(self.tokens_src / max(1e-9, self.train_seconds), 1),
-            "device": _device_name(self.device),
+            "train_tgt_tokens_per_s": round(self.tokens_tgt / seconds, 1),
+            "train_src_tokens_per_s": round(self.tokens_src / seconds, 1),
+            "device": device_name(self.device),
             "world_size": self.dist.world_size,
             "backend": torch.distributed.get_backend() if self.dist.enabled else None,
             "precision": self.precision,
@@ -540,11 +468,3 @@ class Trainer:
                 self.tb.scalars(f"test/{name}", {"bleu": s["bleu"], "chrf": s["chrf"]}, self.step)
             self.tb.close()
         return results
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    return f"cpu ({platform.processor() or platform.machine()})"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from tqdm.auto import tqdm
@@ -63,8 +64,25 @@ class Translator:
         )
         model.load_state_dict(ckpt["model"])
         translator = cls(model.to(device), tokenizer, device, **kwargs)
-        translator.checkpoint_info = {k: ckpt[k] for k in ("data", "model_config") if k in ckpt}
+        translator.checkpoint_info = {
+            k: ckpt[k] for k in ("data", "model_config", "decode") if k in ckpt
+        }
         return translator
+
+    #: search settings when neither the caller nor the checkpoint gives them
+    DEFAULT_DECODE: ClassVar[dict[str, float]] = {
+        "beam": 5,
+        "alpha": 0.6,
+        "max_len_a": 1.5,
+        "max_len_b": 10,
+    }
+
+    def decode_settings(self, **overrides: object) -> dict:
+        """The run's search settings (from its checkpoint), with non-None overrides applied."""
+        saved = getattr(self, "checkpoint_info", {}).get("decode", {})
+        settings = {**self.DEFAULT_DECODE, **saved}
+        settings.update({k: v for k, v in overrides.items() if v is not None})
+        return settings
 
     def encode(self, sentences: Sequence[str]) -> tuple[list[list[int]], int]:
         """Source ids with EOS; over-long inputs are truncated. Returns (ids, n_truncated)."""

@@ -113,7 +113,7 @@ def test_results_bleu_equals_the_sacrebleu_command_line(trained: Path, env):
     ref = trained / "ref.txt"
     ref.write_text("".join(t + "\n" for t in generate(cfg, "test").tgt))
     out = subprocess.run(
-        [str(BIN / "sacrebleu"), str(ref), "-i", str(hyps), "-b"],
+        [str(BIN / "sacrebleu"), str(ref), "-i", str(hyps), "-b", "-w", "2"],
         capture_output=True,
         text=True,
         check=True,
@@ -235,20 +235,70 @@ def test_evaluate_prints_a_table_and_writes_json(trained: Path, env, tmp_path):
     assert report["bleu"] > 60
 
 
-def test_resume_gives_the_same_weights_as_training_straight(env, tmp_path):
-    common = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0", "model.dropout=0.2"]
-    nmt_train(env, tmp_path / "straight", *common, "train.max_steps=16")
-    nmt_train(env, tmp_path / "split", *common, "train.max_steps=8")
-    nmt_train(env, tmp_path / "split", *common, "train.max_steps=16", "train.resume=true")
+@pytest.mark.parametrize(
+    ("n_train", "accum", "steps"),
+    [(1500, 1, 8), (200, 1, 9), (200, 2, 5)],  # within an epoch; across epoch ends; accumulation
+)
+def test_resume_gives_the_same_weights_as_training_straight(env, tmp_path, n_train, accum, steps):
+    common = [
+        *TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0", "model.dropout=0.2",
+        f"data.synthetic.n_train={n_train}", f"train.accum_steps={accum}",
+    ]  # fmt: skip
+    nmt_train(env, tmp_path / "straight", *common, f"train.max_steps={2 * steps}")
+    nmt_train(env, tmp_path / "split", *common, f"train.max_steps={steps}")
+    nmt_train(env, tmp_path / "split", *common, f"train.max_steps={2 * steps}", "train.resume=true")
     a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
     b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
-    assert a["step"] == b["step"] == 16
+    assert a["step"] == b["step"] == 2 * steps
+    assert a["sampler"] == b["sampler"]
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
-    for key in ("state",):
-        sa, sb = a["optimizer"][key], b["optimizer"][key]
-        for p in sa:
-            assert torch.equal(sa[p]["exp_avg"], sb[p]["exp_avg"])
+    sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
+    for p in sa:
+        assert torch.equal(sa[p]["exp_avg"], sb[p]["exp_avg"])
+    assert a["scheduler"] == b["scheduler"]
+    assert a["trainer"]["bad_evals"] == b["trainer"]["bad_evals"]
+
+
+def test_resume_refuses_a_changed_setting(env, tmp_path):
+    common = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0"]
+    nmt_train(env, tmp_path / "r", *common, "train.max_steps=4")
+    proc = nmt_train(
+        env, tmp_path / "r", *common, "train.max_steps=8", "train.resume=true",
+        "train.seed=2", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "train.seed was 1, now 2" in proc.stderr
+    proc = nmt_train(
+        env, tmp_path / "other", *common,
+        f"train.resume={tmp_path / 'r' / 'checkpoints' / 'last.pt'}", "train.max_steps=8",
+    )  # fmt: skip
+    assert load_checkpoint(tmp_path / "other" / "checkpoints" / "last.pt")["step"] == 8
+    proc = nmt_train(
+        env, tmp_path / "r", *common,
+        f"train.resume={tmp_path / 'other' / 'checkpoints' / 'last.pt'}", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "already holds another run" in proc.stderr
+
+
+def test_epochs_shorter_than_the_accumulation_still_update(env, tmp_path):
+    run = tmp_path / "short"
+    nmt_train(
+        env, run, *TINY_DATA, *TINY_BAHDANAU, *QUIET, "data.synthetic.n_train=40",
+        "train.accum_steps=50", "train.max_steps=3", "train.eval_every=0",
+    )  # fmt: skip
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 3 and ckpt["epoch"] == 3  # one (short) update per epoch
+
+
+def test_gradient_accumulation_counts_updates_not_batches(env, tmp_path):
+    run = tmp_path / "accum"
+    nmt_train(
+        env, run, *TINY_DATA, *TINY_BAHDANAU, *QUIET,
+        "train.accum_steps=3", "train.max_steps=6", "train.eval_every=0",
+    )  # fmt: skip
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 6
+    assert ckpt["epoch"] == 0 and ckpt["sampler"]["position"] == 18  # 3 batches per update
 
 
 def test_existing_run_is_not_overwritten(env, trained: Path):
@@ -259,13 +309,19 @@ def test_existing_run_is_not_overwritten(env, trained: Path):
 
 @pytest.mark.parametrize(
     ("override", "needle"),
-    [("train.max_step=3", "max_step"), ("model=rnn", "seq2seq"), ("model.score=foo", "score")],
+    [
+        ("train.max_step=3", "max_step"),
+        ("model=rnn", "seq2seq"),
+        ("model.score=foo", "score"),
+        ("train.log_every=0", "train.log_every=0 must be at least 1"),
+    ],
 )
 def test_bad_config_fails_at_start_up_naming_the_key(env, tmp_path, override, needle):
     extra = ["model=luong"] if override.startswith("model.score") else []
     proc = nmt_train(env, tmp_path / "bad", *TINY_DATA, *extra, override, check=False)
     assert proc.returncode != 0
     assert needle in proc.stderr
+    assert "tokenizer" not in proc.stdout  # refused before any data work
     assert not (tmp_path / "bad" / "checkpoints").exists()
 
 

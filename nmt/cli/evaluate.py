@@ -12,8 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
+from nmt.cli.common import positive_int, resolve_device
 from nmt.errors import ConfigError, NMTError
 
 
@@ -21,8 +20,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-evaluate", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run")
     p.add_argument("--split", default="test", help="test (default), valid, or an extra test name")
-    p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy; default 5)")
-    p.add_argument("--alpha", type=float, default=0.6, help="GNMT length penalty (default 0.6)")
+    p.add_argument("--beam", type=positive_int, help="beam size (1 = greedy; default: the run's)")
+    p.add_argument("--alpha", type=float, help="GNMT length penalty (default: the run's)")
     p.add_argument("--out", help="JSON report path (default: <run>/eval/<split>.beam<k>.json)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--root", help="data folder (default: the checkpoint's data.root)")
@@ -56,10 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         from nmt.evaluation import evaluate_split, write_results
         from nmt.translator import Translator
 
-        device = args.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        translator = Translator.from_checkpoint(args.checkpoint, device=device)
+        translator = Translator.from_checkpoint(args.checkpoint, device=resolve_device(args.device))
+        decode = translator.decode_settings(beam=args.beam, alpha=args.alpha)
         data_cfg = as_data_config(translator.checkpoint_info["data"])
         if args.root:
             data_cfg.root = args.root
@@ -70,18 +67,12 @@ def main(argv: list[str] | None = None) -> None:
                 f"choose one of: {', '.join(texts)}"
             )
         scores, hyps = evaluate_split(
-            translator,
-            texts[args.split],
-            beam=args.beam,
-            alpha=args.alpha,
-            progress=True,
-            by_length=True,
+            translator, texts[args.split], **decode, progress=True, by_length=True
         )
         ckpt = Path(args.checkpoint).resolve()
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
-        out = (
-            Path(args.out) if args.out else run_dir / "eval" / f"{args.split}.beam{args.beam}.json"
-        )
+        name = f"{args.split}.beam{decode['beam']}.json"
+        out = Path(args.out) if args.out else run_dir / "eval" / name
         hyp_path = out.with_suffix(".txt")
         hyp_path.parent.mkdir(parents=True, exist_ok=True)
         hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")

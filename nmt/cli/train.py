@@ -20,10 +20,11 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.config import register_configs
+from nmt.config import check_choice, register_configs
 from nmt.data.prepare import prepare_data
 from nmt.distributed import barrier, broadcast_object, cleanup, init_distributed
 from nmt.errors import ConfigError, NMTError
+from nmt.models.config import parse_model_config
 from nmt.trainer import Trainer
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
@@ -49,11 +50,41 @@ def resolve_resume(resume: Any, run_dir: Path) -> Path | None:
     path = Path(str(resume))
     if not path.is_file():
         raise ConfigError(f"train.resume={resume}: no such checkpoint file")
+    holds_run = last.exists() or (run_dir / "metrics.jsonl").exists()
+    if holds_run and path.resolve() != last.resolve():
+        raise ConfigError(
+            f"run directory {run_dir} already holds another run; resume {path} into a new "
+            "hydra.run.dir, or continue this one with train.resume=true"
+        )
     return path
+
+
+#: train.* keys that must be at least 1 (the others that count things may be 0 = off)
+POSITIVE = ("max_epochs", "accum_steps", "eval_beam", "test_beam", "log_every")
+NON_NEGATIVE = (
+    "max_steps", "max_minutes", "eval_every", "eval_max_sentences", "patience",
+    "warmup_steps", "threads", "num_workers", "clip_grad_norm", "max_len_b",
+)  # fmt: skip
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Fail before any data work on values the schema cannot check (choices, ranges)."""
+    parse_model_config(cfg.model)
+    check_choice("train.scheduler", cfg.train.scheduler)
+    check_choice("train.precision", cfg.train.precision)
+    for key in POSITIVE:
+        if cfg.train[key] < 1:
+            raise ConfigError(f"train.{key}={cfg.train[key]} must be at least 1")
+    for key in NON_NEGATIVE:
+        if cfg.train[key] < 0:
+            raise ConfigError(f"train.{key}={cfg.train[key]} must not be negative (0 = off)")
+    if not 0.0 <= cfg.train.label_smoothing < 1.0:
+        raise ConfigError(f"train.label_smoothing={cfg.train.label_smoothing} must be in [0, 1)")
 
 
 def train(cfg: DictConfig) -> dict[str, Any] | None:
     """Train, validate and test one configuration; returns results.json's content on rank 0."""
+    check_config(cfg)
     device_type = cfg.train.device
     if device_type == "auto":
         device_type = "cuda" if torch.cuda.is_available() else "cpu"
@@ -66,7 +97,8 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
         resume = resolve_resume(cfg.train.resume, run_dir)
         if dist_info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+            if resume is None or not (run_dir / "config.yaml").exists():
+                OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
             data = prepare_data(cfg.data)
         barrier(dist_info)
         if not dist_info.is_main:
@@ -113,6 +145,9 @@ def _hydra_main(cfg: DictConfig) -> None:
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted; the checkpoints written so far are kept", file=sys.stderr)
+        sys.exit(130)
 
 
 def main() -> None:

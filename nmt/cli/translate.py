@@ -11,8 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
+from nmt.cli.common import positive_int, resolve_device
 from nmt.errors import NMTError
 
 
@@ -20,12 +19,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-translate", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run")
     p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin)")
-    p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy; default 5)")
-    p.add_argument("--nbest", type=int, default=1, help="print the N best translations")
-    p.add_argument("--alpha", type=float, default=0.6, help="GNMT length penalty (default 0.6)")
+    p.add_argument("--beam", type=positive_int, help="beam size (1 = greedy; default: the run's)")
+    p.add_argument("--nbest", type=positive_int, default=1, help="print the N best translations")
+    p.add_argument("--alpha", type=float, help="GNMT length penalty (default: the run's)")
     p.add_argument("--attention-png", metavar="PATH", help="save an attention heat map per line")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    p.add_argument("--max-input-tokens", type=int, default=250, help="truncate longer inputs")
+    p.add_argument(
+        "--max-input-tokens", type=positive_int, default=250, help="truncate longer inputs"
+    )
     return p.parse_intermixed_args(argv)
 
 
@@ -35,12 +36,10 @@ def heatmap_path(base: str, index: int, count: int) -> Path:
 
 
 def emit(translator, lines: list[str], args: argparse.Namespace, offset: int = 0) -> None:
+    decode = translator.decode_settings(beam=args.beam, alpha=args.alpha)
+    decode["beam"] = max(decode["beam"], args.nbest)
     results = translator.translate(
-        lines,
-        beam=max(args.beam, args.nbest),
-        nbest=args.nbest,
-        alpha=args.alpha,
-        return_attention=bool(args.attention_png),
+        lines, nbest=args.nbest, return_attention=bool(args.attention_png), **decode
     )
     for i, (line, hyps) in enumerate(zip(lines, results, strict=True)):
         if args.nbest > 1:
@@ -69,11 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from nmt.translator import Translator
 
-        device = args.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
         translator = Translator.from_checkpoint(
-            args.checkpoint, device=device, max_input_tokens=args.max_input_tokens
+            args.checkpoint,
+            device=resolve_device(args.device),
+            max_input_tokens=args.max_input_tokens,
         )
         if args.sentences:
             args._count = len(args.sentences)
