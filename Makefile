@@ -19,7 +19,7 @@ COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format train data compare clean
+.PHONY: help install test lint format train data compare bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ compare: $(STAMP) ## Train the variants on a preset and compare them (experiment
 	wall=$$(( $$(date +%s) - start )); \
 	$(BIN)/nmt-compare "$$sweep"/*/ --out "$(COMPARE_OUT)" --command "$$cmd" --wall-seconds "$$wall" \
 		--note "make compare experiment=$(experiment) ARGS=\"$$COMPARE_ARGS\""
+
+BENCH_OUT ?= docs/results/bench/bench.json
+bench: $(STAMP) ## Training/decoding speed of every variant -> JSON + BENCHMARK.md (BENCH_ARGS="...")
+	$(BIN)/python scripts/bench.py --out $(BENCH_OUT) --markdown BENCHMARK.md $(BENCH_ARGS)
 
 clean: ## Remove caches (keeps .venv, data/ and runs/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

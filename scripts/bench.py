@@ -44,7 +44,9 @@ from nmt.models import build_model
 from nmt.models.config import CONFIGS
 from nmt.translator import Translator, autocast
 
-VARIANTS = ("seq2seq", "bahdanau", "luong", "transformer")
+VARIANTS = ("seq2seq", "bahdanau", "luong", "luong-nofeed", "transformer")
+#: benchmark names that are a variant with settings changed
+ALIASES = {"luong-nofeed": ("luong", {"input_feeding": False})}
 
 
 def sync(device: torch.device) -> None:
@@ -69,9 +71,10 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, reps: int = 5)
 
 
 def model_config(variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    cfg = dataclasses.asdict(CONFIGS[variant]())
+    name, fixed = ALIASES.get(variant, (variant, {}))
+    cfg = dataclasses.asdict(CONFIGS[name]())
     cfg.update({k: v for k, v in overrides.items() if k in cfg})
-    return cfg
+    return cfg | fixed
 
 
 def step_flops(model: torch.nn.Module, batch: Any) -> int:
@@ -229,6 +232,10 @@ def markdown(result: dict[str, Any]) -> str:
     env = result["environment"]
     peaks = result["matmul_peak_tflops"]
     lines = [
+        "# Benchmark",
+        "",
+        f"Written by `{result['command']}`; the raw numbers are in `{result['json']}`.",
+        "",
         f"Device: {env.get('gpu', env['cpu'])} ({env['device']}), torch {env['torch']}, "
         f"{env['threads']} threads, {env['date']}.",
         f"Matmul peak measured in this run: fp32 {peaks['fp32'] * 1e3:.0f} GFLOP/s, "
@@ -246,13 +253,16 @@ def markdown(result: dict[str, Any]) -> str:
         t = r["tgt_tokens_per_s"]
         d = r.get("decoding", {})
         note = "" if d.get("trained", False) else " (untrained)"
+
+        def speed(key: str, d: dict = d, note: str = note) -> str:
+            return f"{d[key]:.0f}{note}" if key in d else "–"
+
         lines.append(
             f"| {r['variant']} | {r['parameters'] / 1e6:.1f}M | {r['precision']} | "
             f"{t['min']:,.0f} / {t['median']:,.0f} / {t['max']:,.0f} | "
             f"{r['src_tokens_per_s']:,.0f} | {r['mfu']:.1%} | "
             f"{r['target_padding_fraction']:.0%} | "
-            f"{d.get('greedy_sent_per_s', float('nan')):.0f}{note} | "
-            f"{d.get('beam5_sent_per_s', float('nan')):.0f}{note} |"
+            f"{speed('greedy_sent_per_s')} | {speed('beam5_sent_per_s')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -262,7 +272,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--data", default="multi30k", help="multi30k (default) or synthetic (tiny)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="auto", help="auto (bf16 on CUDA) | fp32 | bf16")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (bf16 on CUDA) | fp32 | bf16, or a list: fp32,bf16",
+    )
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--max-tokens", type=int, default=4096)
     p.add_argument("--warmup", type=int, default=5)
@@ -310,6 +324,39 @@ def bench_data(name: str) -> DataConfig:
     return DataConfig(name=name)
 
 
+def bench_variant(
+    variant: str,
+    precision: str,
+    decode: bool,
+    data: Any,
+    device: torch.device,
+    checkpoints: dict[str, str],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Training throughput, then (when ``decode``) decoding speed; errors are recorded."""
+    print(f"bench: {variant} ({precision}) training ...", file=sys.stderr)
+    try:
+        row = bench_training(variant, data, device, precision, args)
+    except Exception as e:  # one variant's failure must not lose the others' numbers
+        print(f"bench: {variant} failed: {e}", file=sys.stderr)
+        return {"variant": variant, "precision": precision, "error": f"{type(e).__name__}: {e}"}
+    model = row.pop("_model")
+    if decode and not args.no_decode:
+        print(f"bench: {variant} decoding ...", file=sys.stderr)
+        trained = variant in checkpoints
+        if trained:
+            model = load_trained(checkpoints[variant], device)
+        try:
+            row["decoding"] = bench_decoding(model, data, device, precision, args, trained)
+        except Exception as e:
+            row["decoding"] = {"error": f"{type(e).__name__}: {e}"[:1000]}
+    t = row["tgt_tokens_per_s"]
+    print(
+        f"bench: {variant}: {t['median']:,.0f} target tok/s, MFU {row['mfu']:.1%}", file=sys.stderr
+    )
+    return row
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.threads:
@@ -317,9 +364,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
-    precision = args.precision
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" else "fp32"
+    precisions = [
+        ("bf16" if device.type == "cuda" else "fp32") if p == "auto" else p
+        for p in args.precision.split(",")
+    ]
     n = args.peak_n or (8192 if device.type == "cuda" else 2048)
     args.peaks = {
         "fp32": matmul_peak(device, torch.float32, n),
@@ -329,35 +377,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     checkpoints = dict(kv.split("=", 1) for kv in args.checkpoint)
     rows = []
     for variant in args.variants.split(","):
-        print(f"bench: {variant} training ...", file=sys.stderr)
-        try:
-            row = bench_training(variant, data, device, precision, args)
-        except Exception as e:  # one variant's failure must not lose the others' numbers
-            rows.append({"variant": variant, "error": f"{type(e).__name__}: {e}"[:1000]})
-            print(f"bench: {variant} failed: {e}", file=sys.stderr)
-            continue
-        model = row.pop("_model")
-        if not args.no_decode:
-            print(f"bench: {variant} decoding ...", file=sys.stderr)
-            trained = variant in checkpoints
-            if trained:
-                model = load_trained(checkpoints[variant], device)
-            try:
-                row["decoding"] = bench_decoding(model, data, device, precision, args, trained)
-            except Exception as e:
-                row["decoding"] = {"error": f"{type(e).__name__}: {e}"[:1000]}
-        rows.append(row)
-        t = row["tgt_tokens_per_s"]
-        print(
-            f"bench: {variant}: {t['median']:,.0f} target tok/s, MFU {row['mfu']:.1%}",
-            file=sys.stderr,
-        )
-        del model
+        for k, precision in enumerate(precisions):
+            rows.append(bench_variant(variant, precision, k == 0, data, device, checkpoints, args))
     result = {
         "environment": environment(device),
         "matmul_peak_tflops": {k: v / 1e12 for k, v in args.peaks.items()},
         "data": args.data,
         "max_tokens": args.max_tokens,
+        "command": " ".join(["python scripts/bench.py", *(sys.argv[1:] if argv is None else argv)]),
+        "json": args.out,
         "variants": rows,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

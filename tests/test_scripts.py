@@ -31,7 +31,7 @@ def test_bench_writes_json_and_markdown(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())
     assert [r["variant"] for r in result["variants"]] == [
-        "seq2seq", "bahdanau", "luong", "transformer"
+        "seq2seq", "bahdanau", "luong", "luong-nofeed", "transformer"
     ]  # fmt: skip
     for r in result["variants"]:
         t = r["tgt_tokens_per_s"]
