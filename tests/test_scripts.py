@@ -53,3 +53,23 @@ def test_gpu_check_runs_every_stage_on_a_cpu(tmp_path):
     assert report["cuda_paths"]["ddp"]["world_size"] == 1
     assert report["cuda_paths"]["bf16_step"]["grads_finite"]
     assert report["multi30k_transformer"]["test"]["test"]["bleu"] >= 0
+
+
+def test_plot_curves_draws_runs_and_names_a_missing_one(tmp_path):
+    for name, bleu in (("a", [1.0, 5.0]), ("b", [2.0, 6.0])):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        rows = [
+            {"train_seconds": 60.0 * (i + 1), "valid_bleu": b, "valid_loss": 3.0 - i}
+            for i, b in enumerate(bleu)
+        ]
+        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "curves.png"
+    proc = run(
+        ["scripts/plot_curves.py", "--out", str(out), f"a={tmp_path / 'a'}", f"b={tmp_path / 'b'}"],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    proc = run(["scripts/plot_curves.py", "--out", str(out), f"c={tmp_path / 'c'}"], tmp_path)
+    assert proc.returncode != 0 and "metrics.jsonl does not exist" in proc.stderr
