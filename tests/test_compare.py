@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 from nmt.compare.attention import pick_sentences
 from nmt.compare.lengths import common_buckets, exact_match, exact_match_per_bucket
 from nmt.compare.runs import describe_variant
+from tests.tiny import TINY_MODELS
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
@@ -51,24 +52,6 @@ TINY_TRAIN = [
     "train.lr=3e-3",
     "train.threads=1",
 ]
-TINY_MODELS = {
-    "transformer": [
-        "model=transformer",
-        "model.d_model=32",
-        "model.heads=2",
-        "model.ff_dim=64",
-        "model.enc_layers=1",
-        "model.dec_layers=1",
-    ],
-    "bahdanau": [
-        "model=bahdanau",
-        "model.emb_dim=16",
-        "model.hidden_size=32",
-        "model.attention_dim=32",
-        "model.enc_layers=1",
-    ],
-    "seq2seq": ["model=seq2seq", "model.emb_dim=16", "model.hidden_size=32", "model.enc_layers=1"],
-}
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from nmt.checkpoint import load_checkpoint
+from tests.tiny import TINY_MODELS
 
 BIN = Path(sys.executable).parent
 
@@ -33,21 +34,8 @@ TINY_DATA = [
     "data.tokenizer.vocab_size=24",
     "data.max_tokens=400",
 ]
-TINY_TRANSFORMER = [
-    "model=transformer",
-    "model.d_model=32",
-    "model.heads=2",
-    "model.ff_dim=64",
-    "model.enc_layers=1",
-    "model.dec_layers=1",
-]
-TINY_BAHDANAU = [
-    "model=bahdanau",
-    "model.emb_dim=16",
-    "model.hidden_size=32",
-    "model.attention_dim=32",
-    "model.enc_layers=1",
-]
+TINY_TRANSFORMER = TINY_MODELS["transformer"]
+TINY_BAHDANAU = TINY_MODELS["bahdanau"]
 QUIET = ["train.log_every=10", "train.test_beam=2", "train.warmup_steps=50"]
 
 
