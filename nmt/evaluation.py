@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from nmt import PAD_ID
+from nmt.device import autocast
 from nmt.io import atomic_write
 from nmt.metrics import bleu_by_length, corpus_scores
-from nmt.translator import Translator, autocast
+from nmt.translator import Translator
 
 
 def evaluate_split(

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from nmt import PAD_ID
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.data.batch import Batch
+from nmt.device import autocast, resolve_device, resolve_precision
 from nmt.distributed import (
     DistInfo,
     any_flags,
@@ -39,7 +40,7 @@ from nmt.distributed import (
     broadcast_object,
     gather_objects,
 )
-from nmt.errors import CheckpointError, ConfigError, DataError, NMTError
+from nmt.errors import CheckpointError, DataError, NMTError
 from nmt.evaluation import evaluate_split, score_tests, validation_loss, write_results
 from nmt.models import build_model
 from nmt.schedule import Scheduler, resolve_lr
@@ -51,7 +52,7 @@ from nmt.train_state import (
     rng_state,
     set_rng_state,
 )
-from nmt.translator import Translator, autocast
+from nmt.translator import Translator
 
 
 class TrainingDiverged(NMTError):
@@ -59,13 +60,9 @@ class TrainingDiverged(NMTError):
 
 
 def pick_device(name: str, dist_info: DistInfo) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"train.device={name!r} but CUDA is not available; use cpu or auto")
-        if dist_info.enabled:
-            return torch.device("cuda", dist_info.local_rank)
+    name = resolve_device(name, "train.device")
+    if name.startswith("cuda") and dist_info.enabled:
+        return torch.device("cuda", dist_info.local_rank)  # one GPU per rank
     return torch.device(name)
 
 
@@ -88,9 +85,7 @@ class Trainer:
             if not data.encoded.get(split):
                 raise DataError(f"the {split} split of {cfg.data.name} is empty; check data.*")
         self.device = pick_device(self.tcfg.device, dist_info)
-        self.precision = self.tcfg.precision
-        if self.precision == "auto":
-            self.precision = "bf16" if self.device.type == "cuda" else "fp32"
+        self.precision = resolve_precision(self.tcfg.precision, self.device)
         self.model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
         tok = data.tokenizer
         self.model = build_model(self.model_cfg, tok.src_vocab_size, tok.tgt_vocab_size)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -15,6 +14,7 @@ from tqdm.auto import tqdm
 from nmt import EOS_ID, PAD_ID
 from nmt.checkpoint import load_checkpoint
 from nmt.data.tokenizer import Tokenizer
+from nmt.device import autocast
 from nmt.models import build_model
 from nmt.models.base import EncoderDecoder
 from nmt.search import search
@@ -26,13 +26,6 @@ class Translation:
     score: float
     tokens: list[int]
     attention: torch.Tensor | None = None  # (len(tokens) + 1, source pieces + 1)
-
-
-def autocast(device: torch.device, precision: str):
-    """bf16 autocast context on request (or ``auto`` on CUDA); a no-op otherwise."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return nullcontext()
 
 
 class Translator:

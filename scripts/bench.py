@@ -40,9 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nmt import PAD_ID
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.prepare import prepare_data
+from nmt.device import autocast, resolve_device, resolve_precision
 from nmt.models import build_model
 from nmt.models.config import CONFIGS
-from nmt.translator import Translator, autocast
+from nmt.translator import Translator
 
 VARIANTS = ("seq2seq", "bahdanau", "luong", "luong-nofeed", "transformer")
 #: benchmark names that are a variant with settings changed
@@ -361,13 +362,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(
-        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    )
-    precisions = [
-        ("bf16" if device.type == "cuda" else "fp32") if p == "auto" else p
-        for p in args.precision.split(",")
-    ]
+    device = torch.device(resolve_device(args.device))
+    precisions = [resolve_precision(p, device) for p in args.precision.split(",")]
     n = args.peak_n or (8192 if device.type == "cuda" else 2048)
     args.peaks = {
         "fp32": matmul_peak(device, torch.float32, n),

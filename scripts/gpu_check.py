@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -282,8 +284,7 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
+    # the runs (checkpoints included) go to --runs, or to a temp folder removed at the end
     run_root = Path(args.runs or tempfile.mkdtemp(prefix="nmt-gpu-check-"))
     env = {
         **os.environ,
@@ -299,6 +300,8 @@ def main() -> None:
     report.stage("multi30k_transformer", full_training, tiny, run_root, env, out_dir)
     report.data["total_seconds"] = round(time.perf_counter() - t0, 1)
     report.save()
+    if not args.runs:
+        shutil.rmtree(run_root, ignore_errors=True)
     failed = [k for k, v in report.data.items() if isinstance(v, dict) and not v.get("ok", True)]
     seconds = report.data["total_seconds"]
     print(f"gpu check: {report.path} ({seconds} s); failed: {failed or 'none'}")

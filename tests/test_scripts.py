@@ -14,7 +14,14 @@ TINY_MODELS = [arg for kv in TINY for arg in ("--model", kv)]
 
 
 def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NMT_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    tmp = tmp_path / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "NMT_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONUNBUFFERED": "1",
+        "TMPDIR": str(tmp),
+    }
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
@@ -53,6 +60,7 @@ def test_gpu_check_runs_every_stage_on_a_cpu(tmp_path):
     assert report["cuda_paths"]["ddp"]["world_size"] == 1
     assert report["cuda_paths"]["bf16_step"]["grads_finite"]
     assert report["multi30k_transformer"]["test"]["test"]["bleu"] >= 0
+    assert not list((tmp_path / "tmp").glob("nmt-gpu-check-*")), "the temp runs were left behind"
 
 
 def test_plot_curves_draws_runs_and_names_a_missing_one(tmp_path):

@@ -372,8 +372,12 @@ def test_ddp_with_two_gloo_processes_only_rank0_writes(env, tmp_path):
         "train.eval_every=10",
         "train.threads=1",
     ]
+    tmp = tmp_path / "tmp"  # rank 1's scratch folder for Hydra's log goes here
+    tmp.mkdir()
+    env = {**env, "TMPDIR": str(tmp)}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not list(tmp.glob("nmt-rank*")), "rank 1's scratch folder was left behind"
     results = json.loads((run / "results.json").read_text())
     assert results["world_size"] == 2 and results["steps"] == 20
     lines = (run / "metrics.jsonl").read_text().splitlines()

@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
+from nmt.device import resolve_device
 from nmt.errors import NMTError
 
 
@@ -43,9 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         from nmt.compare import compare_runs
         from nmt.compare.runs import expand_run_dirs
 
-        device = args.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_device(args.device)
         run_dirs = expand_run_dirs(args.runs, warn=lambda m: print(m, file=sys.stderr))
         c = compare_runs(
             run_dirs,

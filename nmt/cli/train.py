@@ -9,7 +9,9 @@ Examples::
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nmt.config import check_choice, register_configs
 from nmt.data.prepare import prepare_data
+from nmt.device import resolve_device
 from nmt.distributed import barrier, broadcast_object, cleanup, init_distributed
 from nmt.errors import ConfigError, NMTError
 from nmt.models.config import parse_model_config
@@ -85,9 +88,7 @@ def check_config(cfg: DictConfig) -> None:
 def train(cfg: DictConfig) -> dict[str, Any] | None:
     """Train, validate and test one configuration; returns results.json's content on rank 0."""
     check_config(cfg)
-    device_type = cfg.train.device
-    if device_type == "auto":
-        device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    device_type = resolve_device(cfg.train.device, "train.device")
     dist_info = init_distributed(device_type.split(":")[0])
     try:
         run_dir = Path(broadcast_object(HydraConfig.get().runtime.output_dir, dist_info))
@@ -155,6 +156,7 @@ def main() -> None:
     rank = int(os.environ.get("RANK", "0"))
     if rank > 0:  # only rank 0 writes into the run directory
         scratch = tempfile.mkdtemp(prefix=f"nmt-rank{rank}-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # Hydra's log only
         sys.argv += [f"hydra.run.dir={scratch}", "hydra.output_subdir=null"]
     _hydra_main()
 
