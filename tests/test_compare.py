@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from nmt.compare.attention import pick_sentences
 from nmt.compare.lengths import common_buckets, exact_match, exact_match_per_bucket
-from nmt.compare.runs import describe_variant
+from nmt.compare.runs import describe_variant, expand_run_dirs
 from tests.tiny import TINY_MODELS
 
 BIN = Path(sys.executable).parent
@@ -168,6 +168,61 @@ def test_a_sweep_folder_stands_for_its_runs_and_reruns_replace_the_output(env, r
     assert (out / "attention_transformer_1.png").is_file()
     rows = list(csv.DictReader((out / "results.csv").open(encoding="utf-8")))
     assert len(rows) == 2
+
+
+def test_a_sweep_folder_skips_a_failed_job_with_a_warning(env, runs, tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text("{}\n")
+    for run in runs[:2]:
+        shutil.copytree(run, sweep / run.name)
+    failed = sweep / "2_luong"  # a job that crashed: config, no results
+    failed.mkdir()
+    shutil.copy(runs[0] / "config.yaml", failed / "config.yaml")
+    proc = nmt_compare(env, sweep, "--out", tmp_path / "out", "--sentences", "0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"skipping {failed}: no results.json" in proc.stderr
+    rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open(encoding="utf-8")))
+    assert [r["variant"] for r in rows] == ["transformer", "bahdanau"]
+
+
+def test_sweep_jobs_come_in_job_order(tmp_path):
+    sweep = tmp_path / "sweep"
+    (sweep / ".submitit").mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text("{}\n")
+    for name in ("10_b", "2_a", "1_c"):
+        (sweep / name).mkdir()
+        (sweep / name / "results.json").write_text("{}")
+    assert [p.name for p in expand_run_dirs([sweep])] == ["1_c", "2_a", "10_b"]
+
+
+def test_runs_with_the_same_folder_name_stay_apart(env, runs, tmp_path):
+    a, b = tmp_path / "sweep_a" / runs[0].name, tmp_path / "sweep_b" / runs[0].name
+    shutil.copytree(runs[0], a)
+    shutil.copytree(runs[0], b)
+    out = tmp_path / "out"
+    proc = nmt_compare(env, a, b, "--out", out, "--sentences", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(csv.DictReader((out / "results.csv").open(encoding="utf-8")))
+    labels = [r["variant"] for r in rows]
+    assert len(set(labels)) == 2, labels
+    maps = sorted(p.name for p in out.glob("attention_*_1.png"))
+    assert len(maps) == 2 and "sweep_a" in maps[0] and "sweep_b" in maps[1], maps
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert all(f"| {label} |" in report for label in labels)
+
+
+def test_a_run_without_its_checkpoint_is_compared_without_heat_maps(env, runs, tmp_path):
+    slim = tmp_path / "1_bahdanau"
+    shutil.copytree(runs[1], slim)
+    (slim / "checkpoints" / "best.pt").unlink()
+    out = tmp_path / "out"
+    proc = nmt_compare(env, runs[0], slim, "--out", out, "--sentences", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "best.pt: missing" in proc.stdout + proc.stderr
+    assert not list(out.glob("attention_bahdanau*.png"))
+    assert (out / "attention_transformer_1.png").is_file()
+    assert "best checkpoint (checkpoints/best.pt) is gone" in (out / "report.md").read_text()
 
 
 def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:

@@ -108,6 +108,8 @@ def report_markdown(c: Comparison, table: str, attention: dict[str, list[str]]) 
             f"- {label}: no heat map; its decoder sees the source only through the encoder's "
             "final state (the fixed context vector), so it has no attention to show."
         )
+    for label in c.no_checkpoint:
+        lines.append(f"- {label}: no heat map; its best checkpoint (checkpoints/best.pt) is gone")
     lines += ["", "## Runs", ""]
     lines += runs_section(c.runs)
     return "\n".join(lines) + "\n"

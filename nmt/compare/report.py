@@ -49,6 +49,7 @@ class Comparison:
     sentences: list[int]
     figures: dict[str, str] = field(default_factory=dict)  # file name -> what it shows
     no_attention: list[str] = field(default_factory=list)
+    no_checkpoint: list[str] = field(default_factory=list)
 
 
 def check_out(out: Path) -> None:
@@ -201,6 +202,10 @@ def compare_runs(
         attention: dict[str, list[str]] = {}
         chosen = [test.src[i] for i in c.sentences]
         for run in runs:
+            if chosen and not run.checkpoint.is_file():
+                log(f"{run.checkpoint}: missing; no heat maps for {run.label}")
+                c.no_checkpoint.append(run.label)
+                continue
             maps: list[HeatMap] = attention_maps(run, chosen, c.sentences, device) if chosen else []
             if chosen and not maps:
                 c.no_attention.append(run.label)

@@ -109,21 +109,34 @@ def load_run(path: str | Path) -> Run:
         if overrides_path.is_file()
         else []
     )
-    run = Run(path, results, config, _read_metrics(path / "metrics.jsonl"), overrides)
-    if not run.checkpoint.is_file():
-        raise ConfigError(f"{run.checkpoint}: missing; the heat maps need the best checkpoint")
-    return run
+    return Run(path, results, config, _read_metrics(path / "metrics.jsonl"), overrides)
+
+
+def _job_order(path: Path) -> tuple[int, str]:
+    """Hydra job folders (``<num>_<name>``) in job order: 2_x before 10_x."""
+    head = path.name.split("_", 1)[0]
+    return (int(head) if head.isdigit() else 1 << 30, path.name)
 
 
 def expand_run_dirs(paths: Iterable[str | Path], warn: Any = print) -> list[Path]:
     """Run directories from the command line: a Hydra sweep folder (one holding
-    multirun.yaml) stands for its job folders; plain files are skipped with a warning."""
+    multirun.yaml) stands for its finished job folders, in job order (a job that failed or
+    was interrupted, and any other folder without results.json, is skipped with a
+    warning); plain files are skipped with a warning."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_file():
             warn(f"skipping {p}: not a run directory")
         elif (p / "multirun.yaml").is_file() and not (p / "results.json").exists():
-            out += sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+            jobs = sorted(
+                (d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                key=_job_order,
+            )
+            for d in jobs:
+                if (d / "results.json").is_file():
+                    out.append(d)
+                else:
+                    warn(f"skipping {d}: no results.json (an unfinished or failed job)")
         else:
             out.append(p)
     seen: set[Path] = set()
@@ -212,8 +225,16 @@ def name_runs(runs: list[Run]) -> None:
         names = [_slug(describe_variant(r.model_config)) for r in runs]
     if len(set(names)) < len(names):
         names = [f"{n}_{_slug(r.path.name)}" for n, r in zip(names, runs, strict=True)]
+    if len(set(names)) < len(names):  # same folder names in different sweeps
+        names = [f"{n}_{_slug(r.path.parent.name)}" for n, r in zip(names, runs, strict=True)]
+    if len(set(names)) < len(names):
+        names = [f"{n}_{i}" for i, n in enumerate(names, start=1)]
     labels = [describe_variant(r.model_config) for r in runs]
     if len(set(labels)) < len(labels):
         labels = [f"{lab} [{r.path.name}]" for lab, r in zip(labels, runs, strict=True)]
+    if len(set(labels)) < len(labels):
+        labels = [f"{lab[:-1]}, {r.path.parent.name}]" for lab, r in zip(labels, runs, strict=True)]
+    if len(set(labels)) < len(labels):
+        labels = [f"{lab} #{i}" for i, lab in enumerate(labels, start=1)]
     for run, name, label in zip(runs, names, labels, strict=True):
         run.name, run.label = name, label
