@@ -126,7 +126,8 @@ class Trainer:
         self.position = 0  # batches of the current epoch already consumed
         self.best_bleu, self.best_step = -1.0, 0  # best validation so far (best.pt)
         self.patience_bleu, self.bad_evals = -1.0, 0  # scheduled validations only
-        self.tokens_tgt = self.tokens_src = 0
+        self.tokens_tgt = self.tokens_src = 0  # this rank's
+        self.total_tokens = (0, 0)  # (target, source) of all ranks, set when training ends
         self.train_seconds = 0.0
         self.last_eval_step = -1
         self.tb = TensorBoardLogger(self.run_dir / "tb") if dist_info.is_main else None
@@ -340,6 +341,10 @@ class Trainer:
                 self.validate(final=True)
             else:
                 self.save("last.pt")
+            # every rank's tokens, for the run's throughput (after a resume, the tokens
+            # before it are rank 0's count on every rank: an estimate of the other ranks')
+            counts = gather_objects((self.tokens_tgt, self.tokens_src), self.dist)
+            self.total_tokens = tuple(sum(c) for c in zip(*counts, strict=True))
             barrier(self.dist)
         # test scoring runs with the default signal handlers: Ctrl-C aborts it at once
         return self.finish(stop, time.monotonic() - started) if self.dist.is_main else None
@@ -432,6 +437,7 @@ class Trainer:
             self.model.load_state_dict(load_checkpoint(best)["model"])
         tests = score_tests(self._translator(), self.data.text, self.run_dir, self.decode)
         seconds = max(1e-9, self.train_seconds)
+        tgt, src = self.total_tokens
         results = {
             "variant": self.variant,
             "model_config": self.model_cfg,
@@ -443,8 +449,9 @@ class Trainer:
             "stop_reason": stop_reason,
             "wall_seconds": round(wall, 1),
             "train_seconds": round(self.train_seconds, 1),
-            "train_tgt_tokens_per_s": round(self.tokens_tgt / seconds, 1),
-            "train_src_tokens_per_s": round(self.tokens_src / seconds, 1),
+            "train_tgt_tokens": tgt,  # all ranks together
+            "train_tgt_tokens_per_s": round(tgt / seconds, 1),
+            "train_src_tokens_per_s": round(src / seconds, 1),
             "device": device_name(self.device),
             "world_size": self.dist.world_size,
             "backend": torch.distributed.get_backend() if self.dist.enabled else None,

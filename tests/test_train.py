@@ -380,6 +380,9 @@ def test_ddp_with_two_gloo_processes_only_rank0_writes(env, tmp_path):
     assert not list(tmp.glob("nmt-rank*")), "rank 1's scratch folder was left behind"
     results = json.loads((run / "results.json").read_text())
     assert results["world_size"] == 2 and results["steps"] == 20
+    # throughput counts both ranks' tokens: more per update than one rank's 400-token budget
+    mean_tokens_per_update = results["train_tgt_tokens"] / 20
+    assert 400 < mean_tokens_per_update <= 2 * 400, results["train_tgt_tokens"]
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2  # one writer: rank 0
     assert proc.stdout.count("run directory:") == 1

@@ -48,6 +48,13 @@ def columns(exact: bool, extra_tests: Sequence[str]) -> list[Column]:
     return cols + TAIL_COLUMNS
 
 
+def _device(results: dict[str, Any]) -> str | None:
+    """The device, with the process count of a torchrun run (``2 x NVIDIA H100``)."""
+    world = int(results.get("world_size") or 1)
+    device = results.get("device")
+    return f"{world} x {device}" if world > 1 and device else device
+
+
 def run_row(run: Run, extra_tests: Sequence[str], exact: float | None) -> dict[str, Any]:
     """A run's cells, keyed by column key (numbers stay numbers for the CSV)."""
     r, test = run.results, run.test_scores()
@@ -57,7 +64,7 @@ def run_row(run: Run, extra_tests: Sequence[str], exact: float | None) -> dict[s
         "parameters": r.get("parameters"),
         "steps": r.get("steps"),
         "wall_seconds": r.get("wall_seconds"),
-        "device": r.get("device"),
+        "device": _device(r),
         "train_tgt_tokens_per_s": r.get("train_tgt_tokens_per_s"),
         "best_valid_bleu": r.get("best_valid_bleu"),
         "test_bleu": test.get("bleu"),
