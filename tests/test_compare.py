@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from nmt.compare.attention import pick_sentences
 from nmt.compare.lengths import common_buckets, exact_match, exact_match_per_bucket
-from nmt.compare.runs import describe_variant, expand_run_dirs
+from nmt.compare.runs import Run, describe_variant, expand_run_dirs, load_run
 from tests.tiny import TINY_MODELS
 
 BIN = Path(sys.executable).parent
@@ -223,6 +223,32 @@ def test_a_run_without_its_checkpoint_is_compared_without_heat_maps(env, runs, t
     assert not list(out.glob("attention_bahdanau*.png"))
     assert (out / "attention_transformer_1.png").is_file()
     assert "best checkpoint (checkpoints/best.pt) is gone" in (out / "report.md").read_text()
+
+
+def test_relative_corpus_paths_are_read_from_the_folder_the_run_ran_in(tmp_path, monkeypatch):
+    monkeypatch.delenv("NMT_DATA_DIR", raising=False)
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    data = {"name": "files", "src": "de", "tgt": "en", "train": "corpus/train",
+            "valid": "corpus/dev", "test": "corpus/test", "extra_tests": ["corpus/t2", "/abs/t3"],
+            "root": "data"}  # fmt: skip
+    (run / "config.yaml").write_text(yaml.safe_dump({"data": data}))
+    (run / ".hydra" / "hydra.yaml").write_text(
+        yaml.safe_dump({"hydra": {"runtime": {"cwd": "/proj"}}})
+    )
+    (run / "results.json").write_text(json.dumps({"variant": "seq2seq", "test": {"test": {}}}))
+    got = load_run(run).data_config
+    assert got["test"] == "/proj/corpus/test" and got["train"] == "/proj/corpus/train"
+    assert got["extra_tests"] == ["/proj/corpus/t2", "/abs/t3"]
+    assert got["root"] == "/proj/data"
+
+
+def test_a_runs_command_is_quoted_and_uses_torchrun_for_several_processes(tmp_path):
+    overrides = ["model=luong", "data.test=my corpus/test"]
+    single = Run(tmp_path, {"world_size": 1}, {}, overrides=overrides)
+    assert single.command == "nmt-train model=luong 'data.test=my corpus/test'"
+    ddp = Run(tmp_path, {"world_size": 2}, {}, overrides=overrides[:1])
+    assert ddp.command == "torchrun --nproc_per_node=2 -m nmt.cli.train model=luong"
 
 
 def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:

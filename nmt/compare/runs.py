@@ -4,6 +4,8 @@ test set."""
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from nmt.data.config import DEFAULT_ROOT
 from nmt.errors import ConfigError
 
 #: synthetic-corpus keys that decide the test split's content
@@ -38,8 +41,33 @@ class Run:
         return dict(self.results.get("model_config") or self.config["model"])
 
     @property
+    def cwd(self) -> Path | None:
+        """The folder nmt-train ran in (Hydra's runtime.cwd), when the run recorded it."""
+        path = self.path / ".hydra" / "hydra.yaml"
+        if not path.is_file():
+            return None
+        cwd = OmegaConf.select(OmegaConf.load(path), "hydra.runtime.cwd")
+        return Path(cwd) if cwd else None
+
+    @property
     def data_config(self) -> dict[str, Any]:
-        return dict(self.config["data"])
+        """The run's data config, relative paths made absolute against the folder it ran in
+        (so the comparison finds the same files from anywhere)."""
+        data = dict(self.config["data"])
+        cwd = self.cwd
+        if cwd is None:
+            return data
+
+        def absolute(p: Any) -> Any:
+            return str(cwd / p) if isinstance(p, str) and p and not Path(p).is_absolute() else p
+
+        if data.get("name") == "files":
+            for key in ("train", "valid", "test"):
+                data[key] = absolute(data.get(key))
+            data["extra_tests"] = [absolute(p) for p in data.get("extra_tests") or []]
+        if not (os.environ.get("NMT_DATA_DIR") and data.get("root") == DEFAULT_ROOT):
+            data["root"] = absolute(data.get("root"))
+        return data
 
     @property
     def train_config(self) -> dict[str, Any]:
@@ -51,8 +79,11 @@ class Run:
 
     @property
     def command(self) -> str:
-        """The nmt-train command line that made the run (its Hydra overrides)."""
-        return " ".join(["nmt-train", *self.overrides])
+        """The command line that made the run (its Hydra overrides), shell-quoted; torchrun
+        for a run of several processes."""
+        world = int(self.results.get("world_size") or 1)
+        head = ["torchrun", f"--nproc_per_node={world}", "-m", "nmt.cli.train"]
+        return shlex.join([*(head if world > 1 else ["nmt-train"]), *self.overrides])
 
     def test_scores(self, split: str = "test") -> dict[str, Any]:
         return dict(self.results["test"][split])
