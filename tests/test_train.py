@@ -161,6 +161,28 @@ def test_translate_with_arguments_pipe_and_empty_line(trained: Path, env):
     assert [r[:2] for r in rows] == [["0", "0"], ["0", "1"]]
 
 
+def test_translate_prompts_on_a_terminal_until_ctrl_d(trained: Path, env):
+    master, slave = os.openpty()  # stdin is a terminal: the interactive prompt
+    proc = subprocess.Popen(
+        [str(BIN / "nmt-translate"), str(trained / "checkpoints" / "best.pt")],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    os.close(slave)
+    os.write(master, b"a b c\n")
+    os.write(master, b"\x04")  # Ctrl-D at the start of a line: end of input
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Ctrl-D to quit" in err
+    assert [part.strip() for part in out.split("> ")] == ["", "a b c", ""]  # prompt, answer
+
+
 def test_translate_truncates_overlong_input_with_a_warning(trained: Path, env, tmp_path):
     best = trained / "checkpoints" / "best.pt"
     png = tmp_path / "attn.png"
