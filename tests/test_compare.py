@@ -153,12 +153,18 @@ def test_tensorboard_holds_the_table_and_figures(compared: Path):
     assert any("comparison/results" in t for t in tags["tensors"])
 
 
-def test_a_sweep_folder_stands_for_its_runs_and_reruns_replace_the_output(env, runs, tmp_path):
+def make_sweep(tmp_path: Path, runs: list[Path]) -> Path:
+    """A Hydra sweep folder holding copies of ``runs``."""
     sweep = tmp_path / "sweep"
     sweep.mkdir()
     (sweep / "multirun.yaml").write_text("{}\n")
-    for run in runs[:2]:
+    for run in runs:
         shutil.copytree(run, sweep / run.name)
+    return sweep
+
+
+def test_a_sweep_folder_stands_for_its_runs_and_reruns_replace_the_output(env, runs, tmp_path):
+    sweep = make_sweep(tmp_path, runs[:2])
     out = tmp_path / "out"
     out.mkdir()
     (out / "attention_old_1.png").write_bytes(b"stale")
@@ -171,11 +177,7 @@ def test_a_sweep_folder_stands_for_its_runs_and_reruns_replace_the_output(env, r
 
 
 def test_a_sweep_folder_skips_a_failed_job_with_a_warning(env, runs, tmp_path):
-    sweep = tmp_path / "sweep"
-    sweep.mkdir()
-    (sweep / "multirun.yaml").write_text("{}\n")
-    for run in runs[:2]:
-        shutil.copytree(run, sweep / run.name)
+    sweep = make_sweep(tmp_path, runs[:2])
     failed = sweep / "2_luong"  # a job that crashed: config, no results
     failed.mkdir()
     shutil.copy(runs[0] / "config.yaml", failed / "config.yaml")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ class Run:
     def model_config(self) -> dict[str, Any]:
         return dict(self.results.get("model_config") or self.config["model"])
 
-    @property
+    @cached_property
     def cwd(self) -> Path | None:
         """The folder nmt-train ran in (Hydra's runtime.cwd), when the run recorded it."""
         path = self.path / ".hydra" / "hydra.yaml"
@@ -248,24 +249,35 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_")
 
 
+def _until_unique(
+    runs: list[Run], values: list[str], *refinements: Callable[[str, Run, int], str]
+) -> list[str]:
+    """Apply ``refinements`` (value, run, 1-based index -> value) one after the other, each
+    to every value, until the values are unique."""
+    for refine in refinements:
+        if len(set(values)) == len(values):
+            break
+        values = [refine(v, r, i) for i, (v, r) in enumerate(zip(values, runs, strict=True), 1)]
+    return values
+
+
 def name_runs(runs: list[Run]) -> None:
     """Give each run a unique file name (the variant, then its settings, then its folder)
     and a unique label (the described variant, then its folder)."""
-    names = [r.variant for r in runs]
-    if len(set(names)) < len(names):
-        names = [_slug(describe_variant(r.model_config)) for r in runs]
-    if len(set(names)) < len(names):
-        names = [f"{n}_{_slug(r.path.name)}" for n, r in zip(names, runs, strict=True)]
-    if len(set(names)) < len(names):  # same folder names in different sweeps
-        names = [f"{n}_{_slug(r.path.parent.name)}" for n, r in zip(names, runs, strict=True)]
-    if len(set(names)) < len(names):
-        names = [f"{n}_{i}" for i, n in enumerate(names, start=1)]
-    labels = [describe_variant(r.model_config) for r in runs]
-    if len(set(labels)) < len(labels):
-        labels = [f"{lab} [{r.path.name}]" for lab, r in zip(labels, runs, strict=True)]
-    if len(set(labels)) < len(labels):
-        labels = [f"{lab[:-1]}, {r.path.parent.name}]" for lab, r in zip(labels, runs, strict=True)]
-    if len(set(labels)) < len(labels):
-        labels = [f"{lab} #{i}" for i, lab in enumerate(labels, start=1)]
+    names = _until_unique(
+        runs,
+        [r.variant for r in runs],
+        lambda n, r, i: _slug(describe_variant(r.model_config)),
+        lambda n, r, i: f"{n}_{_slug(r.path.name)}",
+        lambda n, r, i: f"{n}_{_slug(r.path.parent.name)}",  # same job in two sweeps
+        lambda n, r, i: f"{n}_{i}",
+    )
+    labels = _until_unique(
+        runs,
+        [describe_variant(r.model_config) for r in runs],
+        lambda lab, r, i: f"{lab} [{r.path.name}]",
+        lambda lab, r, i: f"{lab[:-1]}, {r.path.parent.name}]",
+        lambda lab, r, i: f"{lab} #{i}",
+    )
     for run, name, label in zip(runs, names, labels, strict=True):
         run.name, run.label = name, label
