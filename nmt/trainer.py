@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
@@ -42,6 +41,7 @@ from nmt.distributed import (
 )
 from nmt.errors import CheckpointError, DataError, NMTError
 from nmt.evaluation import evaluate_split, score_tests, validation_loss, write_results
+from nmt.loss import smoothed_cross_entropy
 from nmt.models import build_model
 from nmt.schedule import Scheduler, resolve_lr
 from nmt.tb import TensorBoardLogger
@@ -214,12 +214,11 @@ class Trainer:
         """Summed, label-smoothed token cross-entropy of a batch."""
         with autocast(self.device, self.precision):
             logits, _ = self.net(batch.src, batch.src_mask, batch.tgt_in)
-        return F.cross_entropy(
-            logits.float().flatten(0, 1),
+        return smoothed_cross_entropy(
+            logits.flatten(0, 1),  # (B*T, V), bf16 under autocast: the loss works in fp32
             batch.tgt_out.flatten(),
+            smoothing=self.tcfg.label_smoothing,
             ignore_index=PAD_ID,
-            label_smoothing=self.tcfg.label_smoothing,
-            reduction="sum",
         )
 
     def _stop_reason(self, flag: StopFlag, started: float) -> str:
