@@ -134,8 +134,10 @@ class RNNEncoderDecoder(EncoderDecoder):
             features, _, attn = self._decode(emb, state)
         else:
             steps = []
-            for t in range(emb.size(1)):
-                step_features, state, step_attn = self._decode(emb[:, t : t + 1], state)
+            # unbind, not emb[:, t : t + 1]: the backward of T slices would zero-fill a
+            # (B, T, E) gradient at every step; unbind's backward stacks the T grads once
+            for emb_t in emb.unbind(1):  # (B, E) each
+                step_features, state, step_attn = self._decode(emb_t.unsqueeze(1), state)
                 steps.append((step_features, step_attn))
             features = torch.cat([f for f, _ in steps], dim=1)  # (B, T, F)
             attn = None if steps[0][1] is None else torch.cat([a for _, a in steps], dim=1)
