@@ -6,7 +6,8 @@ For each variant at its default (Multi30k) size, on the same data and device:
   warm-up steps), the median of several timed windows, with min and max;
 - model FLOPs utilisation: FLOPs of a training step counted by
   ``torch.utils.flop_counter`` on the CPU (device-independent), times steps/s,
-  over the matmul peak measured on the same device in the same run;
+  over the matmul peak measured on the same device in the same run (the best of
+  a measurement at the start and one at the end);
 - peak memory (CUDA: max allocated; CPU: the process's max RSS so far);
 - decoding speed on the test set (sentences/s, greedy and beam 5), with a
   trained checkpoint when given (``--checkpoint variant=PATH``), else with the
@@ -41,6 +42,7 @@ from nmt import PAD_ID
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.prepare import prepare_data
 from nmt.device import autocast, resolve_device, resolve_precision
+from nmt.loss import smoothed_cross_entropy
 from nmt.models import build_model
 from nmt.models.config import CONFIGS
 from nmt.translator import Translator
@@ -55,7 +57,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, reps: int = 5) -> float:
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, reps: int = 10) -> float:
     """Best FLOP/s of an n x n x n matrix product on ``device`` (2 n^3 FLOPs each)."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
@@ -69,6 +71,11 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, reps: int = 5)
         sync(device)
         best = max(best, 2 * n**3 / (time.perf_counter() - t0))
     return best
+
+
+def peak_key(precision: str) -> str:
+    """The matmul peak a precision is measured against."""
+    return "bf16" if precision == "bf16" else "fp32"
 
 
 def model_config(variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -125,12 +132,8 @@ def bench_training(
         batch = batch.to(device, non_blocking=True)
         with autocast(device, precision):
             logits, _ = net(batch.src, batch.src_mask, batch.tgt_in)
-        loss = F.cross_entropy(
-            logits.float().flatten(0, 1),
-            batch.tgt_out.flatten(),
-            ignore_index=PAD_ID,
-            label_smoothing=0.1,
-            reduction="sum",
+        loss = smoothed_cross_entropy(  # the trainer's loss
+            logits.flatten(0, 1), batch.tgt_out.flatten(), smoothing=0.1, ignore_index=PAD_ID
         )
         (loss / batch.num_tgt_tokens).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -161,7 +164,7 @@ def bench_training(
         )
     tgt = [w["tgt_tok_s"] for w in windows]
     flops = statistics.median(w["flops_s"] for w in windows)
-    peak = args.peaks["bf16" if precision == "bf16" else "fp32"]
+    peak = args.peaks[peak_key(precision)]
     padded = sum(b.tgt_out.numel() for b in prefetched)
     real = sum(b.num_tgt_tokens for b in prefetched)
     out = {
@@ -239,8 +242,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Device: {env.get('gpu', env['cpu'])} ({env['device']}), torch {env['torch']}, "
         f"{env['threads']} threads, {env['date']}.",
-        f"Matmul peak measured in this run: fp32 {peaks['fp32'] * 1e3:.0f} GFLOP/s, "
-        f"bf16 {peaks['bf16'] * 1e3:.0f} GFLOP/s.",
+        f"Matmul peak measured in this run (best of the start and the end): "
+        f"fp32 {peaks['fp32'] * 1e3:.0f} GFLOP/s, bf16 {peaks['bf16'] * 1e3:.0f} GFLOP/s.",
         f"Data: {result['data']}, max_tokens {result['max_tokens']}.",
         "",
         "| variant | params | precision | target tok/s (min / median / max) | source tok/s "
@@ -375,9 +378,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for variant in args.variants.split(","):
         for k, precision in enumerate(precisions):
             rows.append(bench_variant(variant, precision, k == 0, data, device, checkpoints, args))
+    # the peak again at the end: a shared machine's speed drifts, so MFU is taken
+    # against the best of the two measurements (the peak this device showed)
+    start = dict(args.peaks)
+    end = {
+        "fp32": matmul_peak(device, torch.float32, n),
+        "bf16": matmul_peak(device, torch.bfloat16, n),
+    }
+    args.peaks = {k: max(start[k], end[k]) for k in start}
+    for row in rows:
+        if "error" not in row:
+            row["mfu"] = row["model_tflops_per_s"] * 1e12 / args.peaks[peak_key(row["precision"])]
     result = {
         "environment": environment(device),
         "matmul_peak_tflops": {k: v / 1e12 for k, v in args.peaks.items()},
+        "matmul_peak_tflops_start_end": {k: [start[k] / 1e12, end[k] / 1e12] for k in start},
         "data": args.data,
         "max_tokens": args.max_tokens,
         "command": " ".join(["python scripts/bench.py", *(sys.argv[1:] if argv is None else argv)]),
