@@ -54,7 +54,7 @@ class TrainConfig:
     num_samples: int = 3  # validation translations logged as text
     # hardware
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
+    precision: str = "auto"  # auto: bf16 on CUDA and CPUs with native bf16 | fp32 | bf16
     compile: bool = False  # torch.compile the model
     threads: int = 0  # torch CPU threads; 0 = torch's default
     num_workers: int = 0  # batch-building worker processes (0 = in the training process)

@@ -279,7 +279,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--precision",
         default="auto",
-        help="auto (bf16 on CUDA) | fp32 | bf16, or a list: fp32,bf16",
+        help="auto (bf16 on CUDA and CPUs with native bf16) | fp32 | bf16, or a list: fp32,bf16",
     )
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--max-tokens", type=int, default=4096)

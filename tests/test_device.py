@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nmt.device import autocast, resolve_device, resolve_precision
+from nmt import device as nmt_device
+from nmt.device import autocast, cpu_has_native_bf16, resolve_device, resolve_precision
 from nmt.errors import ConfigError
 
 
@@ -20,18 +21,36 @@ def test_cuda_without_cuda_names_the_key_and_the_way_out():
         resolve_device("cuda:1", "train.device")
 
 
-def test_precision_auto_is_bf16_on_cuda_and_fp32_on_the_cpu():
-    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_precision_auto_is_bf16_on_cuda_and_on_cpus_with_native_bf16(monkeypatch, native_bf16):
+    monkeypatch.setattr(nmt_device, "cpu_has_native_bf16", lambda: native_bf16)
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16 else "fp32")
     assert resolve_precision("auto", torch.device("cuda")) == "bf16"
-    assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("fp32", cpu) == "fp32"
 
 
-def test_autocast_runs_matmuls_in_bf16_only_on_request():
+def test_native_bf16_follows_the_cpu_flags(monkeypatch):
+    for avx512_bf16, amx in [(False, False), (True, False), (False, True)]:
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        assert cpu_has_native_bf16() is (avx512_bf16 or amx)
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert cpu_has_native_bf16() is False  # a torch without the probes: stay fp32
+
+
+def test_autocast_runs_matmuls_in_bf16_only_when_resolved_to_bf16(monkeypatch):
     a = torch.randn(4, 4)
     cpu = torch.device("cpu")
     with autocast(cpu, "fp32"):
         assert (a @ a).dtype == torch.float32
+    monkeypatch.setattr(nmt_device, "cpu_has_native_bf16", lambda: False)
     with autocast(cpu, "auto"):
         assert (a @ a).dtype == torch.float32
+    monkeypatch.setattr(nmt_device, "cpu_has_native_bf16", lambda: True)
+    with autocast(cpu, "auto"):
+        assert (a @ a).dtype == torch.bfloat16
     with autocast(cpu, "bf16"):
         assert (a @ a).dtype == torch.bfloat16
