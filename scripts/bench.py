@@ -73,6 +73,14 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, reps: int = 10
     return best
 
 
+def matmul_peaks(device: torch.device, n: int) -> dict[str, float]:
+    """The fp32 and bf16 matmul peaks (FLOP/s) of ``device``."""
+    return {
+        "fp32": matmul_peak(device, torch.float32, n),
+        "bf16": matmul_peak(device, torch.bfloat16, n),
+    }
+
+
 def peak_key(precision: str) -> str:
     """The matmul peak a precision is measured against."""
     return "bf16" if precision == "bf16" else "fp32"
@@ -368,10 +376,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     device = torch.device(resolve_device(args.device))
     precisions = [resolve_precision(p, device) for p in args.precision.split(",")]
     n = args.peak_n or (8192 if device.type == "cuda" else 2048)
-    args.peaks = {
-        "fp32": matmul_peak(device, torch.float32, n),
-        "bf16": matmul_peak(device, torch.bfloat16, n),
-    }
+    args.peaks = matmul_peaks(device, n)
     data = prepare_data(bench_data(args.data), log=lambda m: print(m, file=sys.stderr))
     checkpoints = dict(kv.split("=", 1) for kv in args.checkpoint)
     rows = []
@@ -381,10 +386,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # the peak again at the end: a shared machine's speed drifts, so MFU is taken
     # against the best of the two measurements (the peak this device showed)
     start = dict(args.peaks)
-    end = {
-        "fp32": matmul_peak(device, torch.float32, n),
-        "bf16": matmul_peak(device, torch.bfloat16, n),
-    }
+    end = matmul_peaks(device, n)
     args.peaks = {k: max(start[k], end[k]) for k in start}
     for row in rows:
         if "error" not in row:
