@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from nmt import PAD_ID
 from nmt.device import autocast
 from nmt.io import atomic_write
+from nmt.loss import smoothed_cross_entropy
 from nmt.metrics import bleu_by_length, corpus_scores
 from nmt.translator import Translator
 
@@ -65,11 +65,8 @@ def validation_loss(model: Any, data: Any, device: torch.device, precision: str,
         with autocast(device, precision):
             logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
         total += float(
-            F.cross_entropy(
-                logits.float().flatten(0, 1),
-                batch.tgt_out.flatten(),
-                ignore_index=PAD_ID,
-                reduction="sum",
+            smoothed_cross_entropy(  # the training loss with smoothing 0
+                logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD_ID
             )
         )
         tokens += batch.num_tgt_tokens
