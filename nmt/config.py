@@ -25,7 +25,8 @@ class TrainConfig:
     # budget
     max_epochs: int = 30
     max_steps: int = 0  # 0 = no limit; one step = one optimiser update
-    max_minutes: float = 0.0  # 0 = no limit; wall-clock budget of the training loop
+    max_minutes: float = 0.0  # 0 = no limit; minutes of training (validation excluded)
+    max_target_tokens: int = 0  # 0 = no limit; target tokens trained on, all ranks together
     # optimiser (AdamW)
     lr: float = 0.0  # 0 = the variant's default (Transformer 7e-4, RNNs 1e-3)
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])

@@ -83,6 +83,16 @@ def any_flags(flags: list[bool], info: DistInfo) -> list[bool]:
     return [bool(x > 0) for x in t.tolist()]
 
 
+def all_sum(values: list[float | int | bool], info: DistInfo) -> list[float]:
+    """Element-wise sum of ``values`` over all ranks (flags: > 0 means any rank set it):
+    one small float64 all-reduce on the CPU, exact for counts below 2**53."""
+    if not info.enabled:
+        return [float(v) for v in values]
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM, group=info.cpu_group)
+    return t.tolist()
+
+
 def any_rank_tensor(flag: torch.Tensor, info: DistInfo) -> bool:
     """OR of a device-side bool over all ranks, read on the host (one sync)."""
     if info.enabled:

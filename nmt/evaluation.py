@@ -14,7 +14,7 @@ from nmt import PAD_ID
 from nmt.device import autocast
 from nmt.io import atomic_write
 from nmt.loss import smoothed_cross_entropy
-from nmt.metrics import bleu_by_length, corpus_scores
+from nmt.metrics import N_BOOTSTRAP, bleu_by_length, corpus_scores
 from nmt.translator import Translator
 
 
@@ -28,10 +28,12 @@ def evaluate_split(
     limit: int | None = None,
     progress: bool = False,
     by_length: bool = False,
+    n_bootstrap: int = 0,
 ) -> tuple[dict[str, Any], list[str]]:
     """Translate ``text.src`` (the first ``limit`` lines) and score against ``text.refs``.
 
-    Returns the scores (with sacreBLEU signatures) and the hypotheses.
+    Returns the scores (with sacreBLEU signatures, and 95% bootstrap intervals of BLEU and
+    chrF, overall and per length bucket, when ``n_bootstrap`` > 1) and the hypotheses.
     """
     n = len(text.src) if not limit else min(limit, len(text.src))
     src = list(text.src[:n])
@@ -44,11 +46,12 @@ def evaluate_split(
         max_len_b=max_len_b,
         progress=progress,
     )
-    scores = corpus_scores(hyps, refs)
+    scores = corpus_scores(hyps, refs, n_bootstrap=n_bootstrap)
     scores["beam"] = beam
     if by_length:
         scores["bleu_by_length"] = [
-            asdict(b) | {"label": b.label} for b in bleu_by_length(src, hyps, refs)
+            asdict(b) | {"label": b.label}
+            for b in bleu_by_length(src, hyps, refs, n_bootstrap=n_bootstrap)
         ]
     return scores, hyps
 
@@ -77,12 +80,15 @@ def validation_loss(model: Any, data: Any, device: torch.device, precision: str,
 def score_tests(
     translator: Translator, texts: dict[str, Any], run_dir: Path, decode: dict[str, Any]
 ) -> dict[str, Any]:
-    """Every split but train/valid: scores with BLEU by length; hypotheses under ``hyps/``."""
+    """Every split but train/valid: scores with 95% intervals and BLEU by length;
+    hypotheses under ``hyps/``."""
     tests = {}
     for name, text in texts.items():
         if name in ("train", "valid"):
             continue
-        scores, hyps = evaluate_split(translator, text, **decode, progress=True, by_length=True)
+        scores, hyps = evaluate_split(
+            translator, text, **decode, progress=True, by_length=True, n_bootstrap=N_BOOTSTRAP
+        )
         hyp_path = run_dir / "hyps" / f"{name}.beam{decode['beam']}.txt"
         hyp_path.parent.mkdir(parents=True, exist_ok=True)
         hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")

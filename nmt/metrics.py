@@ -1,4 +1,13 @@
-"""sacreBLEU scores (BLEU, chrF, lowercased BLEU) with signatures, and BLEU by length."""
+"""sacreBLEU scores (BLEU, chrF, lowercased BLEU) with signatures and 95% bootstrap confidence
+intervals, and BLEU by length.
+
+The intervals are sacreBLEU's own (``corpus_score(..., n_bootstrap=N)``, as ``sacrebleu
+--confidence``): the test sentences are resampled with replacement N times (seed 12345,
+sacreBLEU's default, so a score's interval is reproducible), and the interval is the mean of
+the resampled scores plus or minus half the distance between their 2.5th and 97.5th
+percentiles (Koehn 2004). It measures how much the score depends on which sentences happen
+to be in the test set, not how much it depends on the training run (seeds do that).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +15,42 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics.base import Score
+
+#: bootstrap resamples for the 95% confidence intervals (sacreBLEU's --confidence default)
+N_BOOTSTRAP = 1000
 
 
-def corpus_scores(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> dict[str, object]:
-    """Cased BLEU, chrF and lowercased BLEU on detokenized text, each with its signature.
+def interval(score: Score) -> dict[str, object]:
+    """sacreBLEU's bootstrap estimate of ``score`` as JSON: the half-width of the 95%
+    interval (``ci``), the bootstrap mean and the interval ``[mean - ci, mean + ci]``."""
+    mean, ci = float(score._mean), float(score._ci)
+    if mean < 0:  # no bootstrap ran (sacreBLEU marks that with -1)
+        return {}
+    return {
+        "ci": round(ci, 2),
+        "mean": round(mean, 2),
+        "ci95": [round(mean - ci, 2), round(mean + ci, 2)],
+    }
+
+
+def corpus_scores(
+    hyps: Sequence[str], refs: Sequence[Sequence[str]], n_bootstrap: int = 0
+) -> dict[str, object]:
+    """Cased BLEU, chrF and lowercased BLEU on detokenized text, each with its signature;
+    with ``n_bootstrap`` > 1 also the 95% bootstrap interval of BLEU and chrF
+    (``bleu_ci`` = its half-width, ``bleu_ci95`` = [low, high], likewise ``chrf_*``).
 
     ``refs`` is a list of reference streams (one list of lines per reference).
     """
     hyps = list(hyps)
     streams = [list(r) for r in refs]
     bleu, chrf, bleu_lc = BLEU(), CHRF(), BLEU(lowercase=True)
-    b = bleu.corpus_score(hyps, streams)
-    c = chrf.corpus_score(hyps, streams)
+    n = n_bootstrap if n_bootstrap > 1 and hyps else 1
+    b = bleu.corpus_score(hyps, streams, n_bootstrap=n)
+    c = chrf.corpus_score(hyps, streams, n_bootstrap=n)
     lc = bleu_lc.corpus_score(hyps, streams)
-    return {
+    out: dict[str, object] = {
         "bleu": round(b.score, 2),
         "bleu_signature": str(bleu.get_signature()),
         "bleu_detail": str(b),
@@ -29,11 +60,36 @@ def corpus_scores(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> dict[st
         "bleu_lc_signature": str(bleu_lc.get_signature()),
         "sentences": len(hyps),
     }
+    if n > 1:
+        for name, score in (("bleu", b), ("chrf", c)):
+            out |= {f"{name}_{k}": v for k, v in interval(score).items()}
+        out["bootstrap"] = n
+    return out
+
+
+def format_ci(scores: dict, metric: str = "bleu") -> str:
+    """``36.86 ± 1.20`` (the score and the half-width of its 95% interval), or the score."""
+    value = scores.get(metric)
+    if value is None:
+        return ""
+    ci = scores.get(f"{metric}_ci")
+    return f"{value:.2f}" if ci is None else f"{value:.2f} ± {ci:.2f}"
 
 
 def bleu_score(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float:
     """Cased corpus BLEU only (validation)."""
     return float(BLEU().corpus_score(list(hyps), [list(r) for r in refs]).score)
+
+
+def bleu_with_ci(
+    hyps: Sequence[str], refs: Sequence[Sequence[str]], n_bootstrap: int = N_BOOTSTRAP
+) -> tuple[float, float | None]:
+    """Cased corpus BLEU and the half-width of its 95% bootstrap interval (None for n < 2)."""
+    hyps = list(hyps)
+    if n_bootstrap < 2 or not hyps:
+        return bleu_score(hyps, refs), None
+    score = BLEU().corpus_score(hyps, [list(r) for r in refs], n_bootstrap=n_bootstrap)
+    return float(score.score), round(float(score._ci), 2)
 
 
 @dataclass
@@ -42,6 +98,7 @@ class Bucket:
     hi: int  # inclusive; a large number for the open last bucket
     n: int
     bleu: float
+    bleu_ci: float | None = None  # half-width of the 95% bootstrap interval (when computed)
 
     @property
     def label(self) -> str:
@@ -85,8 +142,10 @@ def bleu_by_length(
     refs: Sequence[Sequence[str]],
     edges: Sequence[int] = (10, 15, 20, 25, 30, 40, 50, 60),
     min_count: int = 50,
+    n_bootstrap: int = 0,
 ) -> list[Bucket]:
-    """Corpus BLEU of the sentences in each source-length bucket (length in words).
+    """Corpus BLEU of the sentences in each source-length bucket (length in words), with
+    the 95% bootstrap interval of each bucket's BLEU when ``n_bootstrap`` > 1.
 
     The figure of Bahdanau et al. (2015), Fig. 2: buckets with fewer than
     ``min_count`` sentences are merged into their neighbour so each score means something.
@@ -99,5 +158,6 @@ def bleu_by_length(
             continue
         h = [hyps[i] for i in idx]
         r = [[stream[i] for i in idx] for stream in refs]
-        out.append(Bucket(lo, hi, len(idx), round(bleu_score(h, r), 2)))
+        bleu, ci = bleu_with_ci(h, r, n_bootstrap)
+        out.append(Bucket(lo, hi, len(idx), round(bleu, 2), ci))
     return out

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import platform
-import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,13 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from nmt import PAD_ID
+from nmt.budget import Budget, TrainClock, describe_stop
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.data.batch import Batch
 from nmt.device import autocast, resolve_device, resolve_precision
 from nmt.distributed import (
     DistInfo,
-    any_flags,
+    all_sum,
     any_rank_tensor,
     barrier,
     broadcast_object,
@@ -126,10 +126,13 @@ class Trainer:
         self.position = 0  # batches of the current epoch already consumed
         self.best_bleu, self.best_step = -1.0, 0  # best validation so far (best.pt)
         self.patience_bleu, self.bad_evals = -1.0, 0  # scheduled validations only
-        self.tokens_tgt = self.tokens_src = 0  # this rank's
-        self.total_tokens = (0, 0)  # (target, source) of all ranks, set when training ends
-        self.train_seconds = 0.0
+        self.tokens_tgt = self.tokens_src = 0  # this rank's, this process's
+        self.trained_tgt_tokens = self.trained_src_tokens = 0  # all ranks, every process
+        self.processes = 1  # this one and those before a resume
         self.last_eval_step = -1
+        self.budget = Budget.from_config(self.tcfg)
+        self.clock = TrainClock()  # restarted when fit() begins, from clock_state
+        self.clock_state = {"train_seconds": 0.0, "wall_seconds": 0.0}
         self.tb = TensorBoardLogger(self.run_dir / "tb") if dist_info.is_main else None
 
     # ----------------------------------------------------------------- checkpoints
@@ -137,8 +140,8 @@ class Trainer:
     def ckpt_dir(self) -> Path:
         return self.run_dir / "checkpoints"
 
-    COUNTERS = ("best_step", "patience_bleu", "bad_evals", "tokens_tgt", "tokens_src",
-                "train_seconds", "last_eval_step")  # fmt: skip
+    COUNTERS = ("best_step", "patience_bleu", "bad_evals", "trained_tgt_tokens",
+                "trained_src_tokens", "last_eval_step", "processes")  # fmt: skip
 
     def save(self, name: str, full: bool = True) -> None:
         """Write a checkpoint (rank 0). ``full`` adds what resumption needs; with DDP it
@@ -165,6 +168,10 @@ class Trainer:
                 "rng": rngs,
                 "world_size": self.dist.world_size,
                 "trainer": {key: getattr(self, key) for key in self.COUNTERS},
+                "clock": {
+                    "train_seconds": self.clock.train_seconds,
+                    "wall_seconds": self.clock.wall_seconds,
+                },
                 "train_config": OmegaConf.to_container(self.tcfg, resolve=True),
             }
         save_checkpoint(payload, self.ckpt_dir / name)
@@ -188,7 +195,18 @@ class Trainer:
         self.step, self.best_bleu = ckpt["step"], ckpt["best_bleu"]
         self.epoch, self.position = ckpt["sampler"]["epoch"], ckpt["sampler"]["position"]
         for key, value in ckpt["trainer"].items():
-            setattr(self, key, value)
+            if key in self.COUNTERS:
+                setattr(self, key, value)
+        self.processes = int(ckpt["trainer"].get("processes", 1)) + 1
+        saved = ckpt["trainer"]
+        clock = ckpt.get("clock", {"train_seconds": saved.get("train_seconds", 0.0)})
+        self.clock_state = {
+            "train_seconds": float(clock.get("train_seconds", 0.0)),
+            "wall_seconds": float(clock.get("wall_seconds", 0.0)),
+        }
+        if "trained_tgt_tokens" not in saved:  # a checkpoint from before the global count
+            self.trained_tgt_tokens = int(saved.get("tokens_tgt", 0)) * self.dist.world_size
+            self.trained_src_tokens = int(saved.get("tokens_src", 0)) * self.dist.world_size
         set_rng_state(ckpt["rng"][self.dist.rank], self.device)
 
     # ----------------------------------------------------------------- the loop
@@ -221,14 +239,21 @@ class Trainer:
             ignore_index=PAD_ID,
         )
 
-    def _stop_reason(self, flag: StopFlag, started: float) -> str:
-        """Why training must stop now ("" to go on), agreed by every rank."""
-        t = self.tcfg
-        if t.max_steps and self.step >= t.max_steps:
-            return "budget"  # deterministic: the same on every rank
-        out_of_time = bool(t.max_minutes) and (time.monotonic() - started) / 60 >= t.max_minutes
-        signalled, out_of_time = any_flags([flag.signum is not None, out_of_time], self.dist)
-        return "signal" if signalled else "budget" if out_of_time else ""
+    def _stop_reason(self, flag: StopFlag, tgt: int = 0, src: int = 0) -> str:
+        """Book this update's tokens (all ranks) and say why training must stop now ("" to
+        go on): one small all-reduce, so every rank takes the same decision."""
+        out_of_time = bool(self.budget.max_minutes) and (
+            self.clock.train_seconds >= 60.0 * self.budget.max_minutes
+        )
+        signalled, out_of_time, tgt, src = all_sum(
+            [flag.signum is not None, out_of_time, tgt, src], self.dist
+        )
+        self.trained_tgt_tokens += int(tgt)
+        self.trained_src_tokens += int(src)
+        if signalled:
+            return "signal"
+        reason = self.budget.exhausted(self.step, self.trained_tgt_tokens, 0.0)
+        return reason or ("max_minutes" if out_of_time else "")
 
     def _check_finite(self, nonfinite: torch.Tensor) -> None:
         if any_rank_tensor(nonfinite, self.dist):
@@ -247,7 +272,6 @@ class Trainer:
         """
         t = self.tcfg
         n_batches = len(self.sampler)
-        started = time.monotonic()
         per_epoch = -(-n_batches // max(1, t.accum_steps))
         bar = tqdm(
             total=t.max_steps or t.max_epochs * per_epoch,
@@ -259,23 +283,14 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device)
         nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
         grad_norm = torch.zeros((), device=self.device)
-        window = {"tokens": 0, "seconds": 0.0}
-        tick = time.monotonic()
-
-        def lap() -> None:
-            """Book the training time since the last lap (validation is left out)."""
-            nonlocal tick
-            now = time.monotonic()
-            window["seconds"] += now - tick
-            self.train_seconds += now - tick
-            tick = now
+        self.clock.restart(self.clock_state["train_seconds"], self.clock_state["wall_seconds"])
+        window = (self.tokens_tgt, self.clock.train_seconds)  # for the logged tokens/s
 
         with StopFlag() as flag:
-            stop = self._stop_reason(flag, started)
+            stop = self._stop_reason(flag)
             while not stop and self.epoch < t.max_epochs:
                 self.net.train()
-                tick = time.monotonic()
-                micro, group = 0, 1
+                micro, group, group_tgt, group_src = 0, 1, 0, 0
                 for batch in self._batches():
                     if micro == 0:  # a new group; the epoch's last one may be short
                         group = min(max(1, t.accum_steps), n_batches - self.position)
@@ -287,13 +302,11 @@ class Trainer:
                         (loss / max(1, ntok) / group).backward()
                     loss_sum += loss.detach()
                     self.position += 1
-                    self.tokens_tgt += ntok
-                    self.tokens_src += int(batch.src_lengths.sum())
-                    window["tokens"] += ntok
+                    group_tgt += ntok
+                    group_src += int(batch.src_lengths.sum())
                     micro += 1
                     if micro < group:
                         continue
-                    micro = 0
                     clip = t.clip_grad_norm if t.clip_grad_norm > 0 else float("inf")
                     grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
                     nonfinite |= ~torch.isfinite(loss_sum) | ~torch.isfinite(grad_norm)
@@ -301,29 +314,31 @@ class Trainer:
                     self.optimizer.zero_grad(set_to_none=True)
                     self.scheduler.step()
                     self.step += 1
+                    self.tokens_tgt += group_tgt
+                    self.tokens_src += group_src
                     bar.update(1)
+                    stop = self._stop_reason(flag, group_tgt, group_src)
+                    micro, group_tgt, group_src = 0, 0, 0
                     if self.step % t.log_every == 0:
-                        lap()
                         self._check_finite(nonfinite)
-                        self._log_train(bar, loss_sum, window, grad_norm)
+                        window = self._log_train(bar, loss_sum, window, grad_norm)
                         loss_sum.zero_()
-                        window = {"tokens": 0, "seconds": 0.0}
                     if t.eval_every and self.step % t.eval_every == 0:
-                        lap()
                         self._check_finite(nonfinite)
-                        stop = "early stopping" if self.validate() else ""
-                        tick = time.monotonic()
+                        with self.clock.paused():
+                            if self.validate():
+                                stop = stop if stop == "signal" else "patience"
                         self.net.train()
-                    stop = stop or self._stop_reason(flag, started)
                     if stop:
                         break
-                lap()
                 if self.position >= n_batches:  # the epoch is complete: roll over
                     self.epoch, self.position = self.epoch + 1, 0
                     if not t.eval_every:
                         self._check_finite(nonfinite)
-                        stop = ("early stopping" if self.validate() else "") or stop
-                stop = stop or self._stop_reason(flag, started)
+                        with self.clock.paused():
+                            if self.validate() and stop != "signal":
+                                stop = "patience"
+                stop = stop or self._stop_reason(flag)
             bar.close()
             self._check_finite(nonfinite)
             if stop == "signal":
@@ -336,25 +351,28 @@ class Trainer:
                     )
                 return None
             stop = stop or "max_epochs"
-            if self.last_eval_step != self.step:
-                self.validate(final=True)
-            else:
-                self.save("last.pt")
-            # every rank's tokens, for the run's throughput (after a resume, the tokens
-            # before it are rank 0's count on every rank: an estimate of the other ranks')
-            counts = gather_objects((self.tokens_tgt, self.tokens_src), self.dist)
-            self.total_tokens = tuple(sum(c) for c in zip(*counts, strict=True))
+            with self.clock.paused():
+                if self.last_eval_step != self.step:
+                    self.validate(final=True)
+                else:
+                    self.save("last.pt")
             barrier(self.dist)
         # test scoring runs with the default signal handlers: Ctrl-C aborts it at once
-        return self.finish(stop, time.monotonic() - started) if self.dist.is_main else None
+        return self.finish(stop) if self.dist.is_main else None
 
-    def _log_train(self, bar: tqdm, loss_sum: torch.Tensor, window: dict, grad_norm) -> None:
-        loss = float(loss_sum.item()) / max(1, window["tokens"])
-        tps = window["tokens"] / max(1e-9, window["seconds"])
+    def _log_train(
+        self, bar: tqdm, loss_sum: torch.Tensor, window: tuple[int, float], grad_norm
+    ) -> tuple[int, float]:
+        """Progress bar and TensorBoard: loss, lr, gradient norm and this rank's training
+        tokens/s since ``window`` (tokens, train seconds); returns the next window."""
+        tokens, seconds = self.tokens_tgt - window[0], self.clock.train_seconds - window[1]
+        loss = float(loss_sum.item()) / max(1, tokens)
+        tps = tokens / max(1e-9, seconds)
         bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tps:,.0f}", lr=f"{self.scheduler.lr:.2e}")
         if self.tb:
             values = {"loss": loss, "lr": self.scheduler.lr, "grad_norm": float(grad_norm)}
             self.tb.scalars("train", values | {"tokens_per_s": tps}, self.step)
+        return self.tokens_tgt, self.clock.train_seconds
 
     # ----------------------------------------------------------------- validation
     def validate(self, final: bool = False) -> bool:
@@ -386,8 +404,11 @@ class Trainer:
                 **result,
                 "best_valid_bleu": self.best_bleu,
                 "lr": self.scheduler.lr,
-                "train_tokens_per_s": round(self.tokens_tgt / max(1e-9, self.train_seconds), 1),
-                "train_seconds": round(self.train_seconds, 1),
+                "train_tgt_tokens": self.trained_tgt_tokens,
+                "train_tokens_per_s": round(
+                    self.trained_tgt_tokens / max(1e-9, self.clock.train_seconds), 1
+                ),
+                "train_seconds": round(self.clock.train_seconds, 1),
             }
             with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
@@ -429,26 +450,33 @@ class Trainer:
         return Translator(self.model, self.data.tokenizer, self.device, precision=self.precision)
 
     # ----------------------------------------------------------------- the end
-    def finish(self, stop_reason: str, wall: float) -> dict[str, Any]:
+    def finish(self, stop_reason: str) -> dict[str, Any]:
         """Score the test sets with the best checkpoint and write results.json (rank 0)."""
+        train_seconds, wall_seconds = self.clock.train_seconds, self.clock.wall_seconds
         best = self.ckpt_dir / "best.pt"
         if best.exists():
             self.model.load_state_dict(load_checkpoint(best)["model"])
         tests = score_tests(self._translator(), self.data.text, self.run_dir, self.decode)
-        seconds = max(1e-9, self.train_seconds)
-        tgt, src = self.total_tokens
+        seconds = max(1e-9, train_seconds)
+        tgt, src = self.trained_tgt_tokens, self.trained_src_tokens
         results = {
             "variant": self.variant,
             "model_config": self.model_cfg,
             "corpus": self.cfg.data.name,
             "pair": f"{self.cfg.data.src}-{self.cfg.data.tgt}",
             "parameters": self.model.num_parameters(),
+            # why it stopped and what it used (every process of a resumed run)
+            "stop_reason": stop_reason,
+            "stop_detail": describe_stop(stop_reason),
+            "budget": self.budget.as_dict(),
             "steps": self.step,
             "epochs": self.epoch,
-            "stop_reason": stop_reason,
-            "wall_seconds": round(wall, 1),
-            "train_seconds": round(self.train_seconds, 1),
+            "epochs_trained": round(self.epoch + self.position / max(1, len(self.sampler)), 3),
             "train_tgt_tokens": tgt,  # all ranks together
+            "train_src_tokens": src,
+            "train_seconds": round(train_seconds, 1),  # training only: validation excluded
+            "wall_seconds": round(wall_seconds, 1),  # the training loops, validation included
+            "processes": self.processes,  # 1 + the number of resumes
             "train_tgt_tokens_per_s": round(tgt / seconds, 1),
             "train_src_tokens_per_s": round(src / seconds, 1),
             "device": device_name(self.device),
@@ -457,9 +485,13 @@ class Trainer:
             "precision": self.precision,
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
+            "seed": self.tcfg.seed,
             "best_valid_bleu": self.best_bleu,
             "best_step": self.best_step,
             "test_beam": self.tcfg.test_beam,
+            # how the test scores were decoded (nmt-compare compares only matching runs)
+            "decode": {**self.decode, "precision": self.precision},
+            "tokenizer": self.data.tokenizer.fingerprint,
             "test": tests,
             "best_checkpoint": str(best),
         }

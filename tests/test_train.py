@@ -85,10 +85,22 @@ def test_end_to_end_run_writes_everything(trained: Path):
     test = results["test"]["test"]
     # the copy task is learnt: chance BLEU on 8 random symbols is near 0
     assert test["bleu"] > 60, test
-    assert test["bleu_signature"].startswith("nrefs:1|case:mixed")
-    assert test["bleu_by_length"]
+    assert test["bleu_signature"].startswith("nrefs:1|bs:1000|seed:12345|case:mixed")
+    assert test["bleu_by_length"] and all(b["bleu_ci"] is not None for b in test["bleu_by_length"])
+    lo, hi = test["bleu_ci95"]
+    assert lo <= test["bleu"] <= hi and test["chrf_ci"] >= 0 and test["bootstrap"] == 1000
     lines = [json.loads(x) for x in (trained / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [100, 200, 300]
+    # how it stopped, what it used, how it decoded
+    assert results["stop_reason"] == "max_steps" and "train.max_steps" in results["stop_detail"]
+    assert results["processes"] == 1 and results["budget"]["max_steps"] == 300
+    assert results["train_tgt_tokens"] == lines[-1]["train_tgt_tokens"] > 0
+    assert 0 < results["train_seconds"] <= results["wall_seconds"]
+    assert results["decode"] == {
+        "beam": 2, "alpha": 0.6, "max_len_a": 1.5, "max_len_b": 10,
+        "precision": results["precision"],
+    }  # fmt: skip
+    assert len(results["tokenizer"]) == 64  # the SentencePiece model's sha256
 
 
 def test_results_bleu_equals_the_sacrebleu_command_line(trained: Path, env):
@@ -100,13 +112,17 @@ def test_results_bleu_equals_the_sacrebleu_command_line(trained: Path, env):
     cfg = SyntheticConfig(task="copy", vocab=8, min_len=2, max_len=6, n_test=60)
     ref = trained / "ref.txt"
     ref.write_text("".join(t + "\n" for t in generate(cfg, "test").tgt))
-    out = subprocess.run(
-        [str(BIN / "sacrebleu"), str(ref), "-i", str(hyps), "-b", "-w", "2"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert float(out.strip()) == pytest.approx(results["test"]["test"]["bleu"], abs=0.01)
+
+    def cli(*args: str) -> str:
+        cmd = [str(BIN / "sacrebleu"), str(ref), "-i", str(hyps), "-w", "2", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    test = results["test"]["test"]
+    assert float(cli("-b").strip()) == pytest.approx(test["bleu"], abs=0.01)
+    # the 95% interval is sacreBLEU's own bootstrap (sacrebleu --confidence)
+    confidence = json.loads(cli("--confidence"))
+    assert confidence["confidence_var"] == pytest.approx(test["bleu_ci"], abs=0.01)
+    assert confidence["confidence_mean"] == pytest.approx(test["bleu_mean"], abs=0.01)
 
 
 def test_tensorboard_events_hold_the_scalars(trained: Path):
@@ -243,6 +259,10 @@ def test_evaluate_prints_a_table_and_writes_json(trained: Path, env, tmp_path):
     report = json.loads(out.read_text())
     assert "BLEU" in proc.stdout and report["sentences"] == 60
     assert report["bleu"] > 60
+    # every score with its 95% interval, in the table and the JSON
+    assert f"{report['bleu']:.2f} ± {report['bleu_ci']:.2f}" in proc.stdout
+    assert "95% confidence interval" in proc.stdout and report["bootstrap"] == 1000
+    assert all(b["bleu_ci"] is not None for b in report["bleu_by_length"])
 
 
 @pytest.mark.parametrize(
@@ -268,6 +288,68 @@ def test_resume_gives_the_same_weights_as_training_straight(env, tmp_path, n_tra
         assert torch.equal(sa[p]["exp_avg"], sb[p]["exp_avg"])
     assert a["scheduler"] == b["scheduler"]
     assert a["trainer"]["bad_evals"] == b["trainer"]["bad_evals"]
+
+
+def results_of(run: Path) -> dict:
+    return json.loads((run / "results.json").read_text())
+
+
+def test_a_resumed_runs_time_budget_continues_where_it_stopped(env, tmp_path):
+    """N minutes of training cut in two equal N minutes straight, within a step."""
+    common = [
+        *TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0", "train.max_epochs=10000",
+        "train.threads=1",
+    ]  # fmt: skip
+    budget = 6.0  # seconds
+    nmt_train(env, tmp_path / "straight", *common, f"train.max_minutes={budget / 60}")
+    nmt_train(env, tmp_path / "split", *common, f"train.max_minutes={budget / 120}")
+    first = results_of(tmp_path / "split")
+    nmt_train(
+        env, tmp_path / "split", *common, f"train.max_minutes={budget / 60}", "train.resume=true"
+    )
+    straight, split = results_of(tmp_path / "straight"), results_of(tmp_path / "split")
+    step = straight["train_seconds"] / straight["steps"]  # seconds per update
+    tolerance = max(0.25, 3 * step) + 0.05  # one (slow) update, and rounding to 0.1 s
+    assert budget / 2 <= first["train_seconds"] <= budget / 2 + tolerance
+    for r in (straight, split):
+        assert r["stop_reason"] == "max_minutes"
+        assert budget <= r["train_seconds"] <= budget + tolerance, r["train_seconds"]
+    assert split["processes"] == 2 and straight["processes"] == 1
+    assert split["steps"] > first["steps"]
+    # the wall time covers both processes: at least the first one's and the second's training
+    assert split["wall_seconds"] >= first["wall_seconds"] + (budget / 2) - 0.1
+    assert split["train_tgt_tokens"] > first["train_tgt_tokens"]
+
+
+def test_validation_time_is_not_training_time(env, tmp_path):
+    run = tmp_path / "slow_eval"
+    nmt_train(
+        env, run, *TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.max_epochs=10000",
+        "train.max_minutes=0.05", "train.eval_every=5", "train.eval_beam=8",
+        "data.synthetic.n_valid=400", "train.threads=1",
+    )  # fmt: skip
+    r = results_of(run)
+    evals = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert r["stop_reason"] == "max_minutes" and len(evals) >= 3
+    assert 3.0 <= r["train_seconds"] <= 3.5, r
+    # the validations took time that the budget did not count
+    assert r["wall_seconds"] >= r["train_seconds"] + 1.0, r
+    assert all(e["train_seconds"] <= r["train_seconds"] for e in evals)
+
+
+def test_a_target_token_budget_ends_the_run_and_resumes_exactly(env, tmp_path):
+    common = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0", "model.dropout=0.2"]
+    nmt_train(env, tmp_path / "straight", *common, "train.max_target_tokens=6000")
+    nmt_train(env, tmp_path / "split", *common, "train.max_target_tokens=3000")
+    nmt_train(env, tmp_path / "split", *common, "train.max_target_tokens=6000", "train.resume=true")
+    a, b = results_of(tmp_path / "straight"), results_of(tmp_path / "split")
+    assert a["stop_reason"] == b["stop_reason"] == "max_target_tokens"
+    # it stops at the first update that reaches the cap: at most one batch (400 tokens) over
+    assert 6000 <= a["train_tgt_tokens"] < 6000 + 400
+    assert (a["steps"], a["train_tgt_tokens"]) == (b["steps"], b["train_tgt_tokens"])
+    wa = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["model"]
+    wb = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")["model"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def test_resume_refuses_a_changed_setting(env, tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nmt.cli.common import positive_int, resolve_device
 from nmt.errors import ConfigError, NMTError
+from nmt.metrics import N_BOOTSTRAP, format_ci
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -25,19 +26,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", help="JSON report path (default: <run>/eval/<split>.beam<k>.json)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--root", help="data folder (default: the checkpoint's data.root)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=N_BOOTSTRAP,
+        help=f"bootstrap resamples for the 95%% intervals (default {N_BOOTSTRAP}; 0 = none)",
+    )
     return p.parse_args(argv)
 
 
 def format_table(name: str, scores: dict) -> str:
+    """The split's scores, each BLEU and chrF with its 95% bootstrap interval."""
+    bleu, chrf = format_ci(scores, "bleu"), format_ci(scores, "chrf")
     lines = [
-        f"{'split':<18} {'sentences':>9} {'BLEU':>7} {'chrF':>7} {'BLEU(lc)':>9}",
-        f"{name:<18} {scores['sentences']:>9} {scores['bleu']:>7.2f} {scores['chrf']:>7.2f} "
-        f"{scores['bleu_lc']:>9.2f}",
+        f"{'split':<18} {'sentences':>9} {'BLEU':>15} {'chrF':>15} {'BLEU(lc)':>9}",
+        f"{name:<18} {scores['sentences']:>9} {bleu:>15} {chrf:>15} {scores['bleu_lc']:>9.2f}",
         "",
         "BLEU by source length (words):",
     ]
     for b in scores.get("bleu_by_length", []):
-        lines.append(f"  {b['label']:>8}  n={b['n']:<5} BLEU {b['bleu']:6.2f}")
+        ci = "" if b.get("bleu_ci") is None else f" ± {b['bleu_ci']:5.2f}"
+        lines.append(f"  {b['label']:>8}  n={b['n']:<5} BLEU {b['bleu']:6.2f}{ci}")
+    if "bleu_ci" in scores:
+        lines += [
+            "",
+            f"± is the half-width of the 95% confidence interval: sacreBLEU's bootstrap over "
+            f"the test sentences ({scores['bootstrap']} resamples).",
+        ]
     lines += [
         "",
         f"BLEU      {scores['bleu_signature']}",
@@ -49,6 +64,11 @@ def format_table(name: str, scores: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.bootstrap < 0:
+        print(
+            f"error: --bootstrap {args.bootstrap} must not be negative (0 = none)", file=sys.stderr
+        )
+        sys.exit(2)
     try:
         from nmt.data.config import as_data_config
         from nmt.data.prepare import read_text
@@ -67,7 +87,12 @@ def main(argv: list[str] | None = None) -> None:
                 f"choose one of: {', '.join(texts)}"
             )
         scores, hyps = evaluate_split(
-            translator, texts[args.split], **decode, progress=True, by_length=True
+            translator,
+            texts[args.split],
+            **decode,
+            progress=True,
+            by_length=True,
+            n_bootstrap=args.bootstrap,
         )
         ckpt = Path(args.checkpoint).resolve()
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent

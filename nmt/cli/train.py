@@ -27,6 +27,7 @@ from nmt.data.prepare import prepare_data
 from nmt.device import resolve_device
 from nmt.distributed import barrier, broadcast_object, cleanup, init_distributed
 from nmt.errors import ConfigError, NMTError
+from nmt.metrics import format_ci
 from nmt.models.config import parse_model_config
 from nmt.trainer import Trainer
 
@@ -65,7 +66,7 @@ def resolve_resume(resume: Any, run_dir: Path) -> Path | None:
 #: train.* keys that must be at least 1 (the others that count things may be 0 = off)
 POSITIVE = ("max_epochs", "accum_steps", "eval_beam", "test_beam", "log_every")
 NON_NEGATIVE = (
-    "max_steps", "max_minutes", "eval_every", "eval_max_sentences", "patience",
+    "max_steps", "max_minutes", "max_target_tokens", "eval_every", "eval_max_sentences", "patience",
     "warmup_steps", "threads", "num_workers", "clip_grad_norm", "max_len_b",
 )  # fmt: skip
 
@@ -124,14 +125,19 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
 
 def print_summary(results: dict[str, Any], run_dir: Path) -> None:
     print(
-        f"\n{results['variant']}: {results['steps']} steps, {results['epochs']} epochs, "
-        f"{results['wall_seconds']:.0f} s, {results['train_tgt_tokens_per_s']:,.0f} target tok/s"
+        f"\n{results['variant']}: stopped by {results['stop_reason']} "
+        f"({results['stop_detail']})\n"
+        f"used {results['steps']:,} updates, {results['epochs_trained']:g} epochs, "
+        f"{results['train_tgt_tokens']:,} target tokens, {results['train_seconds']:.0f} s of "
+        f"training ({results['wall_seconds']:.0f} s with validation"
+        f"{', ' + str(results['processes']) + ' processes' if results['processes'] > 1 else ''}"
+        f"), {results['train_tgt_tokens_per_s']:,.0f} target tok/s"
     )
     print(f"best valid BLEU {results['best_valid_bleu']:.2f} (step {results['best_step']})")
     for name, s in results["test"].items():
         print(
-            f"{name}: BLEU {s['bleu']:.2f}  chrF {s['chrf']:.2f}  lowercased BLEU "
-            f"{s['bleu_lc']:.2f}  (beam {s['beam']})"
+            f"{name}: BLEU {format_ci(s, 'bleu')}  chrF {format_ci(s, 'chrf')}  lowercased "
+            f"BLEU {s['bleu_lc']:.2f}  (beam {s['beam']}; ± = 95% bootstrap interval)"
         )
     if results["test"]:
         print(f"sacreBLEU: {next(iter(results['test'].values()))['bleu_signature']}")

@@ -56,6 +56,14 @@ class Tokenizer:
         return self._tgt is self._src
 
     @property
+    def fingerprint(self) -> str:
+        """sha256 of the serialized model(s): equal exactly when two runs tokenize alike."""
+        digest = hashlib.sha256(self._src.serialized_model_proto())
+        if not self.joint:
+            digest.update(b"\0" + self._tgt.serialized_model_proto())
+        return digest.hexdigest()
+
+    @property
     def src_vocab_size(self) -> int:
         return self._src.get_piece_size()
 
