@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from nmt.data.catalogue import CATALOGUE, check_pair, get_corpus
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig, as_data_config
+from nmt.data.corpora import ParallelText, join_consecutive, joined_split
 from nmt.data.prepare import prepare_data, read_text
 from nmt.data.synthetic import generate
 from nmt.errors import ConfigError, DataError
@@ -133,6 +134,50 @@ def test_prepare_data_filters_train_and_keeps_eval_whole(tmp_path):
             n = int(batch.tgt_lengths[row]) - 1
             text = data.tokenizer.decode_tgt(batch.tgt_out[row, :n])
             assert text == data.text["train"].tgt[i]
+
+
+def test_joined_splits_join_consecutive_pairs_and_every_reference():
+    a, b, c = ([f"{x}{i}" for i in range(1, 6)] for x in "abc")
+    text = ParallelText("t", a, b, [b, c])
+    two = join_consecutive(text, 2, "t.join2")
+    assert two.src == ["a1 a2", "a3 a4"] and two.tgt == ["b1 b2", "b3 b4"]  # a5 is dropped
+    assert two.refs == [["b1 b2", "b3 b4"], ["c1 c2", "c3 c4"]] and two.name == "t.join2"
+    assert join_consecutive(text, 3, "x").src == ["a1 a2 a3"]
+    assert joined_split("test_2016_flickr.join3") == ("test_2016_flickr", 3)
+    assert joined_split("newstest2014") == ("newstest2014", 1)
+    with pytest.raises(ConfigError, match="join2 or more"):
+        joined_split("test.join1")
+
+
+def test_joined_split_of_the_users_files(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "dev.tsv").write_text("".join(f"s{i}\tt{i}\n" for i in range(7)))
+    cfg = DataConfig(name="files", src="de", tgt="en", train=str(corpus / "dev"),
+                     valid=str(corpus / "dev"), test=str(corpus / "dev"),
+                     extra_tests=[str(corpus / "dev.join3")])  # fmt: skip
+    texts, _ = read_text(cfg, log=quiet)
+    assert texts["dev.join3"].src == ["s0 s1 s2", "s3 s4 s5"] and len(texts["test"]) == 7
+
+
+def test_multi30k_long_input_stress_splits(corpora_mirror, tmp_path):
+    raw = OmegaConf.load(CONFIGS / "multi30k.yaml")
+    cfg = as_data_config({**OmegaConf.to_container(raw), "root": str(tmp_path),
+                          "mirror": str(corpora_mirror)})  # fmt: skip
+    assert (
+        "test_2016_flickr.join2" in cfg.extra_tests and "test_2016_flickr.join3" in cfg.extra_tests
+    )
+    text, _ = read_text(cfg, log=quiet)
+    test, two, three = (
+        text[k] for k in ("test", "test_2016_flickr.join2", "test_2016_flickr.join3")
+    )
+    assert (len(two), len(three)) == (500, 333)
+    assert (
+        two.src[0] == f"{test.src[0]} {test.src[1]}"
+        and two.tgt[1] == f"{test.tgt[2]} {test.tgt[3]}"
+    )
+    words = sorted(len(s.split()) for s in three.src)
+    assert words[len(words) // 2] >= 25 and words[-1] >= 45  # long inputs for a captions model
 
 
 def test_prepare_data_rejects_a_budget_below_max_len():

@@ -156,7 +156,11 @@ def _multi30k() -> Corpus:
         languages=langs,
         default_pair=("de", "en"),
         default_splits=("train", "val", "test_2016_flickr"),
-        default_extra_tests=("test_2017_flickr",),
+        default_extra_tests=(
+            "test_2017_flickr",
+            "test_2016_flickr.join2",
+            "test_2016_flickr.join3",
+        ),
         files=tuple(RemoteFile(n, s, MULTI30K_URL) for n, s in _MULTI30K_SHA.items()),
         splits=splits,
     )

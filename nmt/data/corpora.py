@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,15 +35,54 @@ class ParallelText:
         return len(self.src)
 
 
+#: ``<split>.join<k>``: a long-input stress split, ``k`` consecutive pairs of ``<split>`` joined
+JOINED = re.compile(r"^(?P<base>.+)\.join(?P<k>[0-9]+)$")
+
+
+def joined_split(split: str) -> tuple[str, int]:
+    """``("test_2016_flickr", 2)`` for ``test_2016_flickr.join2``; ``(split, 1)`` otherwise."""
+    m = JOINED.match(split)
+    if m is None:
+        return split, 1
+    k = int(m["k"])
+    if k < 2:
+        raise ConfigError(f"data.extra_tests: {split!r} joins {k} sentence(s); use .join2 or more")
+    return m["base"], k
+
+
 def split_roles(cfg: DataConfig) -> dict[str, str]:
-    """Role ("train", "valid", "test" or an extra test's name) -> split name or file prefix."""
+    """Role ("train", "valid", "test" or an extra test's name) -> split name or file prefix
+    (for a joined split ``<split>.join<k>``, the split it is made from)."""
     roles = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
     for extra in cfg.extra_tests:
         key = Path(extra).name if cfg.name == "files" else extra
         if key in roles:
             raise ConfigError(f"data.extra_tests: {extra!r} clashes with split name {key!r}")
-        roles[key] = extra
+        roles[key] = joined_split(extra)[0]
     return roles
+
+
+def join_consecutive(text: ParallelText, k: int, name: str) -> ParallelText:
+    """Every ``k`` consecutive pairs joined into one (sources, and each reference stream,
+    joined with a space; a shorter last group is dropped): the "trained short, tested
+    long" setting of Bahdanau et al. (2015), Fig. 2, on real text."""
+    n = len(text.src) // k * k
+
+    def join(lines: list[str]) -> list[str]:
+        return [" ".join(s.strip() for s in lines[i : i + k]) for i in range(0, n, k)]
+
+    refs = [join(stream) for stream in text.refs]
+    return ParallelText(name, join(text.src), refs[0], refs)
+
+
+def join_splits(cfg: DataConfig, texts: dict[str, ParallelText]) -> dict[str, ParallelText]:
+    """Replace each ``<split>.join<k>`` extra test (read as its base split) by its joined form."""
+    for extra in cfg.extra_tests:
+        key = Path(extra).name if cfg.name == "files" else extra
+        _, k = joined_split(extra)
+        if k > 1 and key in texts:
+            texts[key] = join_consecutive(texts[key], k, key)
+    return texts
 
 
 def load_corpus_text(

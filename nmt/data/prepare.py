@@ -14,7 +14,7 @@ from nmt.data.batching import (
     encode_pairs,
 )
 from nmt.data.config import DataConfig, as_data_config, data_root
-from nmt.data.corpora import ParallelText, load_corpus_text, split_roles
+from nmt.data.corpora import ParallelText, join_splits, load_corpus_text, split_roles
 from nmt.data.synthetic import generate
 from nmt.data.tokenizer import Tokenizer, load_or_train
 from nmt.data.validate import FilterReport, filter_pairs
@@ -73,8 +73,11 @@ def read_text(
     test pairs removed for overlap with training."""
     cfg = as_data_config(cfg)
     if cfg.name != "synthetic":
-        return load_corpus_text(cfg, log)
-    return {role: generate(cfg.synthetic, split) for role, split in split_roles(cfg).items()}, {}
+        texts, removed = load_corpus_text(cfg, log)
+    else:
+        roles = split_roles(cfg)
+        texts, removed = {role: generate(cfg.synthetic, split) for role, split in roles.items()}, {}
+    return join_splits(cfg, texts), removed
 
 
 def prepare_data(cfg: DataConfig | object, log: Log = print) -> PreparedData:
