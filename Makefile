@@ -15,6 +15,9 @@ ARGS ?=
 # report, figures and RUN.md go (replaced on each run).
 experiment ?= bottleneck
 COMPARE_MODELS ?= seq2seq,bahdanau,luong,transformer
+# SEEDS=1,2,3: train every variant once per seed (train.seed; all variants of a seed first);
+# the report groups the seeds of each variant
+SEEDS ?=
 COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
@@ -51,19 +54,20 @@ train: $(STAMP) ## Train the default model on Multi30k de→en (extra overrides:
 	$(BIN)/nmt-train $(ARGS)
 
 compare: export COMPARE_ARGS = $(ARGS)
-compare: $(STAMP) ## Train the variants on a preset and compare them (experiment=bottleneck ARGS="...")
+compare: $(STAMP) ## Train the variants on a preset and compare them (experiment=bottleneck SEEDS=1,2 ARGS="...")
 	@set -euo pipefail; \
 	sweep="$(COMPARE_RUNS)/$$(date +%Y-%m-%d_%H-%M-%S)"; \
 	if [ -e "$$sweep" ]; then echo "error: $$sweep exists; wait a second and retry" >&2; exit 2; fi; \
-	cmd="nmt-train -m model=$(COMPARE_MODELS) experiment=$(experiment) hydra.sweep.dir=$$sweep"; \
+	seeds="$(if $(SEEDS),train.seed=$(SEEDS))"; \
+	cmd="nmt-train -m$${seeds:+ $$seeds} model=$(COMPARE_MODELS) experiment=$(experiment) hydra.sweep.dir=$$sweep"; \
 	cmd="$$cmd$${COMPARE_ARGS:+ $$COMPARE_ARGS}"; \
 	echo "+ $$cmd"; \
 	start=$$(date +%s); \
-	$(BIN)/nmt-train -m model=$(COMPARE_MODELS) experiment=$(experiment) \
+	$(BIN)/nmt-train -m $$seeds model=$(COMPARE_MODELS) experiment=$(experiment) \
 		hydra.sweep.dir="$$sweep" $(ARGS); \
 	wall=$$(( $$(date +%s) - start )); \
 	$(BIN)/nmt-compare "$$sweep"/*/ --out "$(COMPARE_OUT)" --command "$$cmd" --wall-seconds "$$wall" \
-		--note "make compare experiment=$(experiment) ARGS=\"$$COMPARE_ARGS\""
+		--note "make compare experiment=$(experiment) SEEDS=$(SEEDS) ARGS=\"$$COMPARE_ARGS\""
 
 BENCH_OUT ?= docs/results/bench/bench.json
 bench: $(STAMP) ## Training/decoding speed of every variant -> JSON + BENCHMARK.md (BENCH_ARGS="...")

@@ -102,7 +102,7 @@ def test_table_has_one_row_per_run_with_every_column(compared: Path, runs):
         assert float(row["test_bleu"]) == test["bleu"]
         assert float(row["test_chrf"]) == test["chrf"]
         assert float(row["test_bleu_lc"]) == test["bleu_lc"]
-        assert row["bleu_signature"].startswith("nrefs:1|case:mixed")
+        assert row["bleu_signature"].startswith("nrefs:1|bs:1000|seed:12345|case:mixed")
         assert float(row["train_tgt_tokens_per_s"]) > 0 and row["device"].startswith("cpu")
         assert row["best_valid_bleu"] and row["wall_seconds"]
         hyps = (run / test["hypotheses"]).read_text().splitlines()
@@ -291,6 +291,113 @@ def test_a_run_directory_is_not_an_output_folder(env, runs):
     assert (runs[1] / "tb").is_dir()
 
 
+def edit_results(run: Path, **changes) -> None:
+    path = run / "results.json"
+    results = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            results.pop(key, None)
+        elif isinstance(value, dict):
+            results[key] = {**results.get(key, {}), **value}
+        else:
+            results[key] = value
+    path.write_text(json.dumps(results))
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"decode": {"beam": 5}}, "beam (train.test_beam): 2 vs 5"),
+        ({"decode": {"alpha": 1.0}}, "length penalty"),
+        ({"decode": {"max_len_b": 50}}, "length limit b"),
+        ({"decode": {"precision": "other"}}, "decode precision"),
+        ({"tokenizer": "0" * 64}, "tokenizer"),
+    ],
+)
+def test_runs_decoded_differently_are_refused(env, runs, tmp_path, change, needle):
+    other = tmp_path / "other"
+    shutil.copytree(runs[1], other)
+    if "precision" in change.get("decode", {}):  # the precision the first run did not use
+        first = json.loads((runs[0] / "results.json").read_text())["decode"]["precision"]
+        change = {"decode": {"precision": "fp32" if first == "bf16" else "bf16"}}
+    edit_results(other, **change)
+    proc = nmt_compare(env, runs[0], other, "--out", tmp_path / "out")
+    _one_line_error(proc, str(runs[0]), str(other), needle, "--allow-mismatch")
+    assert not (tmp_path / "out").exists()
+
+
+def test_allow_mismatch_compares_and_marks_every_difference(env, runs, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(runs[1], other)
+    edit_results(other, decode={"beam": 5, "alpha": 1.0})
+    out = tmp_path / "out"
+    proc = nmt_compare(env, runs[0], other, "--out", out, "--sentences", "0", "--allow-mismatch")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "Decoded differently" in report
+    assert "beam (train.test_beam) — transformer: `2`; bahdanau: `5`" in report
+    assert "length penalty (train.length_penalty) — transformer: `0.6`; bahdanau: `1.0`" in report
+    assert "(≠ beam, length penalty)" in report  # in the table's Decoding column
+    rows = list(csv.DictReader((out / "results.csv").open(encoding="utf-8")))
+    assert [r["beam"] for r in rows] == ["2", "5"]
+
+
+def test_a_run_from_before_the_decode_record_is_read_from_its_config(env, runs, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(runs[1], old)
+    edit_results(old, decode=None, tokenizer=None)
+    proc = nmt_compare(env, runs[0], old, "--out", tmp_path / "out", "--sentences", "0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_report_has_intervals_significance_and_how_runs_stopped(compared: Path, runs):
+    report = (compared / "report.md").read_text(encoding="utf-8")
+    assert "Test BLEU (95% CI)" in report and "Exact match % (95% CI)" in report
+    for run in runs:
+        test = json.loads((run / "results.json").read_text())["test"]["test"]
+        assert f"{test['bleu']:.2f} ± {test['bleu_ci']:.2f}" in report
+    assert "| Stopped by |" in report and "| max_steps |" in report
+    assert "## Significance" in report and "| A \\ B | bahdanau | seq2seq |" in report
+    assert "### Reading" in report and "paired bootstrap" in report
+    rows = list(csv.DictReader((compared / "results.csv").open(encoding="utf-8")))
+    for row in rows:
+        low, high = float(row["test_bleu_low"]), float(row["test_bleu_high"])
+        assert low <= float(row["test_bleu"]) <= high
+        assert row["stop_reason"] == "max_steps" and int(row["train_tgt_tokens"]) > 0
+        assert float(row["exact_match_low"]) <= float(row["exact_match"])
+    tests = list(csv.DictReader((compared / "significance.csv").open(encoding="utf-8")))
+    pairs = {(t["a"], t["b"]) for t in tests}
+    assert pairs == {("transformer", "bahdanau"), ("transformer", "seq2seq"),
+                     ("bahdanau", "seq2seq")}  # fmt: skip
+    assert all(0 < float(t["p"]) <= 1 for t in tests)
+    assert {t["bucket"] for t in tests} > {"all"}  # and every length bucket
+
+
+def test_seeds_of_one_variant_are_grouped(env, runs, tmp_path):
+    seed2 = tmp_path / "3_seq2seq_seed2"
+    cmd = [str(BIN / "nmt-train"), f"hydra.run.dir={seed2}", *TINY_DATA, *TINY_TRAIN,
+           *TINY_MODELS["seq2seq"], "train.seed=2"]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "out"
+    proc = nmt_compare(env, runs[1], runs[2], seed2, "--out", out, "--sentences", "0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    groups = list(csv.DictReader((out / "variants.csv").open(encoding="utf-8")))
+    assert [(g["variant"], g["seeds"]) for g in groups] == [("bahdanau", "1"), ("seq2seq", "1, 2")]
+    bleus = [json.loads((r / "results.json").read_text())["test"]["test"]["bleu"]
+             for r in (runs[2], seed2)]  # fmt: skip
+    import statistics
+
+    assert float(groups[1]["test_bleu_mean"]) == pytest.approx(statistics.fmean(bleus), abs=1e-3)
+    assert float(groups[1]["test_bleu_sd"]) == pytest.approx(statistics.stdev(bleus), abs=1e-3)
+    assert groups[0]["test_bleu_sd"] == ""  # one seed: no spread
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Variants over seeds" in report and "seq2seq, seed 2" in report
+    # the test of the two variants pairs the runs of equal seed (seed 1 only)
+    tests = list(csv.DictReader((out / "significance.csv").open(encoding="utf-8")))
+    assert {t["pairing"] for t in tests} == {"1"}
+
+
 # ------------------------------------------------------------------ presets
 
 
@@ -313,9 +420,10 @@ def test_every_preset_composes_with_every_model(experiment: str, model: str):
     if experiment == "bottleneck":  # the per-variant sizes file applies
         key, value = ("d_model", 128) if model == "transformer" else ("hidden_size", 256)
         assert cfg.model[key] == value
-        assert cfg.data.synthetic.task == "reverse" and cfg.train.max_minutes > 0
-    if experiment == "multi30k_cpu":
-        assert 0 < cfg.train.max_minutes <= 35
+        assert cfg.data.synthetic.task == "reverse" and cfg.train.max_target_tokens > 0
+    # a budget that does not depend on the machine: tokens, or convergence (patience)
+    assert cfg.train.max_minutes == 0
+    assert cfg.train.max_target_tokens > 0 or cfg.train.patience > 0
 
 
 def test_command_line_model_keys_override_the_preset_sizes():
@@ -359,6 +467,11 @@ def test_make_compare_uses_a_fresh_sweep_folder():
     assert 'hydra.sweep.dir="$sweep" x=1' in out
     assert 'sweep="runs/compare_wmt_news/$(date' in out
     assert "nmt-compare" in out and '--out "docs/results/wmt_news"' in out
+    assert "train.seed" not in out
+    seeded = subprocess.run(
+        ["make", "-n", "compare", "SEEDS=1,2,3"], cwd=REPO, capture_output=True, text=True
+    ).stdout
+    assert 'seeds="train.seed=1,2,3"' in seeded and "nmt-train -m $seeds model=" in seeded
 
 
 # ------------------------------------------------------------------ helpers

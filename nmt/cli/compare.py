@@ -1,10 +1,14 @@
 """``nmt-compare RUN_DIR... --out DIR``: compare finished runs of one corpus and test set.
 
-Writes ``report.md`` and ``results.csv`` (one row per run), ``bleu_by_length.png`` (one
-line per run over common source-length buckets), ``accuracy_by_length.png`` (synthetic
-corpora), ``valid_bleu.png``, attention heat maps of the same test sentences for every
-attentive run, ``RUN.md`` (command, machine, date, wall time) and TensorBoard logs in
-``DIR/tb``. A Hydra sweep folder may stand for its runs.
+Writes ``report.md`` and ``results.csv`` (one row per run, with 95% intervals, how it
+stopped and what it used), ``variants.csv`` (mean and sd over seeds), ``significance.csv``
+(paired bootstrap tests between every two variants, overall and per length bucket),
+``bleu_by_length.png`` (one line per run over common source-length buckets, error bars),
+``accuracy_by_length.png`` (synthetic corpora), ``valid_bleu.png``, attention heat maps
+of the same test sentences for every attentive run, ``RUN.md`` (command, machine, date,
+wall time) and TensorBoard logs in ``DIR/tb``. A Hydra sweep folder may stand for its
+runs. Runs whose test scores were decoded differently are refused unless
+``--allow-mismatch``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--command", help="the command that trained the runs, for RUN.md")
     p.add_argument("--wall-seconds", type=float, help="the sweep's wall time, for RUN.md")
     p.add_argument("--note", action="append", default=[], help="a line for RUN.md (repeatable)")
+    p.add_argument(
+        "--allow-mismatch",
+        action="store_true",
+        help="compare runs decoded differently (beam, length penalty or limits, precision, "
+        "tokenizer) anyway, every difference marked in the report",
+    )
     return p.parse_args(argv)
 
 
@@ -54,13 +64,15 @@ def main(argv: list[str] | None = None) -> None:
             command=args.command,
             wall_seconds=args.wall_seconds,
             notes=args.note,
+            allow_mismatch=args.allow_mismatch,
             log=lambda msg: print(msg, file=sys.stderr),
         )
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     print(f"compared {len(c.runs)} runs into {args.out}:")
-    for name in ("report.md", "results.csv", "RUN.md", *c.figures, "tb/"):
+    outputs = ("report.md", "results.csv", "variants.csv", "significance.csv", "RUN.md")
+    for name in (*outputs, *c.figures, "tb/"):
         print(f"  {name}")
 
 

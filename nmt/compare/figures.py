@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -24,13 +25,40 @@ def by_length_figure(
     title: str,
     subtitle: str,
     ymax: float | None = None,
+    errors: dict[str, list[Any]] | None = None,
+    groups: dict[str, str] | None = None,
 ) -> Figure:
-    """One line per run over the shared length buckets (Bahdanau et al. 2015, Fig. 2);
-    the y axis starts at 0 and ends at ``ymax`` (automatic when None)."""
+    """One line per run over the shared length buckets (Bahdanau et al. 2015, Fig. 2),
+    with 95% error bars: ``errors[run]`` holds per bucket the half-width of the interval
+    or its (low, high) bounds. Runs of one ``groups[run]`` (seeds of one variant) share
+    a colour and differ in line style, each drawn a little apart so no bar hides another.
+    The y axis starts at 0 and ends at ``ymax`` (automatic when None)."""
     fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(buckets.labels) + 2.5), 4.8))
     x = list(range(len(buckets.labels)))
+    groups = groups or {label: label for label in series}
+    colours = {g: f"C{i % 10}" for i, g in enumerate(dict.fromkeys(groups.values()))}
+    styles = ("-", "--", ":", "-.")
+    seen: dict[str, int] = {}
+    n = len(series)
     for i, (label, values) in enumerate(series.items()):
-        ax.plot(x, values, marker=MARKERS[i % len(MARKERS)], linewidth=1.8, label=label)
+        group = groups.get(label, label)
+        k = seen[group] = seen.get(group, -1) + 1
+        shift = (i - (n - 1) / 2) * min(0.06, 0.5 / max(1, n))
+        xs = [v + shift for v in x]
+        yerr = _yerr(values, (errors or {}).get(label))
+        ax.errorbar(
+            xs,
+            values,
+            yerr=yerr,
+            color=colours[group],
+            linestyle=styles[k % len(styles)],
+            marker=MARKERS[list(colours).index(group) % len(MARKERS)],
+            markersize=4,
+            linewidth=1.5,
+            capsize=2.5,
+            elinewidth=0.9,
+            label=label,
+        )
     ax.set_xticks(x)
     ax.set_xticklabels(
         [f"{lab}\nn={n}" for lab, n in zip(buckets.labels, buckets.counts, strict=True)],
@@ -40,22 +68,44 @@ def by_length_figure(
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, ymax)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7 if n > 6 else 8)
     fig.suptitle(title, fontsize=11)
     ax.set_title(subtitle, fontsize=8.5, color="0.3")
     fig.tight_layout()
     return fig
 
 
-def curves_figure(curves: dict[str, tuple[list[float], list[float]]]) -> Figure | None:
-    """Validation BLEU against training minutes, one line per run (None without data)."""
+def _yerr(values: Sequence[float], errors: Sequence[Any] | None) -> list[list[float]] | None:
+    """matplotlib's (2, N) asymmetric error bars from half-widths or (low, high) bounds."""
+    if not errors or all(e is None for e in errors):
+        return None
+    below, above = [], []
+    for v, e in zip(values, errors, strict=True):
+        if e is None or (isinstance(v, float) and math.isnan(v)):
+            below.append(0.0)
+            above.append(0.0)
+        elif isinstance(e, (tuple, list)):
+            below.append(max(0.0, v - e[0]))
+            above.append(max(0.0, e[1] - v))
+        else:
+            below.append(float(e))
+            above.append(float(e))
+    return [below, above]
+
+
+def curves_figure(
+    curves: dict[str, tuple[list[float], list[float]]],
+    xlabel: str = "training time (minutes, validation excluded)",
+) -> Figure | None:
+    """Validation BLEU against training (minutes, or what ``xlabel`` says), one line per
+    run (None without data)."""
     if not any(xs for xs, _ in curves.values()):
         return None
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for i, (label, (xs, ys)) in enumerate(curves.items()):
         if xs:
             ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], markersize=3, label=label)
-    ax.set_xlabel("training time (minutes, validation excluded)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("validation BLEU")
     ax.set_title("Validation BLEU during training", fontsize=11)
     ax.grid(alpha=0.3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
 import platform
@@ -12,8 +13,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from nmt.compare.runs import Run
-from nmt.compare.table import bucket_table, format_seconds
+from nmt.budget import describe_stop
+from nmt.compare.runs import DECODE_NAMES, Run
+from nmt.compare.stats import Paired, format_p
+from nmt.compare.table import bucket_table, describe_decoding, format_seconds
 
 if TYPE_CHECKING:
     from nmt.compare.report import Comparison
@@ -40,43 +43,187 @@ def machine() -> str:
     return text
 
 
-def report_markdown(c: Comparison, table: str, attention: dict[str, list[str]]) -> str:
-    """report.md: the table, what the numbers are, the figures and the runs' settings."""
+def _pair_cell(tests: list[Paired]) -> str:
+    """``+3.46 (p<0.001) ✓``: the mean difference over seed pairings, each pairing's p-value,
+    and ✓ when the difference holds at 0.05 in every pairing."""
+    delta = sum(t.delta for t in tests) / len(tests)
+    ps = ", ".join(format_p(t.p).removeprefix("p=") for t in tests)
+    ps = ps if ps.startswith("p") else f"p={ps}"
+    held = sum(t.significant for t in tests)
+    mark = " ✓" if held == len(tests) else f" ({held}/{len(tests)})" if held else ""
+    return f"{delta:+.2f} ({ps}){mark}"
+
+
+def significance_matrix(c: Comparison) -> str:
+    """The paired tests as a matrix: row variant A, column variant B, cell = B − A."""
+    labels = [g.label for g in c.groups]
+    lines = [
+        "| A \\ B | " + " | ".join(labels[1:]) + " |",
+        "|---|" + "|".join("---" for _ in labels[1:]) + "|",
+    ]
+    for i, a in enumerate(labels[:-1]):
+        cells = []
+        for j, b in enumerate(labels[1:], 1):
+            tests = c.significance.get((a, b))
+            cells.append(_pair_cell(tests) if j > i and tests else "")
+        lines.append(f"| {a} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bucket_significance_table(c: Comparison) -> str:
+    """Per length bucket (columns) and pair of variants (rows): the BLEU difference, with *
+    where the paired test holds it at 0.05 in every seed pairing."""
+    lines = [
+        "| B − A | " + " | ".join(c.buckets.labels) + " |",
+        "|---|" + "|".join("---" for _ in c.buckets.labels) + "|",
+    ]
+    for (a, b), pairings in c.bucket_significance.items():
+        cells = []
+        for k in range(len(c.buckets.labels)):
+            tests = [p[k] for p in pairings]
+            delta = sum(t.delta for t in tests) / len(tests)
+            cells.append(f"{delta:+.1f}{'*' if all(t.significant for t in tests) else ''}")
+        lines.append(f"| {b} − {a} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def reading(c: Comparison) -> list[str]:
+    """What the tests allow one to say: per pair, the overall verdict and the buckets where
+    the difference is real (held by the test in every seed pairing)."""
+    out = []
+    labels = c.buckets.labels
+    for (a, b), pairings in c.bucket_significance.items():
+        overall = c.significance[(a, b)]
+        delta = sum(t.delta for t in overall) / len(overall)
+        held = all(t.significant for t in overall)
+        verdict = (
+            f"{'better' if delta > 0 else 'worse'} than {a} by {abs(delta):.2f} BLEU, a "
+            "difference the paired test holds at p < 0.05"
+            if held
+            else f"not distinguishable from {a} on the whole test set ({delta:+.2f} BLEU, "
+            "within what resampling the test sentences gives)"
+        )
+        real = [
+            f"{labels[k]} ({sum(p[k].delta for p in pairings) / len(pairings):+.1f})"
+            for k in range(len(labels))
+            if all(p[k].significant for p in pairings)
+        ]
+        where = (
+            f"by length, the difference is real in {len(real)} of {len(labels)} buckets: "
+            + ", ".join(real)
+            if real
+            else "no per-length difference holds"
+        )
+        out.append(f"- **{b}** is {verdict}; {where}.")
+    return out
+
+
+def mismatch_lines(c: Comparison) -> list[str]:
+    """The decoding settings in which the runs differ, per run (``--allow-mismatch``)."""
+    lines = [
+        "## ⚠ Decoded differently",
+        "",
+        "These runs were compared with `--allow-mismatch`: their test scores were not "
+        "decoded alike, so part of each score difference below comes from decoding, not "
+        "from the model. Every setting that differs:",
+        "",
+    ]
+    for key, values in c.mismatches.items():
+        cells = "; ".join(f"{label}: `{value}`" for label, value in values.items())
+        lines.append(f"- {DECODE_NAMES[key]} — {cells}")
+    return [*lines, ""]
+
+
+def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, list[str]]) -> str:
+    """report.md: the tables with 95% intervals, how each run stopped and what it used,
+    the paired tests, the figures with error bars, and the runs' settings."""
     first = c.runs[0]
     lines = [
         f"# Comparison: {corpus_line(first)}, test split `{c.test_name}` ({c.n_test} sentences)",
         "",
-        f"{len(c.runs)} runs, compared by `nmt-compare` on "
+        f"{len(c.runs)} runs of {len(c.groups)} variants, compared by `nmt-compare` on "
         f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.",
         "",
-        "## Results",
+    ]
+    if c.mismatches:
+        lines += mismatch_lines(c)
+    if c.seeded:
+        lines += [
+            "## Variants over seeds",
+            "",
+            tables["variants"],
+            "",
+            "Mean ± sample standard deviation over the seeds of each variant (runs that "
+            "differ only in `train.seed`): the spread that training noise alone gives. "
+            "Every run, with its own 95% interval, is in the next table.",
+            "",
+        ]
+    lines += [
+        "## Results" if not c.seeded else "## Every run",
         "",
-        table,
+        tables["runs"],
         "",
-        "BLEU is sacreBLEU on detokenized, cased output (its signature is in the table); "
-        "chrF is sacreBLEU's chrF; BLEU (lc) is lowercased BLEU, given beside it for tables "
-        "that quote it. Test scores use the best checkpoint (best validation BLEU) and beam "
-        "search with the beam shown. Train tok/s counts target tokens per second of training. "
-        "Wall time is the training loop's, validations included (testing and data "
-        "preparation excluded).",
+        "BLEU is sacreBLEU on detokenized, cased output (signatures below); chrF is "
+        "sacreBLEU's chrF; BLEU (lc) is lowercased BLEU, given for tables that quote it. "
+        "± is the half-width of the 95% confidence interval from sacreBLEU's bootstrap "
+        "resampling of the test sentences (1000 resamples): it says how much a score "
+        "depends on which sentences are in the test set, not on the training run. Test "
+        "scores use the best checkpoint (best validation BLEU) and the decoding shown in "
+        "the runs' settings below. Stopped by: `patience` = converged (validation BLEU "
+        "stopped improving); `max_target_tokens`, `max_steps`, `max_epochs`, "
+        "`max_minutes` = that budget ran out; `signal` = interrupted. Updates, epochs, "
+        "target tokens (all processes together) and train time (training only: "
+        "validation and testing excluded) are what each run used, over every process of "
+        "a resumed run.",
     ]
     if c.exact is not None:
         lines += [
             "",
             "Exact match: the share of test sentences whose hypothesis equals the reference "
-            "exactly (reported for synthetic corpora, where the answer is unambiguous).",
+            "exactly (reported for synthetic corpora, where the answer is unambiguous), "
+            "with its 95% Wilson interval.",
         ]
+    lines += ["", tables["details"], ""]
+    lines += [
+        "## Significance",
+        "",
+        "Paired bootstrap test (sacreBLEU `--paired-bs`, 1000 resamples, seed 12345) of "
+        "test BLEU for every two variants: cell = B − A in BLEU (averaged over seed "
+        "pairings), its p-value (one per seed pairing: runs of equal seed), ✓ when the "
+        "difference holds at p < 0.05 in every pairing, (k/n) when in k of n."
+        + (
+            f" The p-values are not corrected for the {len(c.significance)} comparisons; "
+            f"with a Bonferroni correction a difference holds at p < "
+            f"{0.05 / len(c.significance):.4f}."
+            if len(c.significance) > 1
+            else ""
+        ),
+        "",
+        significance_matrix(c),
+        "",
+    ]
     b = c.buckets
     lines += [
-        "",
         "## BLEU by source length",
         "",
         "![BLEU by source length](bleu_by_length.png)",
         "",
         f"Source length in words; the buckets are cut at the test set's length quantiles and "
-        f"each holds at least {b.min_count} sentences, the same buckets for every run.",
+        f"each holds at least {b.min_count} sentences, the same buckets for every run. Error "
+        "bars and ± are 95% bootstrap intervals of each bucket's BLEU.",
         "",
-        bucket_table(b.labels, b.counts, c.bleu),
+        bucket_table(b.labels, b.counts, c.bleu, c.bleu_ci),
+        "",
+        "Differences per bucket (B − A, BLEU); * marks those the paired bootstrap test, run "
+        "inside the bucket, holds at p < 0.05 in every seed pairing. An unmarked difference "
+        "is within what another sample of test sentences could give: do not read it as a "
+        "difference between the variants.",
+        "",
+        bucket_significance_table(c),
+        "",
+        "### Reading",
+        "",
+        *reading(c),
     ]
     if c.exact_by_length is not None:
         lines += [
@@ -85,7 +232,9 @@ def report_markdown(c: Comparison, table: str, attention: dict[str, list[str]]) 
             "",
             "![Exact match by source length](accuracy_by_length.png)",
             "",
-            bucket_table(b.labels, b.counts, c.exact_by_length),
+            "With 95% Wilson intervals (low–high).",
+            "",
+            bucket_table(b.labels, b.counts, c.exact_by_length, c.exact_by_length_ci),
         ]
     if "valid_bleu.png" in c.figures:
         lines += ["", "## Validation BLEU", "", "![Validation BLEU](valid_bleu.png)"]
@@ -115,6 +264,38 @@ def report_markdown(c: Comparison, table: str, attention: dict[str, list[str]]) 
     return "\n".join(lines) + "\n"
 
 
+def write_significance_csv(c: Comparison, path: Path) -> None:
+    """significance.csv: one line per pair of variants, seed pairing and bucket ("all" =
+    the whole test set): both scores, the difference, the p-value and the verdict."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["a", "b", "pairing", "bucket", "bleu_a", "bleu_b", "delta", "p", "p_lt_0.05"])
+        for (a, b), overall in c.significance.items():
+            for k, t in enumerate(overall, 1):
+                rows = [("all", t)]
+                rows += list(
+                    zip(
+                        c.buckets.labels,
+                        [p for p in c.bucket_significance[(a, b)][k - 1]],
+                        strict=True,
+                    )
+                )
+                for bucket, p in rows:
+                    w.writerow(
+                        [
+                            a,
+                            b,
+                            k,
+                            bucket,
+                            round(p.a, 2),
+                            round(p.b, 2),
+                            round(p.delta, 2),
+                            round(p.p, 4),
+                            p.significant,
+                        ]
+                    )
+
+
 def runs_section(runs: list[Run]) -> list[str]:
     d = runs[0].data_config
     tok = d.get("tokenizer", {})
@@ -132,19 +313,24 @@ def runs_section(runs: list[Run]) -> list[str]:
             f"{syn.get('seed')}."
         )
     lines.append("")
-    keys = ("max_epochs", "max_steps", "max_minutes", "lr", "scheduler", "warmup_steps",
-            "eval_every", "patience", "test_beam", "seed")  # fmt: skip
+    keys = ("max_epochs", "max_steps", "max_minutes", "max_target_tokens", "lr", "scheduler",
+            "warmup_steps", "eval_every", "patience", "seed")  # fmt: skip
     for run in runs:
         t = run.train_config
         r = run.results
         budget = ", ".join(f"{k}={t[k]}" for k in keys if k in t)
+        tokens = r.get("train_tgt_tokens")
         lines += [
             f"- **{run.label}** — `{run.path}`",
             f"  - command: `{run.command}`" if run.overrides else "  - command: (not recorded)",
             f"  - model: `{run.model_config}`",
             f"  - train: {budget}",
-            f"  - stopped by {r.get('stop_reason')} after {r.get('steps')} steps "
-            f"({r.get('epochs')} epochs), best step {r.get('best_step')}; "
+            f"  - test decoding: {describe_decoding(run.decoding)}",
+            f"  - stopped by {r.get('stop_reason')} ({describe_stop(str(r.get('stop_reason')))}) "
+            f"after {r.get('steps')} updates, {r.get('epochs_trained', r.get('epochs'))} epochs"
+            + (f", {tokens:,} target tokens" if tokens is not None else "")
+            + f", {format_seconds(r.get('train_seconds'))} of training "
+            f"({r.get('processes', 1)} process(es)); best step {r.get('best_step')}; "
             f"{r.get('device')}, {r.get('precision')}, torch {r.get('torch')}, "
             f"{r.get('threads')} threads, world size {r.get('world_size')}",
         ]

@@ -13,11 +13,41 @@ from matplotlib.figure import Figure
 from torch.utils.tensorboard import SummaryWriter
 
 from nmt.compare import lengths as L
+from nmt.compare import stats as S
 from nmt.compare.attention import HeatMap, attention_maps, pick_sentences
 from nmt.compare.figures import by_length_figure, curves_figure
-from nmt.compare.markdown import corpus_line, report_markdown, run_markdown, runs_section
-from nmt.compare.runs import Run, check_same_test, load_run, name_runs
-from nmt.compare.table import bucket_table, columns, markdown_table, run_row, write_csv
+from nmt.compare.markdown import (
+    corpus_line,
+    report_markdown,
+    run_markdown,
+    runs_section,
+    significance_matrix,
+    write_significance_csv,
+)
+from nmt.compare.runs import (
+    DECODE_NAMES,
+    Group,
+    Run,
+    check_same_decoding,
+    check_same_test,
+    decoding_mismatches,
+    group_runs,
+    load_run,
+    name_runs,
+)
+from nmt.compare.stats import Paired
+from nmt.compare.table import (
+    DETAIL_COLUMNS,
+    bucket_table,
+    columns,
+    csv_columns,
+    group_columns,
+    group_rows,
+    markdown_table,
+    run_row,
+    write_csv,
+    write_group_csv,
+)
 from nmt.data.config import as_data_config
 from nmt.data.prepare import read_text
 from nmt.errors import ConfigError
@@ -26,6 +56,8 @@ from nmt.errors import ConfigError
 OUTPUTS = (
     "report.md",
     "results.csv",
+    "variants.csv",
+    "significance.csv",
     "RUN.md",
     "bleu_by_length.png",
     "accuracy_by_length.png",
@@ -36,20 +68,33 @@ OUTPUTS = (
 
 @dataclass
 class Comparison:
-    """Everything the report is written from."""
+    """Everything the report is written from (per-run dicts are keyed by run label)."""
 
     runs: list[Run]
+    groups: list[Group]
     test_name: str
     n_test: int
     buckets: L.Buckets
-    bleu: dict[str, list[float]]
-    exact: dict[str, float] | None
+    bleu: dict[str, list[float]]  # BLEU per length bucket
+    bleu_ci: dict[str, list[float | None]]  # half-width of its 95% interval
+    exact: dict[str, tuple[float, float, float]] | None  # (%, low, high), synthetic corpora
     exact_by_length: dict[str, list[float]] | None
+    exact_by_length_ci: dict[str, list[tuple[float, float]]] | None
     extra_tests: list[str]
     sentences: list[int]
+    #: (group a, group b) -> one paired test of b against a per seed pairing, test BLEU
+    significance: dict[tuple[str, str], list[Paired]] = field(default_factory=dict)
+    #: (group a, group b) -> per seed pairing, one paired test per length bucket
+    bucket_significance: dict[tuple[str, str], list[list[Paired]]] = field(default_factory=dict)
+    mismatches: dict[str, dict[str, object]] = field(default_factory=dict)
     figures: dict[str, str] = field(default_factory=dict)  # file name -> what it shows
     no_attention: list[str] = field(default_factory=list)
     no_checkpoint: list[str] = field(default_factory=list)
+
+    @property
+    def seeded(self) -> bool:
+        """Some variant has more than one seed."""
+        return any(len(g.runs) > 1 for g in self.groups)
 
 
 def check_out(out: Path) -> None:
@@ -67,6 +112,33 @@ def clean_outputs(out: Path) -> None:
         path.unlink()
 
 
+def seed_pairs(a: Group, b: Group) -> list[tuple[Run, Run]]:
+    """The runs of two groups paired by seed (their common seeds; in seed order when they
+    have none in common)."""
+    common = [s for s in a.seeds if s in b.seeds]
+    if common:
+        by_a, by_b = {r.seed: r for r in a.runs}, {r.seed: r for r in b.runs}
+        return [(by_a[s], by_b[s]) for s in common]
+    return list(zip(a.runs, b.runs, strict=False))
+
+
+def significance(
+    c: Comparison, hyps: dict[str, list[str]], refs: list[list[str]], lengths: list[int]
+) -> None:
+    """Paired bootstrap tests (sacreBLEU) between every two groups, on the whole test set
+    and inside each length bucket, for each seed pairing."""
+    for i, a in enumerate(c.groups):
+        for b in c.groups[i + 1 :]:
+            pairs = seed_pairs(a, b)
+            c.significance[(a.label, b.label)] = [
+                S.paired_bleu(hyps[ra.label], [hyps[rb.label]], refs)[0] for ra, rb in pairs
+            ]
+            c.bucket_significance[(a.label, b.label)] = [
+                S.paired_by_bucket(lengths, c.buckets.ranges, hyps[ra.label], hyps[rb.label], refs)
+                for ra, rb in pairs
+            ]
+
+
 def gather(
     runs: list[Run],
     root: str | None,
@@ -74,7 +146,8 @@ def gather(
     n_sentences: int,
     log: Callable[[str], None],
 ) -> tuple[Comparison, Any]:
-    """Read the shared test set and score every run on the common length buckets."""
+    """Read the shared test set and score every run on the common length buckets, with
+    95% intervals, and test every two variants against each other."""
     data_cfg = as_data_config(runs[0].data_config)
     if root:
         data_cfg.root = root
@@ -83,42 +156,55 @@ def gather(
     lengths = L.source_lengths(test.src)
     buckets = L.common_buckets(lengths, min_count)
     synthetic = data_cfg.name == "synthetic"
-    bleu, exact, exact_len = {}, {}, {}
+    bleu, bleu_ci, exact, exact_len, exact_len_ci, hyps = {}, {}, {}, {}, {}, {}
     for run in runs:
-        hyps = run.hypotheses()
-        if len(hyps) != len(test.src):
+        h = hyps[run.label] = run.hypotheses()
+        if len(h) != len(test.src):
             raise ConfigError(
-                f"{run.path}: {len(hyps)} test hypotheses but the test set has {len(test.src)} "
+                f"{run.path}: {len(h)} test hypotheses but the test set has {len(test.src)} "
                 "sentences; the run was tested on different data"
             )
-        bleu[run.label] = L.bleu_per_bucket(test.src, hyps, test.refs, buckets)
+        scored = S.bucket_bleu(lengths, buckets.ranges, h, test.refs)
+        bleu[run.label] = [round(b, 2) for b, _ in scored]
+        bleu_ci[run.label] = [ci for _, ci in scored]
         if synthetic:
-            exact[run.label] = L.exact_match(hyps, test.refs[0])
-            exact_len[run.label] = L.exact_match_per_bucket(lengths, hyps, test.refs[0], buckets)
+            ref = test.refs[0]
+            exact[run.label] = (L.exact_match(h, ref), *S.wilson(S.exact_hits(h, ref), len(h)))
+            exact_len[run.label] = L.exact_match_per_bucket(lengths, h, ref, buckets)
+            exact_len_ci[run.label] = [
+                S.wilson(S.exact_hits([h[i] for i in idx], [ref[i] for i in idx]), len(idx))
+                for idx in S.bucket_indices(lengths, buckets.ranges)
+            ]
     extra = [n for n in runs[0].results["test"] if n != "test"]
     extra = [n for n in extra if all(n in r.results["test"] for r in runs)]
     comparison = Comparison(
         runs=runs,
+        groups=group_runs(runs),
         test_name=data_cfg.test,
         n_test=len(test.src),
         buckets=buckets,
         bleu=bleu,
+        bleu_ci=bleu_ci,
         exact=exact if synthetic else None,
         exact_by_length=exact_len if synthetic else None,
+        exact_by_length_ci=exact_len_ci if synthetic else None,
         extra_tests=extra,
         sentences=pick_sentences(test.src, k=n_sentences) if n_sentences > 0 else [],
     )
+    log(f"paired significance tests between {len(comparison.groups)} variants ...")
+    significance(comparison, hyps, test.refs, lengths)
     return comparison, test
 
 
 def length_figures(c: Comparison) -> list[tuple[str, str, Figure]]:
     """(file stem, description, figure) of the by-length plots and the validation curves."""
     corpus = f"{corpus_line(c.runs[0])}, test split {c.test_name} ({c.n_test} sentences)"
-    beams = sorted({str(r.results.get("test_beam", "?")) for r in c.runs})
+    beams = sorted({str(r.decoding.get("beam", "?")) for r in c.runs})
     sub = (
         f"{corpus}\nbuckets of ≥ {c.buckets.min_count} sentences, cut at source-length "
-        f"quantiles; beam {'/'.join(beams)}"
+        f"quantiles; beam {'/'.join(beams)}; bars: 95% intervals"
     )
+    groups = {r.label: g.label for g in c.groups for r in g.runs}
     out = [
         (
             "bleu_by_length",
@@ -129,6 +215,8 @@ def length_figures(c: Comparison) -> list[tuple[str, str, Figure]]:
                 "BLEU (sacreBLEU, cased, detokenized)",
                 "BLEU by source sentence length",
                 sub,
+                errors=c.bleu_ci,
+                groups=groups,
             ),
         )
     ]
@@ -144,19 +232,29 @@ def length_figures(c: Comparison) -> list[tuple[str, str, Figure]]:
                     "Exact-match accuracy by source sentence length",
                     sub,
                     ymax=100,
+                    errors=c.exact_by_length_ci,
+                    groups=groups,
                 ),
             )
         )
+    # against target tokens trained when every run recorded them (the budget that is equal
+    # by construction); else against training minutes
+    tokens = all("train_tgt_tokens" in m for r in c.runs for m in r.metrics)
     curves = {
         r.label: (
-            [m.get("train_seconds", 0) / 60 for m in r.metrics],
+            [
+                m["train_tgt_tokens"] / 1e6 if tokens else m.get("train_seconds", 0) / 60
+                for m in r.metrics
+            ],
             [m.get("valid_bleu", 0) for m in r.metrics],
         )
         for r in c.runs
     }
-    fig = curves_figure(curves)
+    xlabel = "target tokens trained (millions)" if tokens else None
+    fig = curves_figure(curves, xlabel) if xlabel else curves_figure(curves)
     if fig is not None:
-        out.append(("valid_bleu", "validation BLEU against training time", fig))
+        what = "target tokens trained" if tokens else "training time"
+        out.append(("valid_bleu", f"validation BLEU against {what}", fig))
     return out
 
 
@@ -180,19 +278,24 @@ def compare_runs(
     command: str | None = None,
     wall_seconds: float | None = None,
     notes: Sequence[str] = (),
+    allow_mismatch: bool = False,
     log: Callable[[str], None] = print,
 ) -> Comparison:
     """Compare finished runs into ``out``; returns what was compared.
 
     Raises:
-        ConfigError: a run is unfinished or incomplete, or the runs differ in test data.
+        ConfigError: a run is unfinished or incomplete, the runs differ in test data, or
+            (unless ``allow_mismatch``) in how their test scores were decoded.
     """
     out = Path(out)
     check_out(out)
     runs = [load_run(d) for d in run_dirs]
     check_same_test(runs)
+    if not allow_mismatch:
+        check_same_decoding(runs)
     name_runs(runs)
     c, test = gather(runs, root, min_count, n_sentences, log)
+    c.mismatches = decoding_mismatches(runs)
     out.mkdir(parents=True, exist_ok=True)
     clean_outputs(out)
     writer = SummaryWriter(log_dir=str(out / "tb"))
@@ -213,21 +316,39 @@ def compare_runs(
                 name = save(m.figure, out, m.name, writer, m.tag)
                 attention.setdefault(run.label, []).append(name)
                 c.figures[name] = f"attention of {run.label}"
-        cols = columns(c.exact is not None, c.extra_tests)
+        cols = columns(c.exact is not None, c.extra_tests, decoding=bool(c.mismatches))
+        mismatched = [DECODE_NAMES[k].split(" (")[0] for k in c.mismatches]
         rows = [
-            run_row(r, c.extra_tests, None if c.exact is None else c.exact[r.label]) for r in runs
+            run_row(r, c.extra_tests, None if c.exact is None else c.exact[r.label], mismatched)
+            for r in runs
         ]
-        write_csv(rows, cols, out / "results.csv")
+        by_label = {r.label: row for r, row in zip(runs, rows, strict=True)}
+        for g in c.groups:
+            for r in g.runs:
+                by_label[r.label]["group"] = g.label
+        write_csv(rows, csv_columns(cols, c.extra_tests), out / "results.csv")
         table = markdown_table(rows, cols)
-        report = report_markdown(c, table, attention)
+        gcols = group_columns(c.exact is not None, c.extra_tests)
+        grows = group_rows(c.groups, by_label, c.extra_tests)
+        write_group_csv(grows, gcols, out / "variants.csv")
+        write_significance_csv(c, out / "significance.csv")
+        tables = {
+            "runs": table,
+            "details": markdown_table(rows, DETAIL_COLUMNS),
+            "variants": markdown_table(grows, gcols),
+        }
+        report = report_markdown(c, tables, attention)
         (out / "report.md").write_text(report, encoding="utf-8")
         (out / "RUN.md").write_text(
             run_markdown(runs, command, wall_seconds, notes, out), encoding="utf-8"
         )
         writer.add_text("comparison/results", table)
         writer.add_text(
-            "comparison/bleu_by_length", bucket_table(c.buckets.labels, c.buckets.counts, c.bleu)
+            "comparison/bleu_by_length",
+            bucket_table(c.buckets.labels, c.buckets.counts, c.bleu, c.bleu_ci),
         )
+        writer.add_text("comparison/variants", tables["variants"])
+        writer.add_text("comparison/significance", significance_matrix(c))
         writer.add_text("comparison/runs", "\n".join(runs_section(runs)))
     finally:
         writer.close()

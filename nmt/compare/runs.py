@@ -19,6 +19,23 @@ from nmt.errors import ConfigError
 
 #: synthetic-corpus keys that decide the test split's content
 SYNTHETIC_TEST_KEYS = ("task", "min_len", "max_len", "vocab", "n_test", "seed")
+#: the search settings of the test scores, as results.json records them
+DECODE_KEYS = ("beam", "alpha", "max_len_a", "max_len_b", "precision")
+#: what each decoding setting is called in messages (the config key that sets it)
+DECODE_NAMES = {
+    "beam": "beam (train.test_beam)",
+    "alpha": "length penalty (train.length_penalty)",
+    "max_len_a": "length limit a (train.max_len_a)",
+    "max_len_b": "length limit b (train.max_len_b)",
+    "precision": "decode precision (train.precision)",
+    "tokenizer": "tokenizer (data.tokenizer / SentencePiece model)",
+}
+#: settings that do not change what a run learns: runs that differ only in these (and in
+#: train.seed) are seeds of one configuration
+NOT_THE_METHOD = {
+    "train": ("seed", "resume", "threads", "num_workers", "log_every", "num_samples", "device"),
+    "data": ("root", "mirror"),
+}
 
 
 @dataclass
@@ -85,6 +102,27 @@ class Run:
         world = int(self.results.get("world_size") or 1)
         head = ["torchrun", f"--nproc_per_node={world}", "-m", "nmt.cli.train"]
         return shlex.join([*(head if world > 1 else ["nmt-train"]), *self.overrides])
+
+    @property
+    def seed(self) -> int | None:
+        seed = self.results.get("seed", self.train_config.get("seed"))
+        return None if seed is None else int(seed)
+
+    @property
+    def decoding(self) -> dict[str, Any]:
+        """How the test scores were decoded: beam, length penalty, length limits, precision
+        (from results.json; runs from before it recorded them: from their config)."""
+        saved = self.results.get("decode")
+        if saved:
+            return {k: saved.get(k) for k in DECODE_KEYS}
+        t = self.train_config
+        return {
+            "beam": self.results.get("test_beam", t.get("test_beam")),
+            "alpha": t.get("length_penalty"),
+            "max_len_a": t.get("max_len_a"),
+            "max_len_b": t.get("max_len_b"),
+            "precision": self.results.get("precision"),
+        }
 
     def test_scores(self, split: str = "test") -> dict[str, Any]:
         return dict(self.results["test"][split])
@@ -268,6 +306,7 @@ def name_runs(runs: list[Run]) -> None:
         runs,
         [r.variant for r in runs],
         lambda n, r, i: _slug(describe_variant(r.model_config)),
+        lambda n, r, i: f"{n}_seed{r.seed}",
         lambda n, r, i: f"{n}_{_slug(r.path.name)}",
         lambda n, r, i: f"{n}_{_slug(r.path.parent.name)}",  # same job in two sweeps
         lambda n, r, i: f"{n}_{i}",
@@ -275,9 +314,114 @@ def name_runs(runs: list[Run]) -> None:
     labels = _until_unique(
         runs,
         [describe_variant(r.model_config) for r in runs],
+        lambda lab, r, i: f"{lab}, seed {r.seed}",
         lambda lab, r, i: f"{lab} [{r.path.name}]",
         lambda lab, r, i: f"{lab[:-1]}, {r.path.parent.name}]",
         lambda lab, r, i: f"{lab} #{i}",
     )
     for run, name, label in zip(runs, names, labels, strict=True):
         run.name, run.label = name, label
+
+
+def tokenizer_identity(runs: list[Run]) -> list[str]:
+    """Per run, what decides its tokenization: the SentencePiece model's sha256 when every
+    run recorded it, else the tokenizer settings and the text it was trained on."""
+    if all(r.results.get("tokenizer") for r in runs):
+        return [str(r.results["tokenizer"])[:12] for r in runs]
+    out = []
+    for r in runs:
+        d = r.data_config
+        settings = {k: d.get(k) for k in ("name", "src", "tgt", "train", "seed")}
+        out.append(json.dumps({**settings, **(d.get("tokenizer") or {})}, sort_keys=True))
+    return out
+
+
+def decoding_mismatches(runs: list[Run]) -> dict[str, dict[str, Any]]:
+    """Each decoding setting (and the tokenizer) on which the runs differ -> value per run
+    label (empty when every run decoded alike)."""
+    values = {key: [r.decoding.get(key) for r in runs] for key in DECODE_KEYS}
+    values["tokenizer"] = tokenizer_identity(runs)
+    return {
+        key: {r.label or str(r.path): v for r, v in zip(runs, vals, strict=True)}
+        for key, vals in values.items()
+        if len({json.dumps(v) for v in vals}) > 1
+    }
+
+
+def check_same_decoding(runs: list[Run]) -> None:
+    """Refuse runs whose test scores were decoded differently or tokenized differently,
+    naming the first two runs and the setting."""
+    first = runs[0]
+    want = {key: first.decoding.get(key) for key in DECODE_KEYS}
+    tokenizers = tokenizer_identity(runs)
+    for run, tok in zip(runs[1:], tokenizers[1:], strict=True):
+        got = run.decoding
+        diffs = [(k, want[k], got.get(k)) for k in DECODE_KEYS if got.get(k) != want[k]]
+        if tok != tokenizers[0]:
+            diffs.append(("tokenizer", tokenizers[0], tok))
+        if diffs:
+            key, a, b = diffs[0]
+            raise ConfigError(
+                f"{first.path} and {run.path} were decoded differently ({DECODE_NAMES[key]}: "
+                f"{a} vs {b}); compare runs decoded alike, or pass --allow-mismatch to compare "
+                "them anyway with every difference marked"
+            )
+
+
+def condition(run: Run) -> str:
+    """What the run is, apart from its seed: its config without the settings in
+    :data:`NOT_THE_METHOD`, as canonical JSON."""
+    config = dict(run.config)
+    config["model"] = run.model_config
+    for group, keys in NOT_THE_METHOD.items():
+        section = dict(config.get(group) or {})
+        for key in keys:
+            section.pop(key, None)
+        config[group] = section
+    config.pop("name", None)
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+@dataclass
+class Group:
+    """Runs of one configuration that differ only in ``train.seed``."""
+
+    label: str
+    runs: list[Run]
+
+    @property
+    def seeds(self) -> list[int | None]:
+        return [r.seed for r in self.runs]
+
+    @property
+    def variant(self) -> str:
+        return self.runs[0].variant
+
+
+def group_runs(runs: list[Run]) -> list[Group]:
+    """Group runs that differ only in ``train.seed`` (in order of first appearance; runs
+    in a group in seed order). A group's label is its variant described, made unique."""
+    by_key: dict[str, list[Run]] = {}
+    for run in runs:
+        by_key.setdefault(condition(run), []).append(run)
+    groups = [sorted(g, key=lambda r: (r.seed is None, r.seed or 0)) for g in by_key.values()]
+    labels = [describe_variant(g[0].model_config) for g in groups]
+    for label in {lab for lab in labels if labels.count(lab) > 1}:
+        same = [i for i, lab in enumerate(labels) if lab == label]
+        flat = [_flatten(json.loads(condition(groups[i][0]))) for i in same]
+        keys = sorted(k for k in set().union(*flat) if len({str(f.get(k)) for f in flat}) > 1)
+        for i, f in zip(same, flat, strict=True):
+            shown = ", ".join(f"{k}={f.get(k)}" for k in keys[:3])
+            labels[i] = f"{label} ({shown})" if shown else f"{label} #{i + 1}"
+    return [Group(label, g) for label, g in zip(labels, groups, strict=True)]
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"seed": 1}}`` -> ``{"train.seed": 1}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flatten(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
