@@ -71,18 +71,6 @@ def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
     return out
 
 
-def any_flags(flags: list[bool], info: DistInfo) -> list[bool]:
-    """Element-wise OR of ``flags`` over all ranks: one small all-reduce on the CPU.
-
-    Host-side only (gloo), so on CUDA it costs no device synchronisation.
-    """
-    if not info.enabled:
-        return flags
-    t = torch.tensor([float(f) for f in flags])
-    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=info.cpu_group)
-    return [bool(x > 0) for x in t.tolist()]
-
-
 def all_sum(values: list[float | int | bool], info: DistInfo) -> list[float]:
     """Element-wise sum of ``values`` over all ranks (flags: > 0 means any rank set it):
     one small float64 all-reduce on the CPU, exact for counts below 2**53."""

@@ -129,6 +129,7 @@ class Trainer:
         self.tokens_tgt = self.tokens_src = 0  # this rank's, this process's
         self.trained_tgt_tokens = self.trained_src_tokens = 0  # all ranks, every process
         self.processes = 1  # this one and those before a resume
+        self.stops: list[str] = []  # why each process ended (the earlier ones of a resumed run)
         self.last_eval_step = -1
         self.budget = Budget.from_config(self.tcfg)
         self.clock = TrainClock()  # restarted when fit() begins, from clock_state
@@ -141,7 +142,7 @@ class Trainer:
         return self.run_dir / "checkpoints"
 
     COUNTERS = ("best_step", "patience_bleu", "bad_evals", "trained_tgt_tokens",
-                "trained_src_tokens", "last_eval_step", "processes")  # fmt: skip
+                "trained_src_tokens", "last_eval_step", "processes", "stops")  # fmt: skip
 
     def save(self, name: str, full: bool = True) -> None:
         """Write a checkpoint (rank 0). ``full`` adds what resumption needs; with DDP it
@@ -341,6 +342,7 @@ class Trainer:
                 stop = stop or self._stop_reason(flag)
             bar.close()
             self._check_finite(nonfinite)
+            self.stops.append(stop or "max_epochs")
             if stop == "signal":
                 self.save("last.pt")
                 if self.dist.is_main:
@@ -468,6 +470,7 @@ class Trainer:
             # why it stopped and what it used (every process of a resumed run)
             "stop_reason": stop_reason,
             "stop_detail": describe_stop(stop_reason),
+            "stops": self.stops,  # every process's reason: a resumed run's history
             "budget": self.budget.as_dict(),
             "steps": self.step,
             "epochs": self.epoch,

@@ -202,6 +202,9 @@ def test_runs_with_the_same_folder_name_stay_apart(env, runs, tmp_path):
     a, b = tmp_path / "sweep_a" / runs[0].name, tmp_path / "sweep_b" / runs[0].name
     shutil.copytree(runs[0], a)
     shutil.copytree(runs[0], b)
+    cfg = OmegaConf.load(b / "config.yaml")  # another setting: two variants, two heat maps
+    cfg.train.lr = 0.002
+    OmegaConf.save(cfg, b / "config.yaml")
     out = tmp_path / "out"
     proc = nmt_compare(env, a, b, "--out", out, "--sentences", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]

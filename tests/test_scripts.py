@@ -81,3 +81,31 @@ def test_plot_curves_draws_runs_and_names_a_missing_one(tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
     proc = run(["scripts/plot_curves.py", "--out", str(out), f"c={tmp_path / 'c'}"], tmp_path)
     assert proc.returncode != 0 and "metrics.jsonl does not exist" in proc.stderr
+
+
+def test_score_files_gives_intervals_and_paired_tests(tmp_path):
+    refs = [f"sentence number {i} is here with words" for i in range(200)]
+    src = [" ".join(["w"] * (3 + i % 20)) for i in range(200)]
+    good = refs[:150] + ["nothing alike"] * 50
+    bad = refs[:60] + ["nothing alike"] * 140
+    for name, lines in {"ref": refs, "src": src, "good": good, "bad": bad}.items():
+        (tmp_path / f"{name}.txt").write_text("".join(x + "\n" for x in lines))
+    out = tmp_path / "sig"
+    proc = run(
+        ["scripts/score_files.py", "--ref", str(tmp_path / "ref.txt"), "--src",
+         str(tmp_path / "src.txt"), f"bad={tmp_path / 'bad.txt'}",
+         f"good={tmp_path / 'good.txt'}", f"same={tmp_path / 'bad.txt'}", "--out", str(out)],
+        tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert data["scores"]["good"]["bleu"] > data["scores"]["bad"]["bleu"]
+    assert data["scores"]["good"]["bleu_ci"] > 0
+    tests = {(t["a"], t["b"]): t for t in data["tests"]}
+    assert tests[("bad", "good")]["significant"] and tests[("bad", "good")]["p"] < 0.05
+    assert tests[("bad", "same")]["p"] == 1.0 and not tests[("bad", "same")]["significant"]
+    assert len(data["by_length"]["buckets"]) >= 1
+    assert "| bad | good |" in out.with_suffix(".md").read_text()
+    proc = run(["scripts/score_files.py", "--ref", str(tmp_path / "ref.txt"),
+                f"x={tmp_path / 'src.txt'}", "oops"], tmp_path)  # fmt: skip
+    assert proc.returncode == 2 and "NAME=HYPOTHESES_FILE" in proc.stderr

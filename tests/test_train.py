@@ -298,7 +298,7 @@ def test_a_resumed_runs_time_budget_continues_where_it_stopped(env, tmp_path):
     """N minutes of training cut in two equal N minutes straight, within a step."""
     common = [
         *TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0", "train.max_epochs=10000",
-        "train.threads=1",
+        "train.threads=1", "train.patience=0",
     ]  # fmt: skip
     budget = 6.0  # seconds
     nmt_train(env, tmp_path / "straight", *common, f"train.max_minutes={budget / 60}")
@@ -315,6 +315,7 @@ def test_a_resumed_runs_time_budget_continues_where_it_stopped(env, tmp_path):
         assert r["stop_reason"] == "max_minutes"
         assert budget <= r["train_seconds"] <= budget + tolerance, r["train_seconds"]
     assert split["processes"] == 2 and straight["processes"] == 1
+    assert split["stops"] == ["max_minutes", "max_minutes"] and straight["stops"] == ["max_minutes"]
     assert split["steps"] > first["steps"]
     # the wall time covers both processes: at least the first one's and the second's training
     assert split["wall_seconds"] >= first["wall_seconds"] + (budget / 2) - 0.1
@@ -325,7 +326,7 @@ def test_validation_time_is_not_training_time(env, tmp_path):
     run = tmp_path / "slow_eval"
     nmt_train(
         env, run, *TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.max_epochs=10000",
-        "train.max_minutes=0.05", "train.eval_every=5", "train.eval_beam=8",
+        "train.max_minutes=0.05", "train.eval_every=5", "train.eval_beam=8", "train.patience=0",
         "data.synthetic.n_valid=400", "train.threads=1",
     )  # fmt: skip
     r = results_of(run)
@@ -441,7 +442,9 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(env, tmp_path):
     assert step > 0
     nmt_train(env, run, *args, f"train.max_steps={step + 5}", "train.resume=true")
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == step + 5
-    assert json.loads((run / "results.json").read_text())["steps"] == step + 5
+    results = json.loads((run / "results.json").read_text())
+    assert results["steps"] == step + 5
+    assert results["stops"] == ["signal", "max_steps"] and results["processes"] == 2
 
 
 def test_nan_loss_stops_with_a_clear_message(env, tmp_path):

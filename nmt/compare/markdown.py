@@ -47,11 +47,10 @@ def _pair_cell(tests: list[Paired]) -> str:
     """``+3.46 (p<0.001) ✓``: the mean difference over seed pairings, each pairing's p-value,
     and ✓ when the difference holds at 0.05 in every pairing."""
     delta = sum(t.delta for t in tests) / len(tests)
-    ps = ", ".join(format_p(t.p).removeprefix("p=") for t in tests)
-    ps = ps if ps.startswith("p") else f"p={ps}"
+    ps = ", ".join(format_p(t.p).removeprefix("p").removeprefix("=") for t in tests)
     held = sum(t.significant for t in tests)
     mark = " ✓" if held == len(tests) else f" ({held}/{len(tests)})" if held else ""
-    return f"{delta:+.2f} ({ps}){mark}"
+    return f"{delta:+.2f} (p {ps}){mark}"
 
 
 def significance_matrix(c: Comparison) -> str:
@@ -92,6 +91,7 @@ def reading(c: Comparison) -> list[str]:
     the difference is real (held by the test in every seed pairing)."""
     out = []
     labels = c.buckets.labels
+    unconverged = {g.label for g in c.groups if any(still_improving(r) is not None for r in g.runs)}
     for (a, b), pairings in c.bucket_significance.items():
         overall = c.significance[(a, b)]
         delta = sum(t.delta for t in overall) / len(overall)
@@ -103,18 +103,27 @@ def reading(c: Comparison) -> list[str]:
             else f"not distinguishable from {a} on the whole test set ({delta:+.2f} BLEU, "
             "within what resampling the test sentences gives)"
         )
-        real = [
-            f"{labels[k]} ({sum(p[k].delta for p in pairings) / len(pairings):+.1f})"
-            for k in range(len(labels))
-            if all(p[k].significant for p in pairings)
-        ]
-        where = (
-            f"by length, the difference is real in {len(real)} of {len(labels)} buckets: "
-            + ", ".join(real)
-            if real
-            else "no per-length difference holds"
+        deltas = [sum(p[k].delta for p in pairings) / len(pairings) for k in range(len(labels))]
+        held_k = [all(p[k].significant for p in pairings) for k in range(len(labels))]
+        rows = list(zip(labels, deltas, held_k, strict=True))
+        better = [f"{lab} ({d:+.1f})" for lab, d, h in rows if h and d > 0]
+        worse = [f"{lab} ({d:+.1f})" for lab, d, h in rows if h and d < 0]
+        neither = [lab for lab, _, h in rows if not h]
+        parts = []
+        if better:
+            parts.append(f"better in {', '.join(better)}")
+        if worse:
+            parts.append(f"worse in {', '.join(worse)}")
+        if neither:
+            parts.append(f"no difference the test holds in {', '.join(neither)}")
+        rising = [g for g in (a, b) if g in unconverged]
+        caveat = (
+            f" Not converged: {' and '.join(rising)} (see above) — a finding about the budget, "
+            "not the architecture."
+            if rising
+            else ""
         )
-        out.append(f"- **{b}** is {verdict}; {where}.")
+        out.append(f"- **{b}** is {verdict}; by source length it is {'; '.join(parts)}.{caveat}")
     return out
 
 
@@ -132,6 +141,37 @@ def mismatch_lines(c: Comparison) -> list[str]:
         cells = "; ".join(f"{label}: `{value}`" for label, value in values.items())
         lines.append(f"- {DECODE_NAMES[key]} — {cells}")
     return [*lines, ""]
+
+
+#: a run stopped by a budget is "still improving" when its last validation BLEU is this much
+#: above every earlier one
+RISING = 0.5
+
+
+def still_improving(run: Run) -> float | None:
+    """How far the last validation BLEU of a run that a budget stopped lies above every
+    earlier one (None when it converged, was stopped early, or did not rise by RISING)."""
+    if run.results.get("stop_reason") == "patience" or len(run.metrics) < 2:
+        return None
+    bleus = [float(m.get("valid_bleu", 0.0)) for m in run.metrics]
+    gain = bleus[-1] - max(bleus[:-1])
+    return gain if gain >= RISING else None
+
+
+def convergence_lines(c: Comparison) -> list[str]:
+    """A warning naming the runs a budget stopped mid-curve."""
+    rising = [(r, g) for r in c.runs if (g := still_improving(r)) is not None]
+    if not rising:
+        return []
+    names = ", ".join(f"{r.label} (+{g:.2f})" for r, g in rising)
+    return [
+        "",
+        f"**Not converged.** Still improving when their budget ended (the last validation "
+        f"BLEU at least {RISING} above every earlier one): {names}. Their scores are what "
+        "the variant reached on this budget, a lower bound, not what it can do: a "
+        "difference involving them is a finding about the budget until a longer run or "
+        "early stopping (`train.patience`) says otherwise.",
+    ]
 
 
 def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, list[str]]) -> str:
@@ -175,6 +215,7 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         "target tokens (all processes together) and train time (training only: "
         "validation and testing excluded) are what each run used, over every process of "
         "a resumed run.",
+        *convergence_lines(c),
     ]
     if c.exact is not None:
         lines += [
@@ -243,8 +284,9 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         nums = ", ".join(str(i + 1) for i in c.sentences)
         lines.append(
             f"Alignment heat maps of test sentences {nums} (picked at the quartiles of the "
-            "10–25-word sentences), translated by each run's best checkpoint with its test "
-            "beam: output pieces (rows) against source pieces (columns). For the Transformer "
+            "10–25-word sentences), translated by each variant's best checkpoint (of its "
+            "first seed) with its test beam: output pieces (rows) against source pieces "
+            "(columns). For the Transformer "
             "the single map averages the heads of its last cross-attention layer; the "
             "`_heads` grid shows each head, teacher-forced on the model's own output."
         )

@@ -294,6 +294,7 @@ def compare_runs(
     if not allow_mismatch:
         check_same_decoding(runs)
     name_runs(runs)
+    runs = [r for g in group_runs(runs) for r in g.runs]  # the seeds of a variant together
     c, test = gather(runs, root, min_count, n_sentences, log)
     c.mismatches = decoding_mismatches(runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -304,7 +305,7 @@ def compare_runs(
             c.figures[save(fig, out, stem, writer, f"comparison/{stem}")] = what
         attention: dict[str, list[str]] = {}
         chosen = [test.src[i] for i in c.sentences]
-        for run in runs:
+        for run in (g.runs[0] for g in c.groups):  # one seed per variant: its first
             if chosen and not run.checkpoint.is_file():
                 log(f"{run.checkpoint}: missing; no heat maps for {run.label}")
                 c.no_checkpoint.append(run.label)

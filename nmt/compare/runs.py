@@ -300,13 +300,14 @@ def _until_unique(
 
 
 def name_runs(runs: list[Run]) -> None:
-    """Give each run a unique file name (the variant, then its settings, then its folder)
-    and a unique label (the described variant, then its folder)."""
+    """Give each run a unique file name (the variant, then its seed, then its settings,
+    then its folder) and a unique label (the described variant, then its seed, then its
+    folder)."""
     names = _until_unique(
         runs,
         [r.variant for r in runs],
-        lambda n, r, i: _slug(describe_variant(r.model_config)),
-        lambda n, r, i: f"{n}_seed{r.seed}",
+        lambda n, r, i: f"{r.variant}_seed{r.seed}",
+        lambda n, r, i: f"{_slug(describe_variant(r.model_config))}_seed{r.seed}",
         lambda n, r, i: f"{n}_{_slug(r.path.name)}",
         lambda n, r, i: f"{n}_{_slug(r.path.parent.name)}",  # same job in two sweeps
         lambda n, r, i: f"{n}_{i}",

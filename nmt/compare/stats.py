@@ -59,9 +59,10 @@ def paired_bleu(
     """sacreBLEU's paired bootstrap test of every system in ``systems`` against
     ``baseline`` (cased BLEU; ``refs`` are reference streams), one result per system.
 
-    A system whose hypotheses equal the baseline's gets p = 1: sacreBLEU's test counts
-    resampled differences strictly above the observed one, which for identical systems
-    (every difference 0) would give its smallest p-value instead.
+    A system whose score or hypotheses equal the baseline's gets p = 1: sacreBLEU's test
+    counts resampled differences strictly above the observed one, which for systems that
+    score alike on every resample (identical, or both perfect) would give its smallest
+    p-value instead.
     """
     baseline = list(baseline)
     named = [("baseline", baseline)]
@@ -73,7 +74,7 @@ def paired_bleu(
     results = next(v for k, v in scores.items() if k != "System")
     base = results[0].score
     return [
-        Paired(base, r.score, 1.0 if list(h) == baseline else float(r.p_value))
+        Paired(base, r.score, 1.0 if r.score == base or list(h) == baseline else r.p_value)
         for r, h in zip(results[1:], systems, strict=True)
     ]
 
@@ -139,12 +140,13 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
     return (statistics.fmean(vals), sd)
 
 
-def format_mean_sd(values: Sequence[float], digits: int = 2) -> str:
+def format_mean_sd(values: Sequence[float], digits: int = 2, thousands: bool = False) -> str:
     """``33.18 ± 0.41`` over seeds (sample sd), or the single value."""
     mean, sd = mean_sd(values)
     if math.isnan(mean):
         return ""
-    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    spec = f"{',' if thousands else ''}.{digits}f"
+    return f"{mean:{spec}}" if sd is None else f"{mean:{spec}} ± {sd:{spec}}"
 
 
 def format_p(p: float) -> str:

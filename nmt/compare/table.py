@@ -252,7 +252,7 @@ def _cell(col: Column, row: dict[str, Any]) -> str:
     elif col.fmt == "meansd":
         text = format_mean_sd(value)
     elif col.fmt == "meansd0":
-        text = format_mean_sd(value, digits=0)
+        text = format_mean_sd(value, digits=0, thousands=True)
     else:
         text = col.fmt.format(value)
     return text.replace("|", "\\|")
