@@ -5,7 +5,8 @@ The intervals are sacreBLEU's own (``corpus_score(..., n_bootstrap=N)``, as ``sa
 --confidence``): the test sentences are resampled with replacement N times (seed 12345,
 sacreBLEU's default, so a score's interval is reproducible), and the interval is the mean of
 the resampled scores plus or minus half the distance between their 2.5th and 97.5th
-percentiles (Koehn 2004). It measures how much the score depends on which sentences happen
+percentiles (Koehn 2004); the interval reported is the score plus or minus that
+half-width. It measures how much the score depends on which sentences happen
 to be in the test set, not how much it depends on the training run (seeds do that).
 """
 
@@ -23,14 +24,17 @@ N_BOOTSTRAP = 1000
 
 def interval(score: Score) -> dict[str, object]:
     """sacreBLEU's bootstrap estimate of ``score`` as JSON: the half-width of the 95%
-    interval (``ci``), the bootstrap mean and the interval ``[mean - ci, mean + ci]``."""
+    interval (``ci``, half the distance between the 2.5th and 97.5th percentiles of the
+    resampled scores), the bootstrap mean, and the interval ``[score - ci, score + ci]``
+    around the score itself, as every table and figure shows it."""
     mean, ci = float(score._mean), float(score._ci)
     if mean < 0:  # no bootstrap ran (sacreBLEU marks that with -1)
         return {}
+    value = float(score.score)
     return {
         "ci": round(ci, 2),
         "mean": round(mean, 2),
-        "ci95": [round(mean - ci, 2), round(mean + ci, 2)],
+        "ci95": [round(value - ci, 2), round(value + ci, 2)],
     }
 
 

@@ -470,7 +470,9 @@ class Trainer:
             # why it stopped and what it used (every process of a resumed run)
             "stop_reason": stop_reason,
             "stop_detail": describe_stop(stop_reason),
-            "stops": self.stops,  # every process's reason: a resumed run's history
+            # why each process ended, the last = this one (a process killed without a
+            # checkpoint leaves no entry; "processes" still counts it if it was resumed)
+            "stops": self.stops,
             "budget": self.budget.as_dict(),
             "steps": self.step,
             "epochs": self.epoch,

@@ -60,7 +60,8 @@ def by_length(named: dict[str, list[str]], ref: list[str], src: list[str]) -> di
     lengths = source_lengths(src)
     b = common_buckets(lengths)
     names = list(named)
-    out: dict = {"buckets": b.labels, "counts": b.counts, "bleu": {}, "tests": []}
+    out: dict = {"buckets": b.labels, "counts": b.counts, "min_count": b.min_count,
+                 "bleu": {}, "tests": []}  # fmt: skip
     for name, hyps in named.items():
         out["bleu"][name] = [
             [round(x, 2), ci] for x, ci in bucket_bleu(lengths, b.ranges, hyps, [ref])
@@ -78,7 +79,8 @@ def length_markdown(lengths: dict) -> list[str]:
     names = list(lengths["bleu"])
     lines = [
         "",
-        "BLEU by source length (words; buckets of at least 100 sentences), ± = 95% interval:",
+        f"BLEU by source length (words; buckets of at least {lengths['min_count']} "
+        "sentences), ± = 95% interval:",
         "",
         "| source words | sentences | " + " | ".join(names) + " |",
         "| --- | ---: | " + " | ".join("---:" for _ in names) + " |",

@@ -157,3 +157,12 @@ def test_budget_names_the_limit_that_ran_out():
     assert b.exhausted(5, 10, 60.0) == "max_minutes"
     assert Budget(max_epochs=3).exhausted(10**9, 10**12, 1e9) == ""  # epochs end elsewhere
     assert "5,000 target tokens" in b.describe()
+
+
+def test_a_difference_holds_only_if_every_seed_pairing_agrees_in_sign():
+    from nmt.compare.stats import Paired, holds
+
+    up, up2, down = Paired(30.0, 32.0, 0.01), Paired(29.0, 30.5, 0.02), Paired(31.0, 30.0, 0.01)
+    assert holds([up, up2]) and holds([down])
+    assert not holds([up, down])  # both "significant", opposite signs
+    assert not holds([up, Paired(30.0, 30.4, 0.3)]) and not holds([])

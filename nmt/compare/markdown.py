@@ -15,7 +15,7 @@ import torch
 
 from nmt.budget import describe_stop
 from nmt.compare.runs import DECODE_NAMES, Run
-from nmt.compare.stats import Paired, format_p
+from nmt.compare.stats import Paired, format_p, holds
 from nmt.compare.table import bucket_table, describe_decoding, format_seconds
 
 if TYPE_CHECKING:
@@ -49,13 +49,15 @@ def _pair_cell(tests: list[Paired]) -> str:
     delta = sum(t.delta for t in tests) / len(tests)
     ps = ", ".join(format_p(t.p).removeprefix("p").removeprefix("=") for t in tests)
     held = sum(t.significant for t in tests)
-    mark = " ✓" if held == len(tests) else f" ({held}/{len(tests)})" if held else ""
+    mark = " ✓" if holds(tests) else f" ({held}/{len(tests)})" if held else ""
     return f"{delta:+.2f} (p {ps}){mark}"
 
 
 def significance_matrix(c: Comparison) -> str:
     """The paired tests as a matrix: row variant A, column variant B, cell = B − A."""
     labels = [g.label for g in c.groups]
+    if len(labels) < 2:
+        return "One variant: no pair to test."
     lines = [
         "| A \\ B | " + " | ".join(labels[1:]) + " |",
         "|---|" + "|".join("---" for _ in labels[1:]) + "|",
@@ -71,7 +73,9 @@ def significance_matrix(c: Comparison) -> str:
 
 def bucket_significance_table(c: Comparison) -> str:
     """Per length bucket (columns) and pair of variants (rows): the BLEU difference, with *
-    where the paired test holds it at 0.05 in every seed pairing."""
+    where the paired test holds it at 0.05 in every seed pairing (with one sign)."""
+    if not c.bucket_significance:
+        return "One variant: no pair to test."
     lines = [
         "| B − A | " + " | ".join(c.buckets.labels) + " |",
         "|---|" + "|".join("---" for _ in c.buckets.labels) + "|",
@@ -81,7 +85,7 @@ def bucket_significance_table(c: Comparison) -> str:
         for k in range(len(c.buckets.labels)):
             tests = [p[k] for p in pairings]
             delta = sum(t.delta for t in tests) / len(tests)
-            cells.append(f"{delta:+.1f}{'*' if all(t.significant for t in tests) else ''}")
+            cells.append(f"{delta:+.1f}{'*' if holds(tests) else ''}")
         lines.append(f"| {b} − {a} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -95,7 +99,7 @@ def reading(c: Comparison) -> list[str]:
     for (a, b), pairings in c.bucket_significance.items():
         overall = c.significance[(a, b)]
         delta = sum(t.delta for t in overall) / len(overall)
-        held = all(t.significant for t in overall)
+        held = holds(overall)
         verdict = (
             f"{'better' if delta > 0 else 'worse'} than {a} by {abs(delta):.2f} BLEU, a "
             "difference the paired test holds at p < 0.05"
@@ -104,7 +108,7 @@ def reading(c: Comparison) -> list[str]:
             "within what resampling the test sentences gives)"
         )
         deltas = [sum(p[k].delta for p in pairings) / len(pairings) for k in range(len(labels))]
-        held_k = [all(p[k].significant for p in pairings) for k in range(len(labels))]
+        held_k = [holds([p[k] for p in pairings]) for k in range(len(labels))]
         rows = list(zip(labels, deltas, held_k, strict=True))
         better = [f"{lab} ({d:+.1f})" for lab, d, h in rows if h and d > 0]
         worse = [f"{lab} ({d:+.1f})" for lab, d, h in rows if h and d < 0]
@@ -231,7 +235,8 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         "Paired bootstrap test (sacreBLEU `--paired-bs`, 1000 resamples, seed 12345) of "
         "test BLEU for every two variants: cell = B − A in BLEU (averaged over seed "
         "pairings), its p-value (one per seed pairing: runs of equal seed), ✓ when the "
-        "difference holds at p < 0.05 in every pairing, (k/n) when in k of n."
+        "difference holds at p < 0.05 in every pairing with the same sign, (k/n) when k of "
+        "n pairings hold it."
         + (
             f" The p-values are not corrected for the {len(c.significance)} comparisons; "
             f"with a Bonferroni correction a difference holds at p < "
@@ -256,7 +261,8 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         bucket_table(b.labels, b.counts, c.bleu, c.bleu_ci),
         "",
         "Differences per bucket (B − A, BLEU); * marks those the paired bootstrap test, run "
-        "inside the bucket, holds at p < 0.05 in every seed pairing. An unmarked difference "
+        "inside the bucket, holds at p < 0.05 in every seed pairing, with the same sign in "
+        "each. An unmarked difference "
         "is within what another sample of test sentences could give: do not read it as a "
         "difference between the variants.",
         "",

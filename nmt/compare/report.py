@@ -113,13 +113,17 @@ def clean_outputs(out: Path) -> None:
 
 
 def seed_pairs(a: Group, b: Group) -> list[tuple[Run, Run]]:
-    """The runs of two groups paired by seed (their common seeds; in seed order when they
-    have none in common)."""
-    common = [s for s in a.seeds if s in b.seeds]
-    if common:
-        by_a, by_b = {r.seed: r for r in a.runs}, {r.seed: r for r in b.runs}
-        return [(by_a[s], by_b[s]) for s in common]
-    return list(zip(a.runs, b.runs, strict=False))
+    """The runs of two groups paired by seed (their common seeds, repeats of a seed in
+    order; in seed order when they have none in common)."""
+    common = [s for s in dict.fromkeys(a.seeds) if s in b.seeds]
+    if not common:
+        return list(zip(a.runs, b.runs, strict=False))
+    pairs = []
+    for seed in common:  # repeats of one seed pair up in order
+        ra = [r for r in a.runs if r.seed == seed]
+        rb = [r for r in b.runs if r.seed == seed]
+        pairs += list(zip(ra, rb, strict=False))
+    return pairs
 
 
 def significance(

@@ -89,7 +89,13 @@ class Run:
 
     @property
     def train_config(self) -> dict[str, Any]:
-        return dict(self.config.get("train", {}))
+        """The run's train config, with the budget it ended under (a resumed run may have
+        raised it; results.json records the last process's)."""
+        train = dict(self.config.get("train", {}))
+        for key, value in (self.results.get("budget") or {}).items():
+            if key in train:
+                train[key] = value
+        return train
 
     @property
     def checkpoint(self) -> Path:
@@ -374,6 +380,7 @@ def condition(run: Run) -> str:
     :data:`NOT_THE_METHOD`, as canonical JSON."""
     config = dict(run.config)
     config["model"] = run.model_config
+    config["train"] = run.train_config
     for group, keys in NOT_THE_METHOD.items():
         section = dict(config.get(group) or {})
         for key in keys:
@@ -414,6 +421,8 @@ def group_runs(runs: list[Run]) -> list[Group]:
         for i, f in zip(same, flat, strict=True):
             shown = ", ".join(f"{k}={f.get(k)}" for k in keys[:3])
             labels[i] = f"{label} ({shown})" if shown else f"{label} #{i + 1}"
+    if len(set(labels)) < len(labels):  # more settings differ than a label shows
+        labels = [f"{lab} #{i}" for i, lab in enumerate(labels, 1)]
     return [Group(label, g) for label, g in zip(labels, groups, strict=True)]
 
 

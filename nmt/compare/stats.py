@@ -117,6 +117,16 @@ def paired_by_bucket(
     return out
 
 
+def holds(tests: Sequence[Paired]) -> bool:
+    """A difference holds when the paired test holds it at ALPHA in every seed pairing,
+    with the same sign in every pairing."""
+    return (
+        bool(tests)
+        and all(t.significant for t in tests)
+        and (all(t.delta > 0 for t in tests) or all(t.delta < 0 for t in tests))
+    )
+
+
 def wilson(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     """95% Wilson score interval of a proportion, in percent: (low, high)."""
     if n == 0:

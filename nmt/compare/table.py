@@ -110,6 +110,13 @@ def describe_decoding(d: dict[str, Any]) -> str:
     )
 
 
+def _bound(scores: dict[str, Any], sign: int) -> float | None:
+    """BLEU ± the half-width of its 95% interval (None without one)."""
+    if scores.get("bleu_ci") is None:
+        return None
+    return round(scores["bleu"] + sign * scores["bleu_ci"], 2)
+
+
 def run_row(
     run: Run,
     extra_tests: Sequence[str],
@@ -140,8 +147,8 @@ def run_row(
         "best_valid_bleu": r.get("best_valid_bleu"),
         "test_bleu": test.get("bleu"),
         "test_bleu_ci": test.get("bleu_ci"),
-        "test_bleu_low": (test.get("bleu_ci95") or [None, None])[0],
-        "test_bleu_high": (test.get("bleu_ci95") or [None, None])[1],
+        "test_bleu_low": _bound(test, -1),
+        "test_bleu_high": _bound(test, +1),
         "test_chrf": test.get("chrf"),
         "test_chrf_ci": test.get("chrf_ci"),
         "test_bleu_lc": test.get("bleu_lc"),
