@@ -447,6 +447,35 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(env, tmp_path):
     assert results["stops"] == ["signal", "max_steps"] and results["processes"] == 2
 
 
+def test_a_run_directory_takes_one_training_at_a_time(env, tmp_path):
+    run = tmp_path / "busy"
+    args = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=5"]
+    first = subprocess.Popen(
+        [str(BIN / "nmt-train"), f"hydra.run.dir={run}", *args, "train.max_steps=100000"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (run / "checkpoints" / "last.pt").exists():
+            time.sleep(0.2)
+        second = nmt_train(env, run, *args, "train.max_steps=10", check=False)
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert second.stderr.startswith("error: ") and len(second.stderr.splitlines()) == 1
+        assert f"is in use by process {first.pid}" in second.stderr
+        assert first.poll() is None  # the first one trains on
+    finally:
+        first.kill()  # SIGKILL: no clean-up, the lock file stays behind
+        first.wait()
+    assert (run / ".lock").is_file()
+    step = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
+    third = nmt_train(env, run, *args, f"train.max_steps={step + 3}", "train.resume=true")
+    assert f"left by process {first.pid}" in third.stdout  # the stale lock is taken over
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == step + 3
+    assert not (run / ".lock").exists()  # released at the end
+
+
 def test_nan_loss_stops_with_a_clear_message(env, tmp_path):
     proc = nmt_train(
         env,

@@ -29,6 +29,7 @@ from nmt.distributed import barrier, broadcast_object, cleanup, init_distributed
 from nmt.errors import ConfigError, NMTError
 from nmt.metrics import format_ci
 from nmt.models.config import parse_model_config
+from nmt.runlock import RunLock
 from nmt.trainer import Trainer
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
@@ -91,8 +92,16 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
     check_config(cfg)
     device_type = resolve_device(cfg.train.device, "train.device")
     dist_info = init_distributed(device_type.split(":")[0])
+    lock: RunLock | None = None
     try:
         run_dir = Path(broadcast_object(HydraConfig.get().runtime.output_dir, dist_info))
+        lock = RunLock(run_dir) if dist_info.is_main else None  # rank 0 writes, rank 0 locks
+        refused = broadcast_object(lock.acquire() if lock else None, dist_info)
+        if refused:
+            lock = None
+            raise ConfigError(refused)
+        if lock and lock.stale_holder:
+            print(f"taking over the lock of {run_dir} left by {lock.stale_holder} (not running)")
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         torch.manual_seed(cfg.train.seed)
@@ -120,6 +129,8 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
             print_summary(results, run_dir)
         return results
     finally:
+        if lock:
+            lock.release()
         cleanup(dist_info)
 
 
