@@ -180,6 +180,19 @@ def test_multi30k_long_input_stress_splits(corpora_mirror, tmp_path):
     assert words[len(words) // 2] >= 25 and words[-1] >= 45  # long inputs for a captions model
 
 
+@pytest.mark.parametrize("content", ["", "\t\n \t \n"])
+def test_an_empty_training_split_names_the_split_and_its_file(tmp_path, content):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "train.tsv").write_text(content)
+    (corpus / "dev.tsv").write_text("a\tb\n")
+    cfg = DataConfig(name="files", src="de", tgt="en", train=str(corpus / "train"),
+                     valid=str(corpus / "dev"), test=str(corpus / "dev"),
+                     root=str(tmp_path / "data"))  # fmt: skip
+    with pytest.raises(DataError, match=r"train split .*corpus/train\).* no usable pairs"):
+        prepare_data(cfg, log=quiet)
+
+
 def test_prepare_data_rejects_a_budget_below_max_len():
     with pytest.raises(ConfigError, match="max_tokens"):
         prepare_data(DataConfig(max_len=100, max_tokens=50), log=quiet)

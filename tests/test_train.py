@@ -222,6 +222,21 @@ def test_translate_truncates_overlong_input_with_a_warning(trained: Path, env, t
     assert png.stat().st_size > 0
 
 
+def test_translate_gives_every_input_line_an_output_line(trained: Path, env):
+    best = trained / "checkpoints" / "best.pt"
+    data = b"a b c\n\xff\xfe broken \xc3\n\n" + b" ".join([b"d"] * 5000) + b"\nb c a\n"
+    proc = subprocess.run(
+        [str(BIN / "nmt-translate"), str(best)], env=env, input=data, capture_output=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout.decode("utf-8").split("\n")[:-1]
+    assert len(out) == 5  # one per input line, the good ones translated
+    assert out[0].strip() and out[4].strip() and out[1] == "" and out[2] == ""
+    err = proc.stderr.decode("utf-8")
+    assert "input line 2 is not valid UTF-8" in err and "Traceback" not in err
+    assert "truncated" in err  # the 5,000-word line, cut to the input limit
+
+
 @pytest.mark.parametrize("kind", ["missing", "truncated", "foreign"])
 def test_translate_bad_checkpoint_is_one_clear_error(trained: Path, env, tmp_path, kind):
     path = tmp_path / f"{kind}.pt"

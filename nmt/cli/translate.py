@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from nmt.cli.common import positive_int, resolve_device
 from nmt.errors import NMTError
@@ -33,6 +34,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def heatmap_path(base: str, index: int, count: int) -> Path:
     path = Path(base)
     return path if count == 1 else path.with_name(f"{path.stem}_{index + 1}{path.suffix}")
+
+
+def read_lines(stream: BinaryIO) -> list[str]:
+    """Lines of a byte stream as text, one per input line: a line that is not valid UTF-8
+    becomes an empty line (an empty translation) with a warning naming its number."""
+    lines = []
+    for n, raw in enumerate(stream, 1):
+        raw = raw.rstrip(b"\r\n")
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            print(
+                f"warning: input line {n} is not valid UTF-8 ({e.reason} at byte {e.start}); "
+                "its translation is left empty",
+                file=sys.stderr,
+            )
+            lines.append("")
+    return lines
+
+
+def usable(text: str, where: str) -> str:
+    """``text``, or "" with a warning when it holds undecodable bytes (from argv/input)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        print(
+            f"warning: {where} is not valid UTF-8; its translation is left empty", file=sys.stderr
+        )
+        return ""
+    return text
 
 
 def emit(translator, lines: list[str], args: argparse.Namespace, offset: int = 0) -> None:
@@ -75,9 +106,13 @@ def main(argv: list[str] | None = None) -> None:
         )
         if args.sentences:
             args._count = len(args.sentences)
-            emit(translator, args.sentences, args)
+            emit(
+                translator,
+                [usable(s, f"argument {i}") for i, s in enumerate(args.sentences, 1)],
+                args,
+            )
         elif not sys.stdin.isatty():
-            lines = [line.rstrip("\r\n") for line in sys.stdin]
+            lines = read_lines(sys.stdin.buffer)
             args._count = len(lines)
             emit(translator, lines, args)
         else:
@@ -94,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
                     line = input("> ")
                 except EOFError:
                     break
-                emit(translator, [line], args, offset=count)
+                emit(translator, [usable(line, "that line")], args, offset=count)
                 count += 1
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)

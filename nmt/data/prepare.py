@@ -18,7 +18,7 @@ from nmt.data.corpora import ParallelText, join_splits, load_corpus_text, split_
 from nmt.data.synthetic import generate
 from nmt.data.tokenizer import Tokenizer, load_or_train
 from nmt.data.validate import FilterReport, filter_pairs
-from nmt.errors import ConfigError
+from nmt.errors import ConfigError, DataError
 
 Log = Callable[[str], None]
 
@@ -97,6 +97,11 @@ def prepare_data(cfg: DataConfig | object, log: Log = print) -> PreparedData:
     reports = {name: FilterReport(name) for name in text}
     train = text["train"]
     src, tgt = filter_pairs(train.src, train.tgt, cfg.max_chars, reports["train"])
+    if not src:
+        raise DataError(
+            f"the train split of {cfg.name} (data.train={cfg.train}) has no usable pairs "
+            f"({reports['train']}); check that its files hold parallel text"
+        )
     root = data_root(cfg.root)
     tokenizer = load_or_train(
         cfg.tokenizer, root, cfg.name, cfg.src, cfg.tgt, src, tgt, seed=cfg.seed, log=log
