@@ -10,7 +10,7 @@ ifneq ($(wildcard ../shared/corpora),)
 export NMT_DATA_MIRROR ?= $(abspath ../shared/corpora)
 endif
 ARGS ?=
-# make compare: the preset (configs/experiment/), the variants of the sweep, where the
+# make compare: the preset (nmt/configs/experiment/), the variants of the sweep, where the
 # runs go (each sweep in a new timestamped folder below COMPARE_RUNS) and where the
 # report, figures and RUN.md go (replaced on each run).
 experiment ?= bottleneck

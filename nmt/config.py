@@ -3,7 +3,7 @@
 The dataclasses are registered in Hydra's ConfigStore, so a typo such as
 ``train.max_step=10`` fails at start-up naming the key, and a wrong type
 (``train.lr=fast``) names the key and the value. The YAML files in
-``configs/`` only set values; they document each key in a comment.
+``nmt/configs/`` only set values; they document each key in a comment.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from tests.tiny import TINY_MODELS
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
-CONFIGS = REPO / "configs"
+CONFIGS = REPO / "nmt" / "configs"
 EXPERIMENTS = ["bottleneck", "multi30k_cpu", "multi30k_gpu", "wmt_news"]
 MODELS = ["seq2seq", "bahdanau", "luong", "transformer"]
 

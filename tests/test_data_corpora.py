@@ -14,7 +14,7 @@ from nmt.data.prepare import prepare_data, read_text
 from nmt.data.synthetic import generate
 from nmt.errors import ConfigError, DataError
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "data"
+CONFIGS = Path(__file__).resolve().parent.parent / "nmt" / "configs" / "data"
 
 
 def quiet(_: str) -> None:

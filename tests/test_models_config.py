@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from nmt.errors import ConfigError
 from nmt.models import MODELS, build_model, parse_model_config, register_model_configs
 
-MODEL_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "model"
+MODEL_CONFIGS = Path(__file__).resolve().parents[1] / "nmt" / "configs" / "model"
 VOCAB = 8000  # the default joint sentencepiece vocabulary
 
 

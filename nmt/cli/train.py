@@ -32,7 +32,8 @@ from nmt.models.config import parse_model_config
 from nmt.runlock import RunLock
 from nmt.trainer import Trainer
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+#: the configs ship inside the package (nmt/configs), so every install finds them
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
 
 def resolve_resume(resume: Any, run_dir: Path) -> Path | None:

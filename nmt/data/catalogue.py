@@ -50,7 +50,7 @@ class Corpus:
     files: tuple[RemoteFile, ...]
     splits: Mapping[str, SplitSpec]
     reader: str = "parallel"  # parallel | tatoeba
-    default_max_len: int = 100  # subword tokens per side (configs/data/<name>.yaml agrees)
+    default_max_len: int = 100  # subword tokens per side (nmt/configs/data/<name>.yaml agrees)
 
     def file(self, name: str) -> RemoteFile:
         for f in self.files:
