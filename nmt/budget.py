@@ -116,6 +116,22 @@ class Budget:
             return "max_minutes"
         return ""
 
+    def used(
+        self, steps: int, epochs: float, target_tokens: int, train_seconds: float
+    ) -> tuple[float, str]:
+        """The share of the budget used, by the limit nearest its end: (fraction, name).
+        The progress bar follows it, so it runs to 100% at the limit that ends the run
+        (a 30-minute run shows its minutes, a token budget its tokens)."""
+        shares = [(epochs / max(1, self.max_epochs), "max_epochs")]
+        if self.max_steps:
+            shares.append((steps / self.max_steps, "max_steps"))
+        if self.max_target_tokens:
+            shares.append((target_tokens / self.max_target_tokens, "max_target_tokens"))
+        if self.max_minutes:
+            shares.append((train_seconds / (60.0 * self.max_minutes), "max_minutes"))
+        fraction, name = max(shares)
+        return min(1.0, fraction), name
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

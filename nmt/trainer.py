@@ -273,12 +273,11 @@ class Trainer:
         """
         t = self.tcfg
         n_batches = len(self.sampler)
-        per_epoch = -(-n_batches // max(1, t.accum_steps))
-        bar = tqdm(
-            total=t.max_steps or t.max_epochs * per_epoch,
-            initial=self.step,
+        bar = tqdm(  # percent of the budget, by the limit nearest its end (Budget.used)
+            total=100,
             desc="train",
-            unit="step",
+            unit="%",
+            bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
             disable=not self.dist.is_main,
         )
         loss_sum = torch.zeros((), device=self.device)
@@ -286,6 +285,7 @@ class Trainer:
         grad_norm = torch.zeros((), device=self.device)
         self.clock.restart(self.clock_state["train_seconds"], self.clock_state["wall_seconds"])
         window = (self.tokens_tgt, self.clock.train_seconds)  # for the logged tokens/s
+        self._advance(bar, n_batches)  # a resumed run starts where it stopped
 
         with StopFlag() as flag:
             stop = self._stop_reason(flag)
@@ -317,8 +317,8 @@ class Trainer:
                     self.step += 1
                     self.tokens_tgt += group_tgt
                     self.tokens_src += group_src
-                    bar.update(1)
                     stop = self._stop_reason(flag, group_tgt, group_src)
+                    self._advance(bar, n_batches)
                     micro, group_tgt, group_src = 0, 0, 0
                     if self.step % t.log_every == 0:
                         self._check_finite(nonfinite)
@@ -362,6 +362,18 @@ class Trainer:
         # test scoring runs with the default signal handlers: Ctrl-C aborts it at once
         return self.finish(stop) if self.dist.is_main else None
 
+    def _advance(self, bar: tqdm, n_batches: int) -> None:
+        """Move the bar to the share of the budget used (by the limit nearest its end)."""
+        if bar.disable:  # not rank 0
+            return
+        epochs = self.epoch + self.position / max(1, n_batches)
+        fraction, name = self.budget.used(
+            self.step, epochs, self.trained_tgt_tokens, self.clock.train_seconds
+        )
+        if bar.desc != f"train ({name})":
+            bar.set_description(f"train ({name})", refresh=False)
+        bar.update(100.0 * fraction - bar.n)
+
     def _log_train(
         self, bar: tqdm, loss_sum: torch.Tensor, window: tuple[int, float], grad_norm
     ) -> tuple[int, float]:
@@ -370,7 +382,9 @@ class Trainer:
         tokens, seconds = self.tokens_tgt - window[0], self.clock.train_seconds - window[1]
         loss = float(loss_sum.item()) / max(1, tokens)
         tps = tokens / max(1e-9, seconds)
-        bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tps:,.0f}", lr=f"{self.scheduler.lr:.2e}")
+        bar.set_postfix(
+            step=self.step, loss=f"{loss:.3f}", tok_s=f"{tps:,.0f}", lr=f"{self.scheduler.lr:.2e}"
+        )
         if self.tb:
             values = {"loss": loss, "lr": self.scheduler.lr, "grad_norm": float(grad_norm)}
             self.tb.scalars("train", values | {"tokens_per_s": tps}, self.step)

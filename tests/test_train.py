@@ -101,6 +101,12 @@ def test_end_to_end_run_writes_everything(trained: Path):
         "precision": results["precision"],
     }  # fmt: skip
     assert len(results["tokenizer"]) == 64  # the SentencePiece model's sha256
+    # everything the run printed is in its train.log, a line per event, not per redraw
+    log = (trained / "train.log").read_text(encoding="utf-8")
+    for needle in ("parameters on", "step 300: valid loss", "train (max_steps): 100%",
+                   "stopped by max_steps", "best valid BLEU", "sacreBLEU: nrefs:1"):  # fmt: skip
+        assert needle in log, needle
+    assert "\r" not in log and log.count("train (max_steps)") == 1
 
 
 def test_results_bleu_equals_the_sacrebleu_command_line(trained: Path, env):
@@ -360,6 +366,8 @@ def test_a_target_token_budget_ends_the_run_and_resumes_exactly(env, tmp_path):
     nmt_train(env, tmp_path / "split", *common, "train.max_target_tokens=6000", "train.resume=true")
     a, b = results_of(tmp_path / "straight"), results_of(tmp_path / "split")
     assert a["stop_reason"] == b["stop_reason"] == "max_target_tokens"
+    # the progress bar runs to 100% of the budget that ends the run
+    assert "train (max_target_tokens): 100%" in (tmp_path / "straight" / "train.log").read_text()
     # it stops at the first update that reaches the cap: at most one batch (400 tokens) over
     assert 6000 <= a["train_tgt_tokens"] < 6000 + 400
     assert (a["steps"], a["train_tgt_tokens"]) == (b["steps"], b["train_tgt_tokens"])

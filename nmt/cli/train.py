@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from nmt.errors import ConfigError, NMTError
 from nmt.metrics import format_ci
 from nmt.models.config import parse_model_config
 from nmt.runlock import RunLock
+from nmt.runlog import tee_output
 from nmt.trainer import Trainer
 
 #: the configs ship inside the package (nmt/configs), so every install finds them
@@ -94,45 +96,59 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
     device_type = resolve_device(cfg.train.device, "train.device")
     dist_info = init_distributed(device_type.split(":")[0])
     lock: RunLock | None = None
-    try:
-        run_dir = Path(broadcast_object(HydraConfig.get().runtime.output_dir, dist_info))
-        lock = RunLock(run_dir) if dist_info.is_main else None  # rank 0 writes, rank 0 locks
-        refused = broadcast_object(lock.acquire() if lock else None, dist_info)
-        if refused:
-            lock = None
-            raise ConfigError(refused)
-        if lock and lock.stale_holder:
-            print(f"taking over the lock of {run_dir} left by {lock.stale_holder} (not running)")
-        if cfg.train.threads > 0:
-            torch.set_num_threads(cfg.train.threads)
-        torch.manual_seed(cfg.train.seed)
-        resume = resolve_resume(cfg.train.resume, run_dir)
+    log = None
+    with ExitStack() as stack:
+        try:
+            run_dir = Path(broadcast_object(HydraConfig.get().runtime.output_dir, dist_info))
+            lock = RunLock(run_dir) if dist_info.is_main else None  # rank 0 writes and locks
+            refused = broadcast_object(lock.acquire() if lock else None, dist_info)
+            if refused:
+                lock = None
+                raise ConfigError(refused)
+            resume = resolve_resume(cfg.train.resume, run_dir)  # before a run's log is touched
+            log = stack.enter_context(tee_output(run_dir / "train.log")) if lock else None
+            return _train(cfg, run_dir, dist_info, lock, resume)
+        except NMTError as e:
+            if lock and log:
+                log.write(f"error: {e}\n")  # the terminal gets it from nmt-train's handler
+            raise
+        finally:
+            if lock:
+                lock.release()
+            cleanup(dist_info)
+
+
+def _train(
+    cfg: DictConfig, run_dir: Path, dist_info: Any, lock: RunLock | None, resume: Path | None
+) -> dict[str, Any] | None:
+    """The run itself, in a locked run directory (rank 0) with its output logged."""
+    if lock and lock.stale_holder:
+        print(f"taking over the lock of {run_dir} left by {lock.stale_holder} (not running)")
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    torch.manual_seed(cfg.train.seed)
+    if dist_info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume is None or not (run_dir / "config.yaml").exists():
+            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        data = prepare_data(cfg.data)
+    barrier(dist_info)
+    if not dist_info.is_main:
+        data = prepare_data(cfg.data, log=lambda *a, **k: None)
+    trainer = Trainer(cfg, data, run_dir, dist_info)
+    if resume is not None:
+        trainer.resume_from(resume)
         if dist_info.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            if resume is None or not (run_dir / "config.yaml").exists():
-                OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-            data = prepare_data(cfg.data)
-        barrier(dist_info)
-        if not dist_info.is_main:
-            data = prepare_data(cfg.data, log=lambda *a, **k: None)
-        trainer = Trainer(cfg, data, run_dir, dist_info)
-        if resume is not None:
-            trainer.resume_from(resume)
-            if dist_info.is_main:
-                print(f"resumed from {resume} at step {trainer.step} (epoch {trainer.epoch})")
-        if dist_info.is_main:
-            print(
-                f"{trainer.variant}: {trainer.model.num_parameters():,} parameters on "
-                f"{trainer.device} ({trainer.precision}, world size {dist_info.world_size})"
-            )
-        results = trainer.fit()
-        if dist_info.is_main and results is not None:
-            print_summary(results, run_dir)
-        return results
-    finally:
-        if lock:
-            lock.release()
-        cleanup(dist_info)
+            print(f"resumed from {resume} at step {trainer.step} (epoch {trainer.epoch})")
+    if dist_info.is_main:
+        print(
+            f"{trainer.variant}: {trainer.model.num_parameters():,} parameters on "
+            f"{trainer.device} ({trainer.precision}, world size {dist_info.world_size})"
+        )
+    results = trainer.fit()
+    if dist_info.is_main and results is not None:
+        print_summary(results, run_dir)
+    return results
 
 
 def print_summary(results: dict[str, Any], run_dir: Path) -> None:
