@@ -36,9 +36,6 @@ STOP_REASONS = {
     "signal": "interrupted by SIGINT/SIGTERM (resumable from last.pt)",
 }
 
-#: the budget that does not depend on the machine, for comparisons
-MACHINE_INDEPENDENT = ("patience", "max_target_tokens", "max_steps", "max_epochs")
-
 
 class TrainClock:
     """Training seconds and wall seconds of a run, across every process of it.
@@ -54,10 +51,6 @@ class TrainClock:
         self._wall_start = now
         self._since: float | None = now  # None while paused
         self._banked = 0.0  # training seconds of this process up to the last pause
-
-    def restart(self, train_seconds: float, wall_seconds: float) -> None:
-        """Continue the counts of a resumed run (this process's count starts now)."""
-        self.__init__(train_seconds, wall_seconds)  # type: ignore[misc]
 
     @property
     def train_seconds(self) -> float:
@@ -112,9 +105,11 @@ class Budget:
             return "max_steps"
         if self.max_target_tokens and target_tokens >= self.max_target_tokens:
             return "max_target_tokens"
-        if self.max_minutes and train_seconds >= 60.0 * self.max_minutes:
-            return "max_minutes"
-        return ""
+        return "max_minutes" if self.out_of_time(train_seconds) else ""
+
+    def out_of_time(self, train_seconds: float) -> bool:
+        """The minutes of training are used up (never, without ``max_minutes``)."""
+        return bool(self.max_minutes) and train_seconds >= 60.0 * self.max_minutes
 
     def used(
         self, steps: int, epochs: float, target_tokens: int, train_seconds: float

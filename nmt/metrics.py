@@ -71,13 +71,15 @@ def corpus_scores(
     return out
 
 
-def format_ci(scores: dict, metric: str = "bleu") -> str:
-    """``36.86 ± 1.20`` (the score and the half-width of its 95% interval), or the score."""
-    value = scores.get(metric)
-    if value is None:
-        return ""
-    ci = scores.get(f"{metric}_ci")
+def with_ci(value: float, ci: float | None) -> str:
+    """``36.86 ± 1.20`` (a score and the half-width of its 95% interval), or the score."""
     return f"{value:.2f}" if ci is None else f"{value:.2f} ± {ci:.2f}"
+
+
+def format_ci(scores: dict, metric: str = "bleu") -> str:
+    """``scores[metric]`` with its interval (``scores[metric + "_ci"]``), or ""."""
+    value = scores.get(metric)
+    return "" if value is None else with_ci(value, scores.get(f"{metric}_ci"))
 
 
 def bleu_score(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float:

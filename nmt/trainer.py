@@ -132,7 +132,7 @@ class Trainer:
         self.stops: list[str] = []  # why each process ended (the earlier ones of a resumed run)
         self.last_eval_step = -1
         self.budget = Budget.from_config(self.tcfg)
-        self.clock = TrainClock()  # restarted when fit() begins, from clock_state
+        self.clock = TrainClock()  # replaced when fit() begins, from clock_state
         self.clock_state = {"train_seconds": 0.0, "wall_seconds": 0.0}
         self.tb = TensorBoardLogger(self.run_dir / "tb") if dist_info.is_main else None
 
@@ -195,11 +195,11 @@ class Trainer:
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.step, self.best_bleu = ckpt["step"], ckpt["best_bleu"]
         self.epoch, self.position = ckpt["sampler"]["epoch"], ckpt["sampler"]["position"]
-        for key, value in ckpt["trainer"].items():
+        saved = ckpt["trainer"]
+        for key, value in saved.items():
             if key in self.COUNTERS:
                 setattr(self, key, value)
-        self.processes = int(ckpt["trainer"].get("processes", 1)) + 1
-        saved = ckpt["trainer"]
+        self.processes = int(saved.get("processes", 1)) + 1
         clock = ckpt.get("clock", {"train_seconds": saved.get("train_seconds", 0.0)})
         self.clock_state = {
             "train_seconds": float(clock.get("train_seconds", 0.0)),
@@ -242,10 +242,9 @@ class Trainer:
 
     def _stop_reason(self, flag: StopFlag, tgt: int = 0, src: int = 0) -> str:
         """Book this update's tokens (all ranks) and say why training must stop now ("" to
-        go on): one small all-reduce, so every rank takes the same decision."""
-        out_of_time = bool(self.budget.max_minutes) and (
-            self.clock.train_seconds >= 60.0 * self.budget.max_minutes
-        )
+        go on): one small all-reduce, so every rank takes the same decision (a rank whose
+        clock ran out stops them all)."""
+        out_of_time = self.budget.out_of_time(self.clock.train_seconds)
         signalled, out_of_time, tgt, src = all_sum(
             [flag.signum is not None, out_of_time, tgt, src], self.dist
         )
@@ -253,8 +252,8 @@ class Trainer:
         self.trained_src_tokens += int(src)
         if signalled:
             return "signal"
-        reason = self.budget.exhausted(self.step, self.trained_tgt_tokens, 0.0)
-        return reason or ("max_minutes" if out_of_time else "")
+        seconds = float("inf") if out_of_time else 0.0  # the agreed verdict on time
+        return self.budget.exhausted(self.step, self.trained_tgt_tokens, seconds)
 
     def _check_finite(self, nonfinite: torch.Tensor) -> None:
         if any_rank_tensor(nonfinite, self.dist):
@@ -283,7 +282,7 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device)
         nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
         grad_norm = torch.zeros((), device=self.device)
-        self.clock.restart(self.clock_state["train_seconds"], self.clock_state["wall_seconds"])
+        self.clock = TrainClock(**self.clock_state)  # this process counts from here
         window = (self.tokens_tgt, self.clock.train_seconds)  # for the logged tokens/s
         self._advance(bar, n_batches)  # a resumed run starts where it stopped
 
@@ -342,7 +341,8 @@ class Trainer:
                 stop = stop or self._stop_reason(flag)
             bar.close()
             self._check_finite(nonfinite)
-            self.stops.append(stop or "max_epochs")
+            stop = stop or "max_epochs"
+            self.stops.append(stop)
             if stop == "signal":
                 self.save("last.pt")
                 if self.dist.is_main:
@@ -352,7 +352,6 @@ class Trainer:
                         f"hydra.run.dir={self.run_dir}"
                     )
                 return None
-            stop = stop or "max_epochs"
             with self.clock.paused():
                 if self.last_eval_step != self.step:
                     self.validate(final=True)

@@ -16,11 +16,11 @@ import json
 import sys
 from pathlib import Path
 
-from nmt.compare.lengths import common_buckets, source_lengths
-from nmt.compare.stats import bucket_bleu, format_p, paired_bleu, paired_by_bucket
+from nmt.compare.lengths import bleu_per_bucket, common_buckets, source_lengths
+from nmt.compare.stats import format_p, paired_bleu, paired_by_bucket
 from nmt.data.validate import read_lines
 from nmt.errors import NMTError
-from nmt.metrics import N_BOOTSTRAP, corpus_scores
+from nmt.metrics import N_BOOTSTRAP, corpus_scores, format_ci
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -64,7 +64,7 @@ def by_length(named: dict[str, list[str]], ref: list[str], src: list[str]) -> di
                  "bleu": {}, "tests": []}  # fmt: skip
     for name, hyps in named.items():
         out["bleu"][name] = [
-            [round(x, 2), ci] for x, ci in bucket_bleu(lengths, b.ranges, hyps, [ref])
+            [round(x, 2), ci] for x, ci in bleu_per_bucket(src, hyps, [ref], b, N_BOOTSTRAP)
         ]
     for i, a in enumerate(names):
         for c in names[i + 1 :]:
@@ -112,8 +112,7 @@ def markdown(scores: dict, tests: list[dict], ref: str, lengths: dict | None = N
     ]
     for name, s in scores.items():
         lines.append(
-            f"| {name} | {s['bleu']:.2f} ± {s['bleu_ci']:.2f} | {s['chrf']:.2f} ± "
-            f"{s['chrf_ci']:.2f} | {s['bleu_lc']:.2f} |"
+            f"| {name} | {format_ci(s, 'bleu')} | {format_ci(s, 'chrf')} | {s['bleu_lc']:.2f} |"
         )
     lines += [
         "",

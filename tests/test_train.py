@@ -441,20 +441,26 @@ def test_bad_config_fails_at_start_up_naming_the_key(env, tmp_path, override, ne
     assert not (tmp_path / "bad" / "checkpoints").exists()
 
 
-def test_sigterm_saves_a_checkpoint_and_resume_continues(env, tmp_path):
-    run = tmp_path / "term"
-    args = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0"]
+def train_in_background(env, run: Path, args: list[str], until: Path, **popen) -> subprocess.Popen:
+    """Start a long nmt-train into ``run`` and wait (two minutes at most) for ``until``."""
     proc = subprocess.Popen(
         [str(BIN / "nmt-train"), f"hydra.run.dir={run}", *args, "train.max_steps=100000"],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        **popen,
     )
     deadline = time.time() + 120
-    metrics = run / "metrics.jsonl"
-    while time.time() < deadline and not metrics.exists():  # wait for the first epoch's eval
-        time.sleep(0.5)
+    while time.time() < deadline and not until.exists():
+        time.sleep(0.2)
+    return proc
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_continues(env, tmp_path):
+    run = tmp_path / "term"
+    args = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0"]
+    proc = train_in_background(  # until the first epoch's validation
+        env, run, args, run / "metrics.jsonl", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
@@ -473,16 +479,11 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(env, tmp_path):
 def test_a_run_directory_takes_one_training_at_a_time(env, tmp_path):
     run = tmp_path / "busy"
     args = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=5"]
-    first = subprocess.Popen(
-        [str(BIN / "nmt-train"), f"hydra.run.dir={run}", *args, "train.max_steps=100000"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    first = train_in_background(
+        env, run, args, run / "checkpoints" / "last.pt",
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not (run / "checkpoints" / "last.pt").exists():
-            time.sleep(0.2)
         second = nmt_train(env, run, *args, "train.max_steps=10", check=False)
         assert second.returncode == 2, second.stderr[-2000:]
         assert second.stderr.startswith("error: ") and len(second.stderr.splitlines()) == 1

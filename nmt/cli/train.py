@@ -23,6 +23,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from nmt.budget import Budget
 from nmt.config import check_choice, register_configs
 from nmt.data.prepare import prepare_data
 from nmt.device import resolve_device
@@ -154,7 +155,7 @@ def _train(
 def print_summary(results: dict[str, Any], run_dir: Path) -> None:
     print(
         f"\n{results['variant']}: stopped by {results['stop_reason']} "
-        f"({results['stop_detail']})\n"
+        f"({results['stop_detail']}); budget: {Budget(**results['budget']).describe()}\n"
         f"used {results['steps']:,} updates, {results['epochs_trained']:g} epochs, "
         f"{results['train_tgt_tokens']:,} target tokens, {results['train_seconds']:.0f} s of "
         f"training ({results['wall_seconds']:.0f} s with validation"

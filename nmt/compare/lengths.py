@@ -25,12 +25,21 @@ class Buckets:
     labels: list[str]  # "lo–hi" from the lengths actually present
     counts: list[int]  # sentences per bucket
 
+    def groups(self, lengths: Sequence[int]) -> list[list[int]]:
+        """The indices of the sentences in each bucket, given every sentence's length."""
+        return bucket_groups(lengths, self.ranges)
+
     def index(self, length: int) -> int:
         """The bucket of a sentence of ``length`` words."""
         for i, (lo, hi) in enumerate(self.ranges):
             if lo <= length <= hi:
                 return i
         raise ValueError(f"length {length} is in no bucket")
+
+
+def bucket_groups(lengths: Sequence[int], ranges: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """The indices of the sentences in each of ``ranges`` (inclusive (lo, hi) lengths)."""
+    return [[i for i, n in enumerate(lengths) if lo <= n <= hi] for lo, hi in ranges]
 
 
 def default_min_count(n: int) -> int:
@@ -70,28 +79,35 @@ def bleu_per_bucket(
     hyps: Sequence[str],
     refs: Sequence[Sequence[str]],
     buckets: Buckets,
-) -> list[float]:
-    """Corpus BLEU per bucket, by nmt.metrics.bleu_by_length with the shared buckets."""
+    n_bootstrap: int = 0,
+) -> list[tuple[float, float | None]]:
+    """Corpus BLEU per bucket and the half-width of its 95% bootstrap interval (None
+    without ``n_bootstrap``), by nmt.metrics.bleu_by_length with the shared buckets."""
     scores = {
-        (b.lo, b.hi): b.bleu
-        for b in bleu_by_length(sources, hyps, refs, buckets.edges, buckets.min_count)
+        (b.lo, b.hi): (b.bleu, b.bleu_ci)
+        for b in bleu_by_length(
+            sources, hyps, refs, buckets.edges, buckets.min_count, n_bootstrap=n_bootstrap
+        )
     }
-    return [scores.get(r, float("nan")) for r in buckets.ranges]
+    return [scores.get(r, (float("nan"), None)) for r in buckets.ranges]
+
+
+def exact_hits(hyps: Sequence[str], refs: Sequence[str]) -> int:
+    """How many hypotheses equal their reference (whitespace-trimmed)."""
+    return sum(h.strip() == r.strip() for h, r in zip(hyps, refs, strict=True))
 
 
 def exact_match(hyps: Sequence[str], refs: Sequence[str]) -> float:
     """Share of hypotheses equal to their reference (whitespace-trimmed), in percent."""
     if not hyps:
         return float("nan")
-    hits = sum(h.strip() == r.strip() for h, r in zip(hyps, refs, strict=True))
-    return round(100.0 * hits / len(hyps), 2)
+    return round(100.0 * exact_hits(hyps, refs) / len(hyps), 2)
 
 
 def exact_match_per_bucket(
     lengths: Sequence[int], hyps: Sequence[str], refs: Sequence[str], buckets: Buckets
 ) -> list[float]:
     """Exact-match accuracy (percent) per bucket."""
-    groups: list[list[int]] = [[] for _ in buckets.ranges]
-    for i, n in enumerate(lengths):
-        groups[buckets.index(n)].append(i)
-    return [exact_match([hyps[i] for i in g], [refs[i] for i in g]) for g in groups]
+    return [
+        exact_match([hyps[i] for i in g], [refs[i] for i in g]) for g in buckets.groups(lengths)
+    ]

@@ -15,7 +15,7 @@ import torch
 
 from nmt.budget import describe_stop
 from nmt.compare.runs import DECODE_NAMES, Run
-from nmt.compare.stats import Paired, format_p, holds
+from nmt.compare.stats import Paired, format_p, holds, mean_delta
 from nmt.compare.table import bucket_table, describe_decoding, format_seconds
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def machine() -> str:
 def _pair_cell(tests: list[Paired]) -> str:
     """``+3.46 (p<0.001) ✓``: the mean difference over seed pairings, each pairing's p-value,
     and ✓ when the difference holds at 0.05 in every pairing."""
-    delta = sum(t.delta for t in tests) / len(tests)
+    delta = mean_delta(tests)
     ps = ", ".join(format_p(t.p).removeprefix("p").removeprefix("=") for t in tests)
     held = sum(t.significant for t in tests)
     mark = " ✓" if holds(tests) else f" ({held}/{len(tests)})" if held else ""
@@ -84,7 +84,7 @@ def bucket_significance_table(c: Comparison) -> str:
         cells = []
         for k in range(len(c.buckets.labels)):
             tests = [p[k] for p in pairings]
-            delta = sum(t.delta for t in tests) / len(tests)
+            delta = mean_delta(tests)
             cells.append(f"{delta:+.1f}{'*' if holds(tests) else ''}")
         lines.append(f"| {b} − {a} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -98,7 +98,7 @@ def reading(c: Comparison) -> list[str]:
     unconverged = {g.label for g in c.groups if any(still_improving(r) is not None for r in g.runs)}
     for (a, b), pairings in c.bucket_significance.items():
         overall = c.significance[(a, b)]
-        delta = sum(t.delta for t in overall) / len(overall)
+        delta = mean_delta(overall)
         held = holds(overall)
         verdict = (
             f"{'better' if delta > 0 else 'worse'} than {a} by {abs(delta):.2f} BLEU, a "
@@ -107,8 +107,9 @@ def reading(c: Comparison) -> list[str]:
             else f"not distinguishable from {a} on the whole test set ({delta:+.2f} BLEU, "
             "within what resampling the test sentences gives)"
         )
-        deltas = [sum(p[k].delta for p in pairings) / len(pairings) for k in range(len(labels))]
-        held_k = [holds([p[k] for p in pairings]) for k in range(len(labels))]
+        per_bucket = [[p[k] for p in pairings] for k in range(len(labels))]
+        deltas = [mean_delta(tests) for tests in per_bucket]
+        held_k = [holds(tests) for tests in per_bucket]
         rows = list(zip(labels, deltas, held_k, strict=True))
         better = [f"{lab} ({d:+.1f})" for lab, d, h in rows if h and d > 0]
         worse = [f"{lab} ({d:+.1f})" for lab, d, h in rows if h and d < 0]

@@ -51,6 +51,7 @@ from nmt.compare.table import (
 from nmt.data.config import as_data_config
 from nmt.data.prepare import read_text
 from nmt.errors import ConfigError
+from nmt.metrics import N_BOOTSTRAP
 
 #: what a previous comparison left in --out (removed first, so nothing stale mixes in)
 OUTPUTS = (
@@ -144,14 +145,16 @@ def significance(
 
 
 def gather(
-    runs: list[Run],
+    groups: list[Group],
     root: str | None,
     min_count: int | None,
     n_sentences: int,
     log: Callable[[str], None],
 ) -> tuple[Comparison, Any]:
-    """Read the shared test set and score every run on the common length buckets, with
-    95% intervals, and test every two variants against each other."""
+    """Read the shared test set and score every run (the groups' runs, in group order) on
+    the common length buckets, with 95% intervals, and test every two variants against
+    each other."""
+    runs = [r for g in groups for r in g.runs]
     data_cfg = as_data_config(runs[0].data_config)
     if root:
         data_cfg.root = root
@@ -168,22 +171,22 @@ def gather(
                 f"{run.path}: {len(h)} test hypotheses but the test set has {len(test.src)} "
                 "sentences; the run was tested on different data"
             )
-        scored = S.bucket_bleu(lengths, buckets.ranges, h, test.refs)
-        bleu[run.label] = [round(b, 2) for b, _ in scored]
+        scored = L.bleu_per_bucket(test.src, h, test.refs, buckets, n_bootstrap=N_BOOTSTRAP)
+        bleu[run.label] = [b for b, _ in scored]
         bleu_ci[run.label] = [ci for _, ci in scored]
         if synthetic:
             ref = test.refs[0]
-            exact[run.label] = (L.exact_match(h, ref), *S.wilson(S.exact_hits(h, ref), len(h)))
+            exact[run.label] = (L.exact_match(h, ref), *S.wilson(L.exact_hits(h, ref), len(h)))
             exact_len[run.label] = L.exact_match_per_bucket(lengths, h, ref, buckets)
             exact_len_ci[run.label] = [
-                S.wilson(S.exact_hits([h[i] for i in idx], [ref[i] for i in idx]), len(idx))
-                for idx in S.bucket_indices(lengths, buckets.ranges)
+                S.wilson(L.exact_hits([h[i] for i in g], [ref[i] for i in g]), len(g))
+                for g in buckets.groups(lengths)
             ]
     extra = [n for n in runs[0].results["test"] if n != "test"]
     extra = [n for n in extra if all(n in r.results["test"] for r in runs)]
     comparison = Comparison(
         runs=runs,
-        groups=group_runs(runs),
+        groups=groups,
         test_name=data_cfg.test,
         n_test=len(test.src),
         buckets=buckets,
@@ -298,8 +301,8 @@ def compare_runs(
     if not allow_mismatch:
         check_same_decoding(runs)
     name_runs(runs)
-    runs = [r for g in group_runs(runs) for r in g.runs]  # the seeds of a variant together
-    c, test = gather(runs, root, min_count, n_sentences, log)
+    c, test = gather(group_runs(runs), root, min_count, n_sentences, log)
+    runs = c.runs  # the seeds of a variant together
     c.mismatches = decoding_mismatches(runs)
     out.mkdir(parents=True, exist_ok=True)
     clean_outputs(out)

@@ -343,36 +343,35 @@ def tokenizer_identity(runs: list[Run]) -> list[str]:
     return out
 
 
+def _decodings(runs: list[Run]) -> dict[str, list[Any]]:
+    """Per decoding setting (and the tokenizer), each run's value, in run order."""
+    values = {key: [r.decoding.get(key) for r in runs] for key in DECODE_KEYS}
+    values["tokenizer"] = tokenizer_identity(runs)
+    return values
+
+
 def decoding_mismatches(runs: list[Run]) -> dict[str, dict[str, Any]]:
     """Each decoding setting (and the tokenizer) on which the runs differ -> value per run
     label (empty when every run decoded alike)."""
-    values = {key: [r.decoding.get(key) for r in runs] for key in DECODE_KEYS}
-    values["tokenizer"] = tokenizer_identity(runs)
     return {
         key: {r.label or str(r.path): v for r, v in zip(runs, vals, strict=True)}
-        for key, vals in values.items()
-        if len({json.dumps(v) for v in vals}) > 1
+        for key, vals in _decodings(runs).items()
+        if any(v != vals[0] for v in vals[1:])
     }
 
 
 def check_same_decoding(runs: list[Run]) -> None:
     """Refuse runs whose test scores were decoded differently or tokenized differently,
-    naming the first two runs and the setting."""
-    first = runs[0]
-    want = {key: first.decoding.get(key) for key in DECODE_KEYS}
-    tokenizers = tokenizer_identity(runs)
-    for run, tok in zip(runs[1:], tokenizers[1:], strict=True):
-        got = run.decoding
-        diffs = [(k, want[k], got.get(k)) for k in DECODE_KEYS if got.get(k) != want[k]]
-        if tok != tokenizers[0]:
-            diffs.append(("tokenizer", tokenizers[0], tok))
-        if diffs:
-            key, a, b = diffs[0]
-            raise ConfigError(
-                f"{first.path} and {run.path} were decoded differently ({DECODE_NAMES[key]}: "
-                f"{a} vs {b}); compare runs decoded alike, or pass --allow-mismatch to compare "
-                "them anyway with every difference marked"
-            )
+    naming the first run, one that differs from it and the setting."""
+    for key, vals in _decodings(runs).items():
+        for run, value in zip(runs[1:], vals[1:], strict=True):
+            if value != vals[0]:
+                raise ConfigError(
+                    f"{runs[0].path} and {run.path} were decoded differently "
+                    f"({DECODE_NAMES[key]}: {vals[0]} vs {value}); compare runs decoded "
+                    "alike, or pass --allow-mismatch to compare them anyway with every "
+                    "difference marked"
+                )
 
 
 def condition(run: Run) -> str:

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest
 
-from nmt.metrics import N_BOOTSTRAP, bleu_with_ci
+from nmt.compare.lengths import bucket_groups
+from nmt.metrics import N_BOOTSTRAP
 
 #: significance level of the tests in the reports
 ALPHA = 0.05
@@ -79,27 +80,6 @@ def paired_bleu(
     ]
 
 
-def bucket_bleu(
-    lengths: Sequence[int],
-    ranges: Sequence[tuple[int, int]],
-    hyps: Sequence[str],
-    refs: Sequence[Sequence[str]],
-    n_bootstrap: int = N_BOOTSTRAP,
-) -> list[tuple[float, float | None]]:
-    """Per length bucket: corpus BLEU and the half-width of its 95% bootstrap interval."""
-    out = []
-    for idx in bucket_indices(lengths, ranges):
-        h = [hyps[i] for i in idx]
-        r = [[stream[i] for i in idx] for stream in refs]
-        out.append(bleu_with_ci(h, r, n_bootstrap) if idx else (math.nan, None))
-    return out
-
-
-def bucket_indices(lengths: Sequence[int], ranges: Sequence[tuple[int, int]]) -> list[list[int]]:
-    """The sentence indices of each bucket (``ranges`` are inclusive (lo, hi) lengths)."""
-    return [[i for i, n in enumerate(lengths) if lo <= n <= hi] for lo, hi in ranges]
-
-
 def paired_by_bucket(
     lengths: Sequence[int],
     ranges: Sequence[tuple[int, int]],
@@ -110,11 +90,16 @@ def paired_by_bucket(
 ) -> list[Paired]:
     """The paired bootstrap test of ``system`` against ``baseline`` inside each bucket."""
     out = []
-    for idx in bucket_indices(lengths, ranges):
+    for idx in bucket_groups(lengths, ranges):
         pick = lambda lines, idx=idx: [lines[i] for i in idx]  # noqa: E731
         r = [pick(stream) for stream in refs]
         out.append(paired_bleu(pick(baseline), [pick(system)], r, n_samples)[0])
     return out
+
+
+def mean_delta(tests: Sequence[Paired]) -> float:
+    """The difference B − A averaged over seed pairings."""
+    return sum(t.delta for t in tests) / len(tests)
 
 
 def holds(tests: Sequence[Paired]) -> bool:
@@ -135,10 +120,6 @@ def wilson(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (round(100 * max(0.0, centre - half), 2), round(100 * min(1.0, centre + half), 2))
-
-
-def exact_hits(hyps: Sequence[str], refs: Sequence[str]) -> int:
-    return sum(h.strip() == r.strip() for h, r in zip(hyps, refs, strict=True))
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from nmt.compare.runs import Group, Run, describe_sizes
-from nmt.compare.stats import format_mean_sd
+from nmt.compare.stats import format_mean_sd, mean_sd
+from nmt.metrics import with_ci
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,6 @@ class Column:
     key: str  # CSV header
     header: str  # markdown header
     fmt: str = "{}"  # markdown cell format (a callable's name in FORMATS, or a format string)
-
-
-def _ci(value: Any, ci: Any) -> str:
-    if value is None:
-        return ""
-    return f"{value:.2f}" if ci is None else f"{value:.2f} ± {ci:.2f}"
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -217,8 +212,6 @@ def group_columns(exact: bool, extra_tests: Sequence[str]) -> list[Column]:
 
 def write_group_csv(rows: list[dict[str, Any]], cols: list[Column], path: Path) -> None:
     """variants.csv: mean and sd of every list-valued cell, the rest as they are."""
-    from nmt.compare.stats import mean_sd
-
     header, out = [], []
     for c in cols:
         header += [f"{c.key}_mean", f"{c.key}_sd"] if c.fmt.startswith("meansd") else [c.key]
@@ -252,7 +245,7 @@ def _cell(col: Column, row: dict[str, Any]) -> str:
     elif col.fmt == "tokens":
         text = _tokens(value)
     elif col.fmt == "ci":
-        text = _ci(value, row.get(f"{col.key}_ci"))
+        text = with_ci(value, row.get(f"{col.key}_ci"))
     elif col.fmt == "range":
         lo, hi = row.get(f"{col.key}_low"), row.get(f"{col.key}_high")
         text = f"{value:.1f}" if lo is None else f"{value:.1f} ({lo:.1f}–{hi:.1f})"
@@ -292,11 +285,9 @@ def bucket_table(
         cells = []
         for name, values in series.items():
             err = (errors or {}).get(name, [None] * len(values))[i]
-            if err is None:
-                cells.append(f"{values[i]:.2f}")
-            elif isinstance(err, tuple):
+            if isinstance(err, tuple):
                 cells.append(f"{values[i]:.1f} ({err[0]:.1f}–{err[1]:.1f})")
             else:
-                cells.append(f"{values[i]:.2f} ± {err:.2f}")
+                cells.append(with_ci(values[i], err))
         lines.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

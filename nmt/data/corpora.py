@@ -50,12 +50,17 @@ def joined_split(split: str) -> tuple[str, int]:
     return m["base"], k
 
 
+def _role(cfg: DataConfig, extra: str) -> str:
+    """An extra test's role name: the split name, or a file prefix's last component."""
+    return Path(extra).name if cfg.name == "files" else extra
+
+
 def split_roles(cfg: DataConfig) -> dict[str, str]:
     """Role ("train", "valid", "test" or an extra test's name) -> split name or file prefix
     (for a joined split ``<split>.join<k>``, the split it is made from)."""
     roles = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
     for extra in cfg.extra_tests:
-        key = Path(extra).name if cfg.name == "files" else extra
+        key = _role(cfg, extra)
         if key in roles:
             raise ConfigError(f"data.extra_tests: {extra!r} clashes with split name {key!r}")
         roles[key] = joined_split(extra)[0]
@@ -78,7 +83,7 @@ def join_consecutive(text: ParallelText, k: int, name: str) -> ParallelText:
 def join_splits(cfg: DataConfig, texts: dict[str, ParallelText]) -> dict[str, ParallelText]:
     """Replace each ``<split>.join<k>`` extra test (read as its base split) by its joined form."""
     for extra in cfg.extra_tests:
-        key = Path(extra).name if cfg.name == "files" else extra
+        key = _role(cfg, extra)
         _, k = joined_split(extra)
         if k > 1 and key in texts:
             texts[key] = join_consecutive(texts[key], k, key)
