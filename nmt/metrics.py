@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics import BLEU as _SacreBLEU
+from sacrebleu.metrics import CHRF as _SacreCHRF
 from sacrebleu.metrics.base import Score
 
 #: bootstrap resamples for the 95% confidence intervals (sacreBLEU's --confidence default)
@@ -26,7 +27,7 @@ def interval(score: Score) -> dict[str, object]:
     """sacreBLEU's bootstrap estimate of ``score`` as JSON: the half-width of the 95%
     interval (``ci``, half the distance between the 2.5th and 97.5th percentiles of the
     resampled scores), the bootstrap mean, and the interval ``[score - ci, score + ci]``
-    around the score itself, as every table and figure shows it."""
+    around the score itself, as every table and figure shows it, cut to the scale's 0-100."""
     mean, ci = float(score._mean), float(score._ci)
     if mean < 0:  # no bootstrap ran (sacreBLEU marks that with -1)
         return {}
@@ -34,8 +35,31 @@ def interval(score: Score) -> dict[str, object]:
     return {
         "ci": round(ci, 2),
         "mean": round(mean, 2),
-        "ci95": [round(value - ci, 2), round(value + ci, 2)],
+        "ci95": [round(max(0.0, value - ci), 2), round(min(100.0, value + ci), 2)],
     }
+
+
+class _FloatScores:
+    """sacreBLEU's metric with every resampled score a Python float.
+
+    sacreBLEU 2.x resamples float32 statistics, so a resample scores a numpy float32,
+    except one with a zero n-gram precision, which scores the float 0.0; its
+    ``estimate_ci`` then hands the mix to ``statistics.mean``, which raises TypeError
+    (small or poor test sets, length buckets). The scores themselves are unchanged.
+    """
+
+    def _compute_score_from_stats(self, stats):
+        score = super()._compute_score_from_stats(stats)
+        score.score = float(score.score)
+        return score
+
+
+class BLEU(_FloatScores, _SacreBLEU):
+    """sacreBLEU's BLEU (see :class:`_FloatScores`)."""
+
+
+class CHRF(_FloatScores, _SacreCHRF):
+    """sacreBLEU's chrF (see :class:`_FloatScores`)."""
 
 
 def corpus_scores(

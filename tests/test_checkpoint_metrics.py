@@ -83,3 +83,13 @@ def test_bleu_by_length_scores_each_bucket():
     buckets = bleu_by_length(src, hyp, [ref], edges=(5,), min_count=50)
     assert [b.n for b in buckets] == [60, 60]
     assert buckets[1].bleu == pytest.approx(100.0)
+
+
+def test_intervals_of_a_test_set_where_some_resamples_score_zero():
+    """sacreBLEU's own chrF interval raises TypeError here (float32 and float 0.0 scores)."""
+    hyps, refs = ["abc", "x", "y", "z"], [["abc", "b", "c", "d"]]
+    scores = corpus_scores(hyps, refs, n_bootstrap=1000)
+    assert scores["chrf_ci"] > 0 and scores["bleu_ci"] >= 0
+    low, high = scores["chrf_ci95"]
+    assert 0 <= low <= scores["chrf"] <= high <= 100  # cut to the scale
+    assert high == 100  # the half-width runs past 100 here
