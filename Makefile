@@ -14,7 +14,8 @@ ARGS ?=
 # runs go (each sweep in a new timestamped folder below COMPARE_RUNS) and where the
 # report, figures and RUN.md go (replaced on each run).
 experiment ?= bottleneck
-COMPARE_MODELS ?= seq2seq,bahdanau,luong,transformer
+# (default: every variant of nmt/models/registry.py, read when the recipe runs)
+COMPARE_MODELS ?= $(shell $(BIN)/python -m nmt.models)
 # SEEDS=1,2,3: train every variant once per seed (train.seed; all variants of a seed first);
 # the report groups the seeds of each variant
 SEEDS ?=

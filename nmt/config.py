@@ -89,7 +89,7 @@ def check_choice(key: str, value: str) -> None:
 
 def register_configs() -> None:
     """Register the schemas with Hydra's ConfigStore (idempotent)."""
-    from nmt.models.config import register_model_configs
+    from nmt.models.registry import register_model_configs
 
     cs = ConfigStore.instance()
     cs.store(name="nmt_schema", node=NMTConfig)

@@ -8,20 +8,20 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 
 from nmt.config import TrainConfig, check_choice
-
-DEFAULT_LR = {"transformer": 7e-4}
-RNN_LR = 1e-3
+from nmt.models.registry import variant as declared
 
 
 def resolve_lr(cfg: TrainConfig, variant: str) -> float:
-    return cfg.lr if cfg.lr > 0 else DEFAULT_LR.get(variant, RNN_LR)
+    """``train.lr``, or the variant's declared rate when it is 0."""
+    return cfg.lr if cfg.lr > 0 else declared(variant).lr
 
 
 def resolve_scheduler(cfg: TrainConfig, variant: str) -> str:
+    """``train.scheduler``, or the variant's declared schedule when it is ``auto``."""
     check_choice("train.scheduler", cfg.scheduler)
     if cfg.scheduler != "auto":
         return cfg.scheduler
-    return "inverse_sqrt" if variant == "transformer" else "plateau"
+    return declared(variant).schedule
 
 
 def inverse_sqrt(warmup: int):

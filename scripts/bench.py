@@ -43,13 +43,17 @@ from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.prepare import prepare_data
 from nmt.device import autocast, resolve_device, resolve_precision
 from nmt.loss import smoothed_cross_entropy
+from nmt.models import VARIANTS as REGISTERED
 from nmt.models import build_model
-from nmt.models.config import CONFIGS
 from nmt.translator import Translator
 
-VARIANTS = ("seq2seq", "bahdanau", "luong", "luong-nofeed", "transformer")
-#: benchmark names that are a variant with settings changed
+#: benchmark names that are a variant with settings changed (benchmarked after it)
 ALIASES = {"luong-nofeed": ("luong", {"input_feeding": False})}
+VARIANTS = tuple(
+    name
+    for variant in REGISTERED
+    for name in (variant, *(a for a, (base, _) in ALIASES.items() if base == variant))
+)
 
 
 def sync(device: torch.device) -> None:
@@ -88,7 +92,7 @@ def peak_key(precision: str) -> str:
 
 def model_config(variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
     name, fixed = ALIASES.get(variant, (variant, {}))
-    cfg = dataclasses.asdict(CONFIGS[name]())
+    cfg = dataclasses.asdict(REGISTERED[name].config())
     cfg.update({k: v for k, v in overrides.items() if k in cfg})
     return cfg | fixed
 

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from nmt import BOS_ID, EOS_ID, PAD_ID
+from nmt.models import VARIANTS as REGISTERED
 from nmt.models import EncoderDecoder, build_model
 
 SRC_VOCAB, TGT_VOCAB = 13, 11
@@ -14,6 +15,8 @@ _RNN = {"emb_dim": 8, "hidden_size": 16, "dropout": 0.1}
 _TRANSFORMER = {"d_model": 16, "heads": 2, "ff_dim": 32, "enc_layers": 2, "dec_layers": 2}
 
 VARIANTS: dict[str, dict] = {
+    # every registered variant at its declared tiny size, then settings worth a case each
+    **{f"{name}-tiny": {"name": name, **v.tiny} for name, v in REGISTERED.items()},
     "seq2seq-gru": {"name": "seq2seq", **_RNN},
     "seq2seq-lstm-unidirectional": {
         "name": "seq2seq",
@@ -55,7 +58,7 @@ VARIANTS: dict[str, dict] = {
         "share_embeddings": True,
     },
 }
-ATTENTIONAL = [v for v, cfg in VARIANTS.items() if cfg["name"] != "seq2seq"]
+ATTENTIONAL = [v for v, cfg in VARIANTS.items() if REGISTERED[cfg["name"]].attention]
 
 
 def make_model(variant: str) -> EncoderDecoder:
@@ -108,7 +111,7 @@ def test_shapes_and_attention(variant: str) -> None:
     logits_with, attn = model(src, src_mask, tgt_in, need_attention=True)
     torch.testing.assert_close(logits_with, logits)  # fused and explicit kernels agree
     heads = model.attention_heads(src, src_mask, tgt_in)
-    if VARIANTS[variant]["name"] == "seq2seq":
+    if not REGISTERED[VARIANTS[variant]["name"]].attention:
         assert attn is None and heads is None
         return
     assert attn.shape == (3, 5, 6)

@@ -12,7 +12,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf
 
 from nmt.errors import ConfigError
-from nmt.models import MODELS, build_model, parse_model_config, register_model_configs
+from nmt.models import VARIANTS, build_model, parse_model_config, register_model_configs
 
 MODEL_CONFIGS = Path(__file__).resolve().parents[1] / "nmt" / "configs" / "model"
 VOCAB = 8000  # the default joint sentencepiece vocabulary
@@ -34,10 +34,10 @@ def compose_model(config_dir: Path, *overrides: str) -> DictConfig:
 
 
 def test_every_variant_has_a_yaml() -> None:
-    assert sorted(p.stem for p in MODEL_CONFIGS.glob("*.yaml")) == sorted(MODELS)
+    assert sorted(p.stem for p in MODEL_CONFIGS.glob("*.yaml")) == sorted(VARIANTS)
 
 
-@pytest.mark.parametrize("variant", sorted(MODELS))
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_config_composes_and_builds(config_dir: Path, variant: str) -> None:
     cfg = compose_model(config_dir, f"model={variant}")
     assert cfg.name == variant
@@ -51,13 +51,13 @@ def test_config_composes_and_builds(config_dir: Path, variant: str) -> None:
 
 def test_yaml_values_equal_schema_defaults(config_dir: Path) -> None:
     """The yaml files restate the dataclass defaults: one place cannot drift from the other."""
-    for variant in MODELS:
+    for variant in VARIANTS:
         cfg = compose_model(config_dir, f"model={variant}")
         assert parse_model_config(cfg) == parse_model_config({"name": variant})
 
 
 def test_default_sizes_are_comparable() -> None:
-    counts = {v: build_model({"name": v}, VOCAB, VOCAB).num_parameters() for v in MODELS}
+    counts = {v: build_model({"name": v}, VOCAB, VOCAB).num_parameters() for v in VARIANTS}
     assert all(9e6 < n < 15e6 for n in counts.values()), counts
     assert max(counts.values()) / min(counts.values()) < 1.5, counts
 

@@ -7,24 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from nmt import BOS_ID, EOS_ID, PAD_ID
-from nmt.models import build_model
+from nmt.models import VARIANTS, build_model
 
 VOCAB = 12
-_RNN = {"emb_dim": 16, "hidden_size": 32, "enc_layers": 1, "dropout": 0.0}
-
+#: every variant at its declared tiny size without dropout, and Luong with an LSTM
 CONFIGS = {
-    "seq2seq": {"name": "seq2seq", **_RNN},
-    "bahdanau": {"name": "bahdanau", **_RNN, "attention_dim": 16},
-    "luong": {"name": "luong", **_RNN, "rnn_type": "lstm"},
-    "transformer": {
-        "name": "transformer",
-        "d_model": 32,
-        "heads": 2,
-        "ff_dim": 64,
-        "enc_layers": 1,
-        "dec_layers": 1,
-        "dropout": 0.0,
-    },
+    **{name: {"name": name, **v.tiny, "dropout": 0.0} for name, v in VARIANTS.items()},
+    "luong-lstm": {"name": "luong", **VARIANTS["luong"].tiny, "rnn_type": "lstm", "dropout": 0.0},
 }
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from nmt.models import VARIANTS
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["d_model=32", "ff_dim=64", "heads=2", "hidden_size=32", "emb_dim=16", "attention_dim=32"]
 TINY_MODELS = [arg for kv in TINY for arg in ("--model", kv)]
@@ -38,8 +40,8 @@ def test_bench_writes_json_and_markdown(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())
     assert [r["variant"] for r in result["variants"]] == [
-        "seq2seq", "bahdanau", "luong", "luong-nofeed", "transformer"
-    ]  # fmt: skip
+        v for name in VARIANTS for v in ((name, "luong-nofeed") if name == "luong" else (name,))
+    ]
     for r in result["variants"]:
         t = r["tgt_tokens_per_s"]
         assert 0 < t["min"] <= t["median"] <= t["max"]

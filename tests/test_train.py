@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from nmt.checkpoint import load_checkpoint
+from nmt.models import VARIANTS
 from tests.tiny import TINY_MODELS
 
 BIN = Path(sys.executable).parent
@@ -107,6 +108,25 @@ def test_end_to_end_run_writes_everything(trained: Path):
                    "stopped by max_steps", "best valid BLEU", "sacreBLEU: nrefs:1"):  # fmt: skip
         assert needle in log, needle
     assert "\r" not in log and log.count("train (max_steps)") == 1
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_registered_variant_trains_and_translates_from_the_cli(env, tmp_path, name):
+    run = tmp_path / name
+    nmt_train(env, run, *TINY_DATA, *TINY_MODELS[name], *QUIET, "train.max_steps=12",
+              "train.eval_every=12", "data.synthetic.n_test=8")  # fmt: skip
+    results = json.loads((run / "results.json").read_text())
+    assert results["variant"] == name and results["steps"] == 12
+    assert results["model_config"]["name"] == name
+    out = subprocess.run(
+        [str(BIN / "nmt-translate"), str(run / "checkpoints" / "best.pt"), "--beam", "2"],
+        input="a b\nc\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert len(out.stdout.splitlines()) == 2
 
 
 def test_results_bleu_equals_the_sacrebleu_command_line(trained: Path, env):

@@ -30,7 +30,7 @@ from nmt.device import resolve_device
 from nmt.distributed import barrier, broadcast_object, cleanup, init_distributed
 from nmt.errors import ConfigError, NMTError
 from nmt.metrics import format_ci
-from nmt.models.config import parse_model_config
+from nmt.models import parse_model_config
 from nmt.runlock import RunLock
 from nmt.runlog import tee_output
 from nmt.trainer import Trainer

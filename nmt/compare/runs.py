@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from nmt.data.config import DEFAULT_ROOT
 from nmt.errors import ConfigError
+from nmt.models import describe_variant
 
 #: synthetic-corpus keys that decide the test split's content
 SYNTHETIC_TEST_KEYS = ("task", "min_len", "max_len", "vocab", "n_test", "seed")
@@ -251,42 +252,6 @@ def check_same_test(runs: list[Run]) -> None:
                     f"{first.path} and {run.path} were tested on different data ({key}: "
                     f"{value} vs {got.get(key)}); compare runs of one corpus and test set"
                 )
-
-
-def describe_variant(model: dict[str, Any]) -> str:
-    """The variant with the settings that make it a different method (Luong's score and
-    input feeding, an LSTM cell)."""
-    name = str(model["name"])
-    extra = []
-    if model.get("rnn_type") == "lstm":
-        extra.append("lstm")
-    if name == "luong":
-        extra.append(str(model.get("score", "general")))
-        extra.append("input feeding" if model.get("input_feeding", True) else "no input feeding")
-    return f"{name} ({', '.join(extra)})" if extra else name
-
-
-def describe_sizes(model: dict[str, Any]) -> str:
-    """Model sizes in a few words, for the table."""
-    layers = f"layers {model.get('enc_layers')}+{model.get('dec_layers')}"
-    if model["name"] == "transformer":
-        norm = "pre-norm" if model.get("pre_norm", True) else "post-norm"
-        return (
-            f"d {model.get('d_model')}, {model.get('heads')} heads, ff {model.get('ff_dim')}, "
-            f"{layers}, {norm}, dropout {model.get('dropout')}"
-        )
-    parts = [
-        f"{model.get('rnn_type', 'gru')}",
-        f"emb {model.get('emb_dim')}",
-        f"hidden {model.get('hidden_size')}",
-        layers,
-    ]
-    if model.get("bidirectional", True):
-        parts.append("bidirectional")
-    if "attention_dim" in model:
-        parts.append(f"attention {model['attention_dim']}")
-    parts.append(f"dropout {model.get('dropout')}")
-    return ", ".join(parts)
 
 
 def _slug(text: str) -> str:

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nmt.compare.runs import Group, Run, describe_sizes
+from nmt.compare.runs import Group, Run
 from nmt.compare.stats import format_mean_sd, mean_sd
 from nmt.metrics import with_ci
+from nmt.models import describe_sizes
 
 
 @dataclass(frozen=True)

@@ -1,33 +1,26 @@
-"""The four encoder-decoder variants behind one decoding interface."""
+"""The encoder-decoder variants behind one decoding interface; :data:`VARIANTS` lists them."""
 
 from nmt.models.base import EncoderDecoder, State
-from nmt.models.build import MODELS, build_model
-from nmt.models.config import (
-    BahdanauConfig,
-    LuongConfig,
-    ModelConfig,
-    Seq2SeqConfig,
-    TransformerConfig,
+from nmt.models.registry import (
+    VARIANTS,
+    Variant,
+    build_model,
+    describe_sizes,
+    describe_variant,
     parse_model_config,
     register_model_configs,
+    variant,
 )
-from nmt.models.rnn_decoder import Bahdanau, Luong, Seq2Seq
-from nmt.models.transformer import Transformer
 
 __all__ = [
-    "MODELS",
-    "Bahdanau",
-    "BahdanauConfig",
+    "VARIANTS",
     "EncoderDecoder",
-    "Luong",
-    "LuongConfig",
-    "ModelConfig",
-    "Seq2Seq",
-    "Seq2SeqConfig",
     "State",
-    "Transformer",
-    "TransformerConfig",
+    "Variant",
     "build_model",
+    "describe_sizes",
+    "describe_variant",
     "parse_model_config",
     "register_model_configs",
+    "variant",
 ]

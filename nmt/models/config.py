@@ -1,29 +1,25 @@
-"""Structured configs, one dataclass per variant, registered in Hydra's ConfigStore.
+"""Structured configs of the RNN variants and the Transformer, one dataclass each.
 
-``configs/model/<variant>.yaml`` extends ``<variant>_schema``, so a misspelt
-key fails when Hydra composes the config. Choices (``rnn_type``, ``score``)
-and ranges are checked by :func:`parse_model_config`, which also accepts the
-plain dict stored in a checkpoint. Defaults are sized for Multi30k with a
+:mod:`nmt.models.registry` stores each in Hydra's ConfigStore as
+``<variant>_schema``, which ``configs/model/<variant>.yaml`` extends, so a
+misspelt key fails when Hydra composes the config. Choices (``rnn_type``,
+``score``) and ranges are checked in ``__post_init__``. Each config also says
+how it is summarised in reports: :meth:`method` (the settings that make it a
+different method) and :meth:`sizes`. Defaults are sized for Multi30k with a
 joint 8k vocabulary: every variant has 10-12M parameters.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
-
 from nmt.errors import ConfigError
+from nmt.models.attention import LUONG_SCORES
+from nmt.models.encoder import RNN_TYPES
 
-RNN_TYPES = ("gru", "lstm")
-LUONG_SCORES = ("dot", "general", "concat")
 
-
-def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+def _choice(key: str, value: Any, choices: Any) -> None:
     if value not in choices:
         raise ConfigError(f"model.{key}: {value!r} is not one of {', '.join(choices)}")
 
@@ -54,13 +50,32 @@ class RNNConfig:
     dropout: float = 0.3
 
     def __post_init__(self) -> None:
-        _choice("rnn_type", self.rnn_type, RNN_TYPES)
+        _choice("rnn_type", self.rnn_type, tuple(RNN_TYPES))
         _positive(self, "emb_dim", "hidden_size", "enc_layers", "dec_layers")
         _probability("dropout", self.dropout)
         if self.bidirectional and self.hidden_size % 2:
             raise ConfigError(
                 f"model.hidden_size: must be even with bidirectional=true, got {self.hidden_size}"
             )
+
+    def method(self) -> list[str]:
+        """The settings that make this a different method (for report labels)."""
+        return ["lstm"] if self.rnn_type == "lstm" else []
+
+    def sizes(self) -> str:
+        """Model sizes in a few words, for report tables."""
+        parts = [
+            self.rnn_type,
+            f"emb {self.emb_dim}",
+            f"hidden {self.hidden_size}",
+            f"layers {self.enc_layers}+{self.dec_layers}",
+        ]
+        if self.bidirectional:
+            parts.append("bidirectional")
+        return ", ".join([*parts, *self._extra_sizes(), f"dropout {self.dropout}"])
+
+    def _extra_sizes(self) -> list[str]:
+        return []
 
 
 @dataclass
@@ -81,6 +96,9 @@ class BahdanauConfig(RNNConfig):
         super().__post_init__()
         _positive(self, "attention_dim")
 
+    def _extra_sizes(self) -> list[str]:
+        return [f"attention {self.attention_dim}"]
+
 
 @dataclass
 class LuongConfig(RNNConfig):
@@ -93,6 +111,10 @@ class LuongConfig(RNNConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _choice("score", self.score, LUONG_SCORES)
+
+    def method(self) -> list[str]:
+        feeding = "input feeding" if self.input_feeding else "no input feeding"
+        return [*super().method(), self.score, feeding]
 
 
 @dataclass
@@ -120,38 +142,14 @@ class TransformerConfig:
         if self.d_model % self.heads:
             raise ConfigError(f"model.heads: must divide d_model={self.d_model}, got {self.heads}")
 
+    def method(self) -> list[str]:
+        """The settings that make this a different method (for report labels)."""
+        return []
 
-ModelConfig = Seq2SeqConfig | BahdanauConfig | LuongConfig | TransformerConfig
-
-CONFIGS: dict[str, type[ModelConfig]] = {
-    "seq2seq": Seq2SeqConfig,
-    "bahdanau": BahdanauConfig,
-    "luong": LuongConfig,
-    "transformer": TransformerConfig,
-}
-
-
-def register_model_configs(cs: ConfigStore) -> None:
-    """Store every schema in group ``model`` as ``<variant>_schema``."""
-    for name, cls in CONFIGS.items():
-        cs.store(group="model", name=f"{name}_schema", node=cls)
-
-
-def parse_model_config(cfg: Mapping[str, Any] | DictConfig) -> ModelConfig:
-    """Validate a model config (Hydra node or plain dict) into its dataclass.
-
-    Raises:
-        ConfigError: unknown variant, unknown key, bad choice or range.
-    """
-    if isinstance(cfg, DictConfig):
-        cfg = OmegaConf.to_container(cfg, resolve=True)
-    values = dict(cfg)
-    name = values.get("name")
-    if name not in CONFIGS:
-        raise ConfigError(f"model.name: {name!r} is not one of {', '.join(CONFIGS)}")
-    cls = CONFIGS[name]
-    known = [f.name for f in dataclasses.fields(cls)]
-    for key in values:
-        if key not in known:
-            raise ConfigError(f"model.{key}: not a {name} key; valid keys: {', '.join(known)}")
-    return cls(**values)
+    def sizes(self) -> str:
+        """Model sizes in a few words, for report tables."""
+        norm = "pre-norm" if self.pre_norm else "post-norm"
+        return (
+            f"d {self.d_model}, {self.heads} heads, ff {self.ff_dim}, "
+            f"layers {self.enc_layers}+{self.dec_layers}, {norm}, dropout {self.dropout}"
+        )

@@ -1,0 +1,5 @@
+"""``python -m nmt.models``: the registered variants, comma-separated (for make compare)."""
+
+from nmt.models.registry import VARIANTS
+
+print(",".join(VARIANTS))

@@ -1,0 +1,167 @@
+"""The variants: one declaration each, read by everything that needs to know a variant.
+
+A :class:`Variant` names its config schema (a dataclass whose ``method()`` and
+``sizes()`` summarise it in reports), its model class, its default
+learning-rate schedule and rate, a one-line description, whether it attends
+over the source, and the smallest sizes worth training (tests and smoke
+runs). Training (:mod:`nmt.schedule`), Hydra's schemas, ``nmt-compare``, the
+benchmark, the tests and ``make compare`` read :data:`VARIANTS`; adding a
+variant is its module, its ``configs/model/<name>.yaml`` and one entry here.
+
+    python -m nmt.models          # the variant names, comma-separated
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from nmt.errors import ConfigError
+from nmt.models.base import EncoderDecoder
+from nmt.models.config import BahdanauConfig, LuongConfig, Seq2SeqConfig, TransformerConfig
+from nmt.models.rnn_decoder import Bahdanau, Luong, Seq2Seq
+from nmt.models.transformer import Transformer
+
+#: learning-rate schedules a variant can default to (``train.scheduler=auto``)
+SCHEDULES = ("inverse_sqrt", "plateau", "constant")
+
+_TINY_RNN = {"emb_dim": 16, "hidden_size": 32, "enc_layers": 1}
+_TINY_TRANSFORMER = {"d_model": 32, "heads": 2, "ff_dim": 64, "enc_layers": 1, "dec_layers": 1}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Everything the rest of ``nmt`` knows about one encoder-decoder variant."""
+
+    name: str
+    config: type  # dataclass with method() and sizes(); Hydra schema "<name>_schema"
+    model: type[EncoderDecoder]  # model(config, src_vocab_size, tgt_vocab_size)
+    description: str  # one line, for --help texts and reports
+    schedule: str  # default of train.scheduler=auto
+    lr: float  # default of train.lr=0
+    attention: bool  # decode_step returns weights over the source positions
+    tiny: Mapping[str, Any] = field(default_factory=dict)  # sizes for tests and smoke runs
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"variant {self.name}: schedule {self.schedule!r} not in {SCHEDULES}")
+        if getattr(self.config, "name", None) != self.name or self.model.variant != self.name:
+            raise ValueError(f"variant {self.name}: its config and model must carry its name")
+
+    def tiny_overrides(self) -> list[str]:
+        """Hydra overrides that select this variant at its tiny size."""
+        return [f"model={self.name}", *(f"model.{k}={v}" for k, v in self.tiny.items())]
+
+
+def _register(*variants: Variant) -> dict[str, Variant]:
+    return {v.name: v for v in variants}
+
+
+VARIANTS: dict[str, Variant] = _register(
+    Variant(
+        "seq2seq",
+        Seq2SeqConfig,
+        Seq2Seq,
+        "RNN encoder-decoder; the source reaches the decoder as one fixed vector (Cho 2014)",
+        schedule="plateau",
+        lr=1e-3,
+        attention=False,
+        tiny=_TINY_RNN,
+    ),
+    Variant(
+        "bahdanau",
+        BahdanauConfig,
+        Bahdanau,
+        "RNN with additive attention from the previous decoder state (Bahdanau 2015)",
+        schedule="plateau",
+        lr=1e-3,
+        attention=True,
+        tiny={**_TINY_RNN, "attention_dim": 32},
+    ),
+    Variant(
+        "luong",
+        LuongConfig,
+        Luong,
+        "RNN with dot/general/concat attention and input feeding (Luong 2015)",
+        schedule="plateau",
+        lr=1e-3,
+        attention=True,
+        tiny=_TINY_RNN,
+    ),
+    Variant(
+        "transformer",
+        TransformerConfig,
+        Transformer,
+        "multi-head self- and cross-attention, no recurrence (Vaswani 2017)",
+        schedule="inverse_sqrt",
+        lr=7e-4,
+        attention=True,
+        tiny=_TINY_TRANSFORMER,
+    ),
+)
+
+
+def variant(name: str) -> Variant:
+    """The variant called ``name``.
+
+    Raises:
+        ConfigError: no such variant.
+    """
+    if name not in VARIANTS:
+        raise ConfigError(f"model.name: {name!r} is not one of {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
+def register_model_configs(cs: ConfigStore) -> None:
+    """Store every schema in group ``model`` as ``<variant>_schema``."""
+    for name, v in VARIANTS.items():
+        cs.store(group="model", name=f"{name}_schema", node=v.config)
+
+
+def parse_model_config(cfg: Mapping[str, Any] | DictConfig) -> Any:
+    """Validate a model config (Hydra node or plain dict) into its variant's dataclass.
+
+    Raises:
+        ConfigError: unknown variant, unknown key, bad choice or range.
+    """
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    values = dict(cfg)
+    cls = variant(values.get("name")).config
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in known:
+            raise ConfigError(
+                f"model.{key}: not a {values['name']} key; valid keys: {', '.join(known)}"
+            )
+    return cls(**values)
+
+
+def build_model(
+    cfg: Mapping[str, Any] | DictConfig, src_vocab_size: int, tgt_vocab_size: int
+) -> EncoderDecoder:
+    """The model ``cfg`` describes (a Hydra node or the plain dict kept in a checkpoint).
+
+    Raises:
+        ConfigError: the config names an unknown variant, key or choice.
+    """
+    config = parse_model_config(cfg)
+    return VARIANTS[config.name].model(config, src_vocab_size, tgt_vocab_size)
+
+
+def describe_variant(model: Mapping[str, Any]) -> str:
+    """The variant with the settings that make it a different method, e.g.
+    ``luong (dot, no input feeding)``."""
+    config = parse_model_config(model)
+    extra = config.method()
+    return f"{config.name} ({', '.join(extra)})" if extra else config.name
+
+
+def describe_sizes(model: Mapping[str, Any]) -> str:
+    """The model's sizes in a few words, for report tables."""
+    return parse_model_config(model).sizes()
