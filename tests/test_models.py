@@ -57,6 +57,7 @@ VARIANTS: dict[str, dict] = {
         **_TRANSFORMER,
         "share_embeddings": True,
     },
+    "transformer_pooled-mean": {"name": "transformer_pooled", **_TRANSFORMER, "pooling": "mean"},
 }
 ATTENTIONAL = [v for v, cfg in VARIANTS.items() if REGISTERED[cfg["name"]].attention]
 

@@ -26,6 +26,7 @@ from nmt.models.base import EncoderDecoder
 from nmt.models.config import BahdanauConfig, LuongConfig, Seq2SeqConfig, TransformerConfig
 from nmt.models.rnn_decoder import Bahdanau, Luong, Seq2Seq
 from nmt.models.transformer import Transformer
+from nmt.models.transformer_pooled import PooledTransformer, PooledTransformerConfig
 
 #: learning-rate schedules a variant can default to (``train.scheduler=auto``)
 SCHEDULES = ("inverse_sqrt", "plateau", "constant")
@@ -101,6 +102,16 @@ VARIANTS: dict[str, Variant] = _register(
         schedule="inverse_sqrt",
         lr=7e-4,
         attention=True,
+        tiny=_TINY_TRANSFORMER,
+    ),
+    Variant(
+        "transformer_pooled",
+        PooledTransformerConfig,
+        PooledTransformer,
+        "the Transformer whose decoder sees one vector pooled from the encoder: the bottleneck",
+        schedule="inverse_sqrt",
+        lr=7e-4,
+        attention=False,
         tiny=_TINY_TRANSFORMER,
     ),
 )
