@@ -15,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from nmt.data.config import DataConfig
+from nmt.decoding import Decoding
 from nmt.errors import ConfigError
 
 
@@ -43,13 +44,9 @@ class TrainConfig:
     accum_steps: int = 1  # batches per optimiser step
     # evaluation and stopping
     eval_every: int = 0  # steps between validations; 0 = once per epoch
-    eval_beam: int = 1  # beam size for validation BLEU (1 = greedy)
+    eval_beam: int = 1  # beam size for validation BLEU (1 = greedy; the rest: decode.*)
     eval_max_sentences: int = 0  # 0 = the whole validation set
     patience: int = 10  # early stopping: evaluations without a better valid BLEU
-    test_beam: int = 5  # beam size for the final test evaluation
-    length_penalty: float = 0.6  # GNMT alpha: score / ((5 + len) / 6) ** alpha
-    max_len_a: float = 1.5  # max output length = a * source length + b
-    max_len_b: int = 10
     # logging
     log_every: int = 50  # steps between TensorBoard / progress-bar updates
     num_samples: int = 3  # validation translations logged as text
@@ -66,11 +63,13 @@ class TrainConfig:
 
 @dataclass
 class NMTConfig:
-    """The whole run: ``model`` (a variant's schema), ``data`` and ``train``."""
+    """The whole run: ``model`` (a variant's schema), ``data``, ``train`` and ``decode`` (how
+    the test sets are translated)."""
 
     model: Any = MISSING
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    decode: Decoding = field(default_factory=Decoding)
     name: str = ""  # run name used in run-directory names; defaults to the variant
 
 

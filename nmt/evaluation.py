@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -11,8 +10,8 @@ from typing import Any
 import torch
 
 from nmt import PAD_ID
+from nmt.decoding import Decoding
 from nmt.device import autocast
-from nmt.io import atomic_write
 from nmt.loss import smoothed_cross_entropy
 from nmt.metrics import N_BOOTSTRAP, bleu_by_length, corpus_scores
 from nmt.translator import Translator
@@ -21,16 +20,14 @@ from nmt.translator import Translator
 def evaluate_split(
     translator: Translator,
     text: Any,
-    beam: int = 5,
-    alpha: float = 0.6,
-    max_len_a: float = 1.5,
-    max_len_b: int = 10,
+    decoding: Decoding,
     limit: int | None = None,
     progress: bool = False,
     by_length: bool = False,
     n_bootstrap: int = 0,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Translate ``text.src`` (the first ``limit`` lines) and score against ``text.refs``.
+    """Translate ``text.src`` (the first ``limit`` lines) with ``decoding`` and score
+    against ``text.refs``.
 
     Returns the scores (with sacreBLEU signatures, and 95% bootstrap intervals of BLEU and
     chrF, overall and per length bucket, when ``n_bootstrap`` > 1) and the hypotheses.
@@ -38,16 +35,9 @@ def evaluate_split(
     n = len(text.src) if not limit else min(limit, len(text.src))
     src = list(text.src[:n])
     refs = [list(r[:n]) for r in text.refs]
-    hyps = translator.translate_text(
-        src,
-        beam=beam,
-        alpha=alpha,
-        max_len_a=max_len_a,
-        max_len_b=max_len_b,
-        progress=progress,
-    )
+    hyps = translator.translate_text(src, decoding=decoding, progress=progress)
     scores = corpus_scores(hyps, refs, n_bootstrap=n_bootstrap)
-    scores["beam"] = beam
+    scores["beam"] = decoding.beam
     if by_length:
         scores["bleu_by_length"] = [
             asdict(b) | {"label": b.label}
@@ -78,7 +68,7 @@ def validation_loss(model: Any, data: Any, device: torch.device, precision: str,
 
 
 def score_tests(
-    translator: Translator, texts: dict[str, Any], run_dir: Path, decode: dict[str, Any]
+    translator: Translator, texts: dict[str, Any], run_dir: Path, decoding: Decoding
 ) -> dict[str, Any]:
     """Every split but train/valid: scores with 95% intervals and BLEU by length;
     hypotheses under ``hyps/``."""
@@ -87,17 +77,11 @@ def score_tests(
         if name in ("train", "valid"):
             continue
         scores, hyps = evaluate_split(
-            translator, text, **decode, progress=True, by_length=True, n_bootstrap=N_BOOTSTRAP
+            translator, text, decoding, progress=True, by_length=True, n_bootstrap=N_BOOTSTRAP
         )
-        hyp_path = run_dir / "hyps" / f"{name}.beam{decode['beam']}.txt"
+        hyp_path = run_dir / "hyps" / f"{name}.beam{decoding.beam}.txt"
         hyp_path.parent.mkdir(parents=True, exist_ok=True)
         hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
         scores["hypotheses"] = str(hyp_path.relative_to(run_dir))
         tests[name] = scores
     return tests
-
-
-def write_results(results: dict[str, Any], path: str | Path) -> None:
-    """Write JSON atomically (temp file + rename)."""
-    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from nmt import BOS_ID, EOS_ID, PAD_ID
+from nmt.decoding import Decoding
 from nmt.models.base import EncoderDecoder
 
 #: a forced EOS at the length budget never scores below this, so the hypothesis stays finite
@@ -46,17 +47,17 @@ def greedy_search(
     model: EncoderDecoder,
     src: torch.Tensor,
     src_mask: torch.Tensor,
-    max_len_a: float = 1.5,
-    max_len_b: int = 10,
+    decoding: Decoding,
     return_attention: bool = False,
 ) -> list[list[Hypothesis]]:
-    """Pick the most probable token at each step. Returns one 1-best list per sentence.
+    """Pick the most probable token at each step (``decoding``'s length limits; its beam
+    and length penalty do not apply). Returns one 1-best list per sentence.
 
     src: (B, S), src_mask: (B, S) bool.
     """
     batch = src.size(0)
     device = src.device
-    limits = max_lengths(src_mask, max_len_a, max_len_b)  # (B,)
+    limits = max_lengths(src_mask, decoding.max_len_a, decoding.max_len_b)  # (B,)
     state = model.encode(src, src_mask)
     active = torch.arange(batch)  # original sentence index of each row
     prev = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
@@ -101,14 +102,12 @@ def beam_search(
     model: EncoderDecoder,
     src: torch.Tensor,
     src_mask: torch.Tensor,
-    beam_size: int = 5,
-    alpha: float = 0.6,
-    max_len_a: float = 1.5,
-    max_len_b: int = 10,
+    decoding: Decoding,
     nbest: int = 1,
     return_attention: bool = False,
 ) -> list[list[Hypothesis]]:
-    """Batched beam search with the GNMT length penalty; returns ``nbest`` per sentence.
+    """Batched beam search of ``decoding.beam`` hypotheses with the GNMT length penalty;
+    returns ``nbest`` per sentence.
 
     At each step every live hypothesis is extended by every token; of the
     ``2k`` best candidates, those ending in EOS within the top ``k`` are
@@ -116,10 +115,10 @@ def beam_search(
     end in EOS live on. A sentence is done once it has ``k`` finished
     hypotheses or reaches its length budget, where every beam is closed with EOS.
     """
-    k = beam_size
+    k, alpha = decoding.beam, decoding.length_penalty
     batch = src.size(0)
     device = src.device
-    limits = max_lengths(src_mask, max_len_a, max_len_b)
+    limits = max_lengths(src_mask, decoding.max_len_a, decoding.max_len_b)
     state = model.encode(src, src_mask)
     state = model.reorder_state(state, torch.arange(batch, device=device).repeat_interleave(k))
     active = torch.arange(batch)  # original sentence index of each live sentence
@@ -186,19 +185,14 @@ def search(
     model: EncoderDecoder,
     src: torch.Tensor,
     src_mask: torch.Tensor,
-    beam_size: int = 1,
-    alpha: float = 0.6,
-    max_len_a: float = 1.5,
-    max_len_b: int = 10,
+    decoding: Decoding,
     nbest: int = 1,
     return_attention: bool = False,
 ) -> list[list[Hypothesis]]:
-    """Greedy search for ``beam_size == 1`` and ``nbest == 1``, beam search otherwise."""
-    if beam_size == 1 and nbest == 1:
-        return greedy_search(model, src, src_mask, max_len_a, max_len_b, return_attention)
-    return beam_search(
-        model, src, src_mask, beam_size, alpha, max_len_a, max_len_b, nbest, return_attention
-    )
+    """Greedy search for ``decoding.beam == 1`` and ``nbest == 1``, beam search otherwise."""
+    if decoding.beam == 1 and nbest == 1:
+        return greedy_search(model, src, src_mask, decoding, return_attention)
+    return beam_search(model, src, src_mask, decoding, nbest, return_attention)
 
 
 __all__ = ["PAD_ID", "Hypothesis", "beam_search", "greedy_search", "length_penalty", "search"]

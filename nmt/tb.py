@@ -28,7 +28,9 @@ class TensorBoardLogger:
 
     def attention(self, translator: Any, sentence: str, step: int) -> None:
         """Heat map of the model's attention while translating ``sentence`` greedily."""
-        result = translator.translate([sentence], beam=1, return_attention=True, warn=False)[0][0]
+        result = translator.translate(
+            [sentence], translator.decoding.replace(beam=1), return_attention=True, warn=False
+        )[0][0]
         if result.attention is None or not result.tokens:
             return
         tok = translator.tokenizer

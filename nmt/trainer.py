@@ -16,21 +16,22 @@ signal, early stopping, a NaN) is taken by all ranks together.
 from __future__ import annotations
 
 import json
-import platform
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from nmt import PAD_ID
-from nmt.budget import Budget, TrainClock, describe_stop
+from nmt.budget import Budget, TrainClock
+from nmt.build import build_training
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.data.batch import Batch
-from nmt.device import autocast, resolve_device, resolve_precision
+from nmt.decoding import Decoding
+from nmt.device import autocast
 from nmt.distributed import (
     DistInfo,
     all_sum,
@@ -40,10 +41,9 @@ from nmt.distributed import (
     gather_objects,
 )
 from nmt.errors import CheckpointError, DataError, NMTError
-from nmt.evaluation import evaluate_split, score_tests, validation_loss, write_results
+from nmt.evaluation import evaluate_split, score_tests, validation_loss
 from nmt.loss import smoothed_cross_entropy
-from nmt.models import build_model
-from nmt.schedule import Scheduler, resolve_lr
+from nmt.results import run_results, write_results
 from nmt.tb import TensorBoardLogger
 from nmt.train_state import (
     StopFlag,
@@ -59,17 +59,31 @@ class TrainingDiverged(NMTError):
     """The loss or the gradient norm became NaN or infinite."""
 
 
-def pick_device(name: str, dist_info: DistInfo) -> torch.device:
-    name = resolve_device(name, "train.device")
-    if name.startswith("cuda") and dist_info.enabled:
-        return torch.device("cuda", dist_info.local_rank)  # one GPU per rank
-    return torch.device(name)
+class Meter:
+    """Training loss and tokens since the last log, for the progress bar and TensorBoard.
 
+    The loss stays a device tensor (no sync per update); ``nonfinite`` remembers a NaN/inf
+    loss or gradient norm until the next check."""
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()})"
+    def __init__(self, device: torch.device, tokens: int, seconds: float) -> None:
+        self.loss = torch.zeros((), device=device)
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+        self.grad_norm = torch.zeros((), device=device)
+        self.since = (tokens, seconds)  # target tokens and train seconds at the last read
+
+    def update(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+        """Book an update's summed loss and its gradient norm."""
+        self.loss += loss
+        self.grad_norm = grad_norm
+        self.nonfinite |= ~torch.isfinite(loss) | ~torch.isfinite(grad_norm)
+
+    def read(self, tokens: int, seconds: float) -> tuple[float, float]:
+        """Loss per target token and target tokens/s since the last read; starts anew."""
+        n, elapsed = tokens - self.since[0], seconds - self.since[1]
+        loss = float(self.loss.item()) / max(1, n)
+        self.loss.zero_()
+        self.since = (tokens, seconds)
+        return loss, n / max(1e-9, elapsed)
 
 
 class Trainer:
@@ -84,22 +98,12 @@ class Trainer:
         for split in ("train", "valid"):
             if not data.encoded.get(split):
                 raise DataError(f"the {split} split of {cfg.data.name} is empty; check data.*")
-        self.device = pick_device(self.tcfg.device, dist_info)
-        self.precision = resolve_precision(self.tcfg.precision, self.device)
-        self.model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
         tok = data.tokenizer
-        self.model = build_model(self.model_cfg, tok.src_vocab_size, tok.tgt_vocab_size)
-        self.model.to(self.device)
-        torch.manual_seed(self.tcfg.seed + dist_info.rank)  # dropout differs across ranks
+        built = build_training(cfg, tok.src_vocab_size, tok.tgt_vocab_size, dist_info)
+        self.device, self.precision = built.device, built.precision
+        self.model_cfg, self.model, self.net = built.model_config, built.model, built.net
+        self.optimizer, self.scheduler = built.optimizer, built.scheduler
         self.variant = self.model.variant
-        self.optimizer = torch.optim.AdamW(
-            [p for p in self.model.parameters() if p.requires_grad],
-            lr=resolve_lr(self.tcfg, self.variant),
-            betas=tuple(self.tcfg.betas),
-            weight_decay=self.tcfg.weight_decay,
-            fused=self.device.type == "cuda",
-        )
-        self.scheduler = Scheduler(self.optimizer, self.tcfg, self.variant)
         self.sampler, self.collate = data.make_batches(
             "train",
             max_tokens=cfg.data.max_tokens,
@@ -110,16 +114,8 @@ class Trainer:
         )
         if len(self.sampler) == 0:
             raise DataError(f"the train split of {cfg.data.name} gives no batches")
-        self.net: torch.nn.Module = torch.compile(self.model) if self.tcfg.compile else self.model
-        if dist_info.enabled:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.net, device_ids=ids)
-        self.decode = {
-            "beam": self.tcfg.test_beam,
-            "alpha": self.tcfg.length_penalty,
-            "max_len_a": self.tcfg.max_len_a,
-            "max_len_b": self.tcfg.max_len_b,
-        }
+        # the test sets' search; validation searches alike with train.eval_beam
+        self.decoding = Decoding.from_dict(OmegaConf.to_container(cfg.decode, resolve=True))
         # progress; all of it goes into last.pt
         self.step = 0
         self.epoch = 0
@@ -155,7 +151,7 @@ class Trainer:
             "model_config": self.model_cfg,
             "tokenizer": self.data.tokenizer.state_dict(),
             "data": OmegaConf.to_container(self.cfg.data, resolve=True),
-            "decode": self.decode,
+            "decode": self.decoding.as_dict(),
             "variant": self.variant,
             "step": self.step,
             "epoch": self.epoch,
@@ -255,8 +251,9 @@ class Trainer:
         seconds = float("inf") if out_of_time else 0.0  # the agreed verdict on time
         return self.budget.exhausted(self.step, self.trained_tgt_tokens, seconds)
 
-    def _check_finite(self, nonfinite: torch.Tensor) -> None:
-        if any_rank_tensor(nonfinite, self.dist):
+    def _check_finite(self, meter: Meter) -> None:
+        """Stop with one line if any rank saw a NaN/inf loss or gradient norm."""
+        if any_rank_tensor(meter.nonfinite, self.dist):
             last = self.ckpt_dir / "last.pt"
             hint = f"resume from {last}" if last.exists() else "start again"
             raise TrainingDiverged(
@@ -265,93 +262,84 @@ class Trainer:
                 f"train.warmup_steps, then {hint}"
             )
 
+    def _groups(self) -> Iterator[list[Batch]]:
+        """The rest of this epoch's batches, ``train.accum_steps`` to an update (the epoch's
+        last group may be shorter)."""
+        accum, n_batches = max(1, self.tcfg.accum_steps), len(self.sampler)
+        position, group = self.position, []
+        for batch in self._batches():
+            group.append(batch)
+            if len(group) == min(accum, n_batches - position):
+                yield group
+                position, group = position + len(group), []
+
+    def _update(self, group: list[Batch], meter: Meter) -> tuple[int, int]:
+        """One optimiser update on a group of batches (gradient accumulation: the mean of
+        their per-token losses); returns the target and source tokens it trained on."""
+        loss_sum, tgt, src = torch.zeros((), device=self.device), 0, 0
+        for i, batch in enumerate(group):
+            batch = batch.to(self.device, non_blocking=True)
+            sync = not self.dist.enabled or i == len(group) - 1  # DDP: all-reduce on the last
+            with nullcontext() if sync else self.net.no_sync():
+                loss = self._loss(batch)
+                (loss / max(1, batch.num_tgt_tokens) / len(group)).backward()
+            loss_sum += loss.detach()
+            tgt += batch.num_tgt_tokens
+            src += int(batch.src_lengths.sum())
+        clip = self.tcfg.clip_grad_norm if self.tcfg.clip_grad_norm > 0 else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        meter.update(loss_sum, grad_norm)
+        self.step += 1
+        self.position += len(group)
+        self.tokens_tgt += tgt
+        self.tokens_src += src
+        return tgt, src
+
+    def _validate_on_schedule(self, stop: str, meter: Meter) -> str:
+        """A scheduled validation (the clock paused); returns the stop reason, "patience"
+        when early stopping ends the run (a signal's stop stands)."""
+        self._check_finite(meter)
+        with self.clock.paused():
+            early = self.validate()
+        self.net.train()
+        return "patience" if early and stop != "signal" else stop
+
     def fit(self) -> dict[str, Any] | None:
         """Train until a budget, early stopping or a signal ends it.
 
         Returns the results (rank 0, finished run), or None when interrupted.
         """
         t = self.tcfg
-        n_batches = len(self.sampler)
-        bar = tqdm(  # percent of the budget, by the limit nearest its end (Budget.used)
-            total=100,
-            desc="train",
-            unit="%",
-            bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
-            disable=not self.dist.is_main,
-        )
-        loss_sum = torch.zeros((), device=self.device)
-        nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
-        grad_norm = torch.zeros((), device=self.device)
         self.clock = TrainClock(**self.clock_state)  # this process counts from here
-        window = (self.tokens_tgt, self.clock.train_seconds)  # for the logged tokens/s
-        self._advance(bar, n_batches)  # a resumed run starts where it stopped
-
+        bar = self._progress_bar()
+        meter = Meter(self.device, self.tokens_tgt, self.clock.train_seconds)
         with StopFlag() as flag:
             stop = self._stop_reason(flag)
             while not stop and self.epoch < t.max_epochs:
                 self.net.train()
-                micro, group, group_tgt, group_src = 0, 1, 0, 0
-                for batch in self._batches():
-                    if micro == 0:  # a new group; the epoch's last one may be short
-                        group = min(max(1, t.accum_steps), n_batches - self.position)
-                    batch = batch.to(self.device, non_blocking=True)
-                    ntok = batch.num_tgt_tokens
-                    sync = not self.dist.enabled or micro + 1 == group
-                    with nullcontext() if sync else self.net.no_sync():
-                        loss = self._loss(batch)
-                        (loss / max(1, ntok) / group).backward()
-                    loss_sum += loss.detach()
-                    self.position += 1
-                    group_tgt += ntok
-                    group_src += int(batch.src_lengths.sum())
-                    micro += 1
-                    if micro < group:
-                        continue
-                    clip = t.clip_grad_norm if t.clip_grad_norm > 0 else float("inf")
-                    grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-                    nonfinite |= ~torch.isfinite(loss_sum) | ~torch.isfinite(grad_norm)
-                    self.optimizer.step()
-                    self.optimizer.zero_grad(set_to_none=True)
-                    self.scheduler.step()
-                    self.step += 1
-                    self.tokens_tgt += group_tgt
-                    self.tokens_src += group_src
-                    stop = self._stop_reason(flag, group_tgt, group_src)
-                    self._advance(bar, n_batches)
-                    micro, group_tgt, group_src = 0, 0, 0
+                for group in self._groups():
+                    stop = self._stop_reason(flag, *self._update(group, meter))
+                    self._advance(bar)
                     if self.step % t.log_every == 0:
-                        self._check_finite(nonfinite)
-                        window = self._log_train(bar, loss_sum, window, grad_norm)
-                        loss_sum.zero_()
+                        self._log_train(bar, meter)
                     if t.eval_every and self.step % t.eval_every == 0:
-                        self._check_finite(nonfinite)
-                        with self.clock.paused():
-                            if self.validate():
-                                stop = stop if stop == "signal" else "patience"
-                        self.net.train()
+                        stop = self._validate_on_schedule(stop, meter)
                     if stop:
                         break
-                if self.position >= n_batches:  # the epoch is complete: roll over
+                if self.position >= len(self.sampler):  # the epoch is complete: roll over
                     self.epoch, self.position = self.epoch + 1, 0
                     if not t.eval_every:
-                        self._check_finite(nonfinite)
-                        with self.clock.paused():
-                            if self.validate() and stop != "signal":
-                                stop = "patience"
+                        stop = self._validate_on_schedule(stop, meter)
                 stop = stop or self._stop_reason(flag)
             bar.close()
-            self._check_finite(nonfinite)
+            self._check_finite(meter)
             stop = stop or "max_epochs"
             self.stops.append(stop)
             if stop == "signal":
-                self.save("last.pt")
-                if self.dist.is_main:
-                    print(
-                        f"interrupted (signal {flag.signum}) at step {self.step}; saved "
-                        f"{self.ckpt_dir / 'last.pt'}; continue with train.resume=true "
-                        f"hydra.run.dir={self.run_dir}"
-                    )
-                return None
+                return self._interrupted(flag.signum)
             with self.clock.paused():
                 if self.last_eval_step != self.step:
                     self.validate(final=True)
@@ -361,11 +349,34 @@ class Trainer:
         # test scoring runs with the default signal handlers: Ctrl-C aborts it at once
         return self.finish(stop) if self.dist.is_main else None
 
-    def _advance(self, bar: tqdm, n_batches: int) -> None:
+    def _interrupted(self, signum: int | None) -> None:
+        """Save where a signal stopped the run and say how to continue it."""
+        self.save("last.pt")
+        if self.dist.is_main:
+            print(
+                f"interrupted (signal {signum}) at step {self.step}; saved "
+                f"{self.ckpt_dir / 'last.pt'}; continue with train.resume=true "
+                f"hydra.run.dir={self.run_dir}"
+            )
+
+    def _progress_bar(self) -> tqdm:
+        """Percent of the budget by the limit nearest its end (:meth:`Budget.used`); a
+        resumed run's bar starts where it stopped."""
+        bar = tqdm(
+            total=100,
+            desc="train",
+            unit="%",
+            bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
+            disable=not self.dist.is_main,
+        )
+        self._advance(bar)
+        return bar
+
+    def _advance(self, bar: tqdm) -> None:
         """Move the bar to the share of the budget used (by the limit nearest its end)."""
         if bar.disable:  # not rank 0
             return
-        epochs = self.epoch + self.position / max(1, n_batches)
+        epochs = self.epoch + self.position / max(1, len(self.sampler))
         fraction, name = self.budget.used(
             self.step, epochs, self.trained_tgt_tokens, self.clock.train_seconds
         )
@@ -373,21 +384,18 @@ class Trainer:
             bar.set_description(f"train ({name})", refresh=False)
         bar.update(100.0 * fraction - bar.n)
 
-    def _log_train(
-        self, bar: tqdm, loss_sum: torch.Tensor, window: tuple[int, float], grad_norm
-    ) -> tuple[int, float]:
+    def _log_train(self, bar: tqdm, meter: Meter) -> None:
         """Progress bar and TensorBoard: loss, lr, gradient norm and this rank's training
-        tokens/s since ``window`` (tokens, train seconds); returns the next window."""
-        tokens, seconds = self.tokens_tgt - window[0], self.clock.train_seconds - window[1]
-        loss = float(loss_sum.item()) / max(1, tokens)
-        tps = tokens / max(1e-9, seconds)
+        tokens/s since the last log."""
+        self._check_finite(meter)
+        loss, tps = meter.read(self.tokens_tgt, self.clock.train_seconds)
         bar.set_postfix(
             step=self.step, loss=f"{loss:.3f}", tok_s=f"{tps:,.0f}", lr=f"{self.scheduler.lr:.2e}"
         )
         if self.tb:
-            values = {"loss": loss, "lr": self.scheduler.lr, "grad_norm": float(grad_norm)}
+            lr, grad_norm = self.scheduler.lr, float(meter.grad_norm)
+            values = {"loss": loss, "lr": lr, "grad_norm": grad_norm}
             self.tb.scalars("train", values | {"tokens_per_s": tps}, self.step)
-        return self.tokens_tgt, self.clock.train_seconds
 
     # ----------------------------------------------------------------- validation
     def validate(self, final: bool = False) -> bool:
@@ -443,10 +451,7 @@ class Trainer:
         scores, hyps = evaluate_split(
             translator,
             text,
-            beam=self.tcfg.eval_beam,
-            alpha=self.tcfg.length_penalty,
-            max_len_a=self.tcfg.max_len_a,
-            max_len_b=self.tcfg.max_len_b,
+            self.decoding.replace(beam=self.tcfg.eval_beam),
             limit=self.tcfg.eval_max_sentences or None,
         )
         if self.tb:
@@ -462,57 +467,22 @@ class Trainer:
         }
 
     def _translator(self) -> Translator:
-        return Translator(self.model, self.data.tokenizer, self.device, precision=self.precision)
+        return Translator(
+            self.model,
+            self.data.tokenizer,
+            self.device,
+            precision=self.precision,
+            decoding=self.decoding,
+        )
 
     # ----------------------------------------------------------------- the end
     def finish(self, stop_reason: str) -> dict[str, Any]:
         """Score the test sets with the best checkpoint and write results.json (rank 0)."""
-        train_seconds, wall_seconds = self.clock.train_seconds, self.clock.wall_seconds
         best = self.ckpt_dir / "best.pt"
         if best.exists():
             self.model.load_state_dict(load_checkpoint(best)["model"])
-        tests = score_tests(self._translator(), self.data.text, self.run_dir, self.decode)
-        seconds = max(1e-9, train_seconds)
-        tgt, src = self.trained_tgt_tokens, self.trained_src_tokens
-        results = {
-            "variant": self.variant,
-            "model_config": self.model_cfg,
-            "corpus": self.cfg.data.name,
-            "pair": f"{self.cfg.data.src}-{self.cfg.data.tgt}",
-            "parameters": self.model.num_parameters(),
-            # why it stopped and what it used (every process of a resumed run)
-            "stop_reason": stop_reason,
-            "stop_detail": describe_stop(stop_reason),
-            # why each process ended, the last = this one (a process killed without a
-            # checkpoint leaves no entry; "processes" still counts it if it was resumed)
-            "stops": self.stops,
-            "budget": self.budget.as_dict(),
-            "steps": self.step,
-            "epochs": self.epoch,
-            "epochs_trained": round(self.epoch + self.position / max(1, len(self.sampler)), 3),
-            "train_tgt_tokens": tgt,  # all ranks together
-            "train_src_tokens": src,
-            "train_seconds": round(train_seconds, 1),  # training only: validation excluded
-            "wall_seconds": round(wall_seconds, 1),  # the training loops, validation included
-            "processes": self.processes,  # 1 + the number of resumes
-            "train_tgt_tokens_per_s": round(tgt / seconds, 1),
-            "train_src_tokens_per_s": round(src / seconds, 1),
-            "device": device_name(self.device),
-            "world_size": self.dist.world_size,
-            "backend": torch.distributed.get_backend() if self.dist.enabled else None,
-            "precision": self.precision,
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "seed": self.tcfg.seed,
-            "best_valid_bleu": self.best_bleu,
-            "best_step": self.best_step,
-            "test_beam": self.tcfg.test_beam,
-            # how the test scores were decoded (nmt-compare compares only matching runs)
-            "decode": {**self.decode, "precision": self.precision},
-            "tokenizer": self.data.tokenizer.fingerprint,
-            "test": tests,
-            "best_checkpoint": str(best),
-        }
+        tests = score_tests(self._translator(), self.data.text, self.run_dir, self.decoding)
+        results = run_results(self, stop_reason, tests, best)
         write_results(results, self.run_dir / "results.json")
         if self.tb:
             for name, s in tests.items():

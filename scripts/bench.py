@@ -213,10 +213,10 @@ def bench_decoding(
     sentences = data.text["test"].src[: args.decode_sentences]
     out: dict[str, Any] = {"sentences": len(sentences), "trained": trained}
     for name, beam in (("greedy", 1), ("beam5", 5)):
-        translator.translate(sentences[:16], beam=beam)  # warm-up
+        translator.translate(sentences[:16], translator.decoding.replace(beam=beam))  # warm-up
         sync(device)
         t0 = time.perf_counter()
-        hyps = translator.translate(sentences, beam=beam)
+        hyps = translator.translate(sentences, translator.decoding.replace(beam=beam))
         sync(device)
         dt = time.perf_counter() - t0
         out[f"{name}_sent_per_s"] = len(sentences) / dt

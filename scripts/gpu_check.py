@@ -39,7 +39,7 @@ TINY_SYNTHETIC = [
     "data.synthetic.min_len=2", "data.synthetic.max_len=6", "data.synthetic.n_train=600",
     "data.synthetic.n_valid=40", "data.synthetic.n_test=40", "data.tokenizer.vocab_size=24",
     "data.max_tokens=400", "model=transformer", "model.d_model=32", "model.heads=2",
-    "model.ff_dim=64", "model.enc_layers=1", "model.dec_layers=1", "train.test_beam=2",
+    "model.ff_dim=64", "model.enc_layers=1", "model.dec_layers=1", "decode.beam=2",
     "train.log_every=10",
 ]  # fmt: skip
 

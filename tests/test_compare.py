@@ -48,7 +48,7 @@ TINY_TRAIN = [
     "train.max_steps=80",
     "train.eval_every=40",
     "train.log_every=10",
-    "train.test_beam=2",
+    "decode.beam=2",
     "train.warmup_steps=50",
     "train.lr=3e-3",
     "train.threads=1",
@@ -312,8 +312,8 @@ def edit_results(run: Path, **changes) -> None:
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        ({"decode": {"beam": 5}}, "beam (train.test_beam): 2 vs 5"),
-        ({"decode": {"alpha": 1.0}}, "length penalty"),
+        ({"decode": {"beam": 5}}, "beam (decode.beam): 2 vs 5"),
+        ({"decode": {"length_penalty": 1.0}}, "length penalty"),
         ({"decode": {"max_len_b": 50}}, "length limit b"),
         ({"decode": {"precision": "other"}}, "decode precision"),
         ({"tokenizer": "0" * 64}, "tokenizer"),
@@ -334,14 +334,14 @@ def test_runs_decoded_differently_are_refused(env, runs, tmp_path, change, needl
 def test_allow_mismatch_compares_and_marks_every_difference(env, runs, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(runs[1], other)
-    edit_results(other, decode={"beam": 5, "alpha": 1.0})
+    edit_results(other, decode={"beam": 5, "length_penalty": 1.0})
     out = tmp_path / "out"
     proc = nmt_compare(env, runs[0], other, "--out", out, "--sentences", "0", "--allow-mismatch")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "Decoded differently" in report
-    assert "beam (train.test_beam) — transformer: `2`; bahdanau: `5`" in report
-    assert "length penalty (train.length_penalty) — transformer: `0.6`; bahdanau: `1.0`" in report
+    assert "beam (decode.beam) — transformer: `2`; bahdanau: `5`" in report
+    assert "length penalty (decode.length_penalty) — transformer: `0.6`; bahdanau: `1.0`" in report
     assert "(≠ beam, length penalty)" in report  # in the table's Decoding column
     rows = list(csv.DictReader((out / "results.csv").open(encoding="utf-8")))
     assert [r["beam"] for r in rows] == ["2", "5"]

@@ -50,7 +50,7 @@ def test_a_wheel_installs_and_trains_outside_the_source_tree(tmp_path):
         "data:\n  max_tokens: 400\n  tokenizer:\n    vocab_size: 24\n"
         "  synthetic: {task: copy, vocab: 8, min_len: 2, max_len: 6, n_train: 200,"
         " n_valid: 20, n_test: 20}\n"
-        "train:\n  max_steps: 3\n  test_beam: 1\n"
+        "train:\n  max_steps: 3\ndecode:\n  beam: 1\n"
     )
     env = {**os.environ, "NMT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": ""}
     run(

@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from nmt import EOS_ID
+from nmt.decoding import Decoding
+from nmt.errors import ConfigError
 from nmt.search import beam_search, greedy_search, length_penalty
 from tests.fakes import HashDecoder, ScriptedDecoder
 
@@ -26,7 +28,7 @@ def src_batch(n: int = 1, length: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_greedy_follows_the_argmax():
     src, mask = src_batch()
-    (hyp,) = greedy_search(ScriptedDecoder(TABLE), src, mask)[0]
+    (hyp,) = greedy_search(ScriptedDecoder(TABLE), src, mask, Decoding())[0]
     assert hyp.tokens == [A, A]
     assert hyp.log_prob == pytest.approx(math.log(0.6 * 0.36 * 1.0))
 
@@ -34,7 +36,9 @@ def test_greedy_follows_the_argmax():
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
 def test_beam_returns_exactly_the_expected_hypotheses(alpha: float):
     src, mask = src_batch()
-    hyps = beam_search(ScriptedDecoder(TABLE), src, mask, beam_size=2, alpha=alpha, nbest=3)[0]
+    hyps = beam_search(
+        ScriptedDecoder(TABLE), src, mask, Decoding(beam=2, length_penalty=alpha), nbest=3
+    )[0]
     # The beam finds "B" (p = 0.36) that greedy misses, then "A A" (0.216) and "A B" (0.204).
     # "A EOS" (0.18) ranks 4th among step 2's candidates, outside the top k: never finished.
     expected = [([B], 0.4 * 0.9), ([A, A], 0.6 * 0.36), ([A, B], 0.6 * 0.34)]
@@ -46,7 +50,7 @@ def test_beam_returns_exactly_the_expected_hypotheses(alpha: float):
 
 def test_beam_nbest_is_sorted_by_score():
     src, mask = src_batch()
-    hyps = beam_search(ScriptedDecoder(TABLE), src, mask, beam_size=3, nbest=3)[0]
+    hyps = beam_search(ScriptedDecoder(TABLE), src, mask, Decoding(beam=3), nbest=3)[0]
     scores = [h.score for h in hyps]
     assert scores == sorted(scores, reverse=True)
     assert hyps[0].tokens == [B]
@@ -56,8 +60,9 @@ def test_length_budget_closes_every_hypothesis():
     loop = {(): {A: 1.0}, (A,): {A: 1.0}, (A, A): {A: 1.0}, (A, A, A): {A: 1.0}}
     loop |= {tuple([A] * n): {A: 1.0} for n in range(4, 40)}
     src, mask = src_batch(length=2)
-    g = greedy_search(ScriptedDecoder(loop), src, mask, max_len_a=1.0, max_len_b=1)[0][0]
-    b = beam_search(ScriptedDecoder(loop), src, mask, beam_size=2, max_len_a=1.0, max_len_b=1)
+    limit = Decoding(max_len_a=1.0, max_len_b=1)
+    g = greedy_search(ScriptedDecoder(loop), src, mask, limit)[0][0]
+    b = beam_search(ScriptedDecoder(loop), src, mask, limit.replace(beam=2))
     assert g.tokens == [A, A]  # budget 3 = 2 tokens + EOS
     assert b[0][0].tokens == [A, A]
 
@@ -69,8 +74,8 @@ def test_beam_size_one_equals_greedy(seed: int):
     mask = torch.ones_like(src, dtype=torch.bool)
     mask[1, 4:] = False
     model = HashDecoder(seed=seed)
-    greedy = greedy_search(model, src, mask)
-    beam = beam_search(model, src, mask, beam_size=1, alpha=0.0)
+    greedy = greedy_search(model, src, mask, Decoding())
+    beam = beam_search(model, src, mask, Decoding(beam=1, length_penalty=0.0))
     for g, b in zip(greedy, beam, strict=True):
         assert g[0].tokens == b[0].tokens
         assert g[0].log_prob == pytest.approx(b[0].log_prob, abs=1e-5)
@@ -81,15 +86,37 @@ def test_batched_beam_equals_one_sentence_at_a_time():
     src = torch.randint(4, 9, (4, 6))
     mask = torch.ones_like(src, dtype=torch.bool)
     model = HashDecoder(seed=7)
-    batched = beam_search(model, src, mask, beam_size=3, nbest=2)
+    batched = beam_search(model, src, mask, Decoding(beam=3), nbest=2)
     for i in range(4):
-        single = beam_search(model, src[i : i + 1], mask[i : i + 1], beam_size=3, nbest=2)[0]
+        single = beam_search(model, src[i : i + 1], mask[i : i + 1], Decoding(beam=3), nbest=2)[0]
         assert [h.tokens for h in single] == [h.tokens for h in batched[i]]
 
 
 def test_attention_rows_follow_each_hypothesis():
     src, mask = src_batch(length=5)
-    (hyp,) = beam_search(ScriptedDecoder(TABLE), src, mask, beam_size=2, return_attention=True)[0]
+    (hyp,) = beam_search(
+        ScriptedDecoder(TABLE), src, mask, Decoding(beam=2), return_attention=True
+    )[0]
     assert hyp.attention.shape == (len(hyp.tokens) + 1, 5)
     for t in range(hyp.attention.size(0)):
         assert hyp.attention[t].argmax().item() == t % 5
+
+
+def test_decoding_settings_have_one_name_and_read_older_records():
+    # a checkpoint or results.json from before the decode node called the penalty alpha
+    old = {"beam": 4, "alpha": 1.0, "max_len_a": 1.2, "max_len_b": 5, "precision": "bf16"}
+    assert Decoding.from_dict(old) == Decoding(beam=4, length_penalty=1.0, max_len_a=1.2,
+                                               max_len_b=5)  # fmt: skip
+    assert Decoding(beam=3).replace(beam=None, length_penalty=0.2) == Decoding(
+        beam=3, length_penalty=0.2
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "needle"),
+    [({"beam": 0}, r"decode\.beam"), ({"batch_tokens": -1}, r"decode\.batch_tokens"),
+     ({"max_len_a": 0, "max_len_b": 0}, r"decode\.max_len_a/max_len_b")],
+)  # fmt: skip
+def test_bad_decoding_settings_are_one_line(values, needle):
+    with pytest.raises(ConfigError, match=needle):
+        Decoding(**values)

@@ -37,7 +37,7 @@ TINY_DATA = [
 ]
 TINY_TRANSFORMER = TINY_MODELS["transformer"]
 TINY_BAHDANAU = TINY_MODELS["bahdanau"]
-QUIET = ["train.log_every=10", "train.test_beam=2", "train.warmup_steps=50"]
+QUIET = ["train.log_every=10", "decode.beam=2", "train.warmup_steps=50"]
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +98,8 @@ def test_end_to_end_run_writes_everything(trained: Path):
     assert results["train_tgt_tokens"] == lines[-1]["train_tgt_tokens"] > 0
     assert 0 < results["train_seconds"] <= results["wall_seconds"]
     assert results["decode"] == {
-        "beam": 2, "alpha": 0.6, "max_len_a": 1.5, "max_len_b": 10,
-        "precision": results["precision"],
+        "beam": 2, "length_penalty": 0.6, "max_len_a": 1.5, "max_len_b": 10,
+        "batch_tokens": 6000, "precision": results["precision"],
     }  # fmt: skip
     assert len(results["tokenizer"]) == 64  # the SentencePiece model's sha256
     # everything the run printed is in its train.log, a line per event, not per redraw
@@ -566,3 +566,28 @@ def test_ddp_with_two_gloo_processes_only_rank0_writes(env, tmp_path):
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2  # one writer: rank 0
     assert proc.stdout.count("run directory:") == 1
+
+
+def test_translator_batches_within_its_budget_in_input_order(trained: Path, monkeypatch):
+    import nmt.translator
+    from nmt.translator import Translator
+
+    translator = Translator.from_checkpoint(trained / "checkpoints" / "best.pt")
+    assert translator.decoding.beam == 2  # the run's own settings (decode.beam=2)
+    sentences = ["a b c d e f", "b", "", "c a", "d d d", "a b c d", "e"]
+    batches: list[int] = []
+    search = nmt.translator.search
+
+    def counting(model, src, src_mask, decoding, **kwargs):
+        batches.append(src.size(0))
+        assert src.size(0) * src.size(1) * decoding.beam <= max(decoding.batch_tokens, 64)
+        return search(model, src, src_mask, decoding, **kwargs)
+
+    monkeypatch.setattr(nmt.translator, "search", counting)
+    one = translator.translate_text(sentences)
+    assert batches == [6]  # the blank line is not searched
+    batches.clear()
+    small = translator.translate_text(sentences, decoding=translator.decoding.replace(
+        batch_tokens=16))  # fmt: skip
+    assert len(batches) > 2 and sum(batches) == 6
+    assert small == one and one[2] == ""

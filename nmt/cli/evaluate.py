@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nmt.cli.common import positive_int, resolve_device
+from nmt.cli.common import add_decoding_args, decoding_from_args, resolve_device
 from nmt.errors import ConfigError, NMTError
 from nmt.metrics import N_BOOTSTRAP, format_ci
 
@@ -21,8 +21,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-evaluate", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run")
     p.add_argument("--split", default="test", help="test (default), valid, or an extra test name")
-    p.add_argument("--beam", type=positive_int, help="beam size (1 = greedy; default: the run's)")
-    p.add_argument("--alpha", type=float, help="GNMT length penalty (default: the run's)")
     p.add_argument("--out", help="JSON report path (default: <run>/eval/<split>.beam<k>.json)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--root", help="data folder (default: the checkpoint's data.root)")
@@ -32,6 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=N_BOOTSTRAP,
         help=f"bootstrap resamples for the 95%% intervals (default {N_BOOTSTRAP}; 0 = none)",
     )
+    add_decoding_args(p)
     return p.parse_args(argv)
 
 
@@ -72,11 +71,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from nmt.data.config import as_data_config
         from nmt.data.prepare import read_text
-        from nmt.evaluation import evaluate_split, write_results
+        from nmt.evaluation import evaluate_split
+        from nmt.results import write_results
         from nmt.translator import Translator
 
         translator = Translator.from_checkpoint(args.checkpoint, device=resolve_device(args.device))
-        decode = translator.decode_settings(beam=args.beam, alpha=args.alpha)
+        decoding = decoding_from_args(translator.decoding, args)
         data_cfg = as_data_config(translator.checkpoint_info["data"])
         if args.root:
             data_cfg.root = args.root
@@ -89,14 +89,14 @@ def main(argv: list[str] | None = None) -> None:
         scores, hyps = evaluate_split(
             translator,
             texts[args.split],
-            **decode,
+            decoding,
             progress=True,
             by_length=True,
             n_bootstrap=args.bootstrap,
         )
         ckpt = Path(args.checkpoint).resolve()
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
-        name = f"{args.split}.beam{decode['beam']}.json"
+        name = f"{args.split}.beam{decoding.beam}.json"
         out = Path(args.out) if args.out else run_dir / "eval" / name
         hyp_path = out.with_suffix(".txt")
         hyp_path.parent.mkdir(parents=True, exist_ok=True)

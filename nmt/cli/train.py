@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from nmt.budget import Budget
 from nmt.config import check_choice, register_configs
 from nmt.data.prepare import prepare_data
+from nmt.decoding import Decoding
 from nmt.device import resolve_device
 from nmt.distributed import barrier, broadcast_object, cleanup, init_distributed
 from nmt.errors import ConfigError, NMTError
@@ -69,16 +70,17 @@ def resolve_resume(resume: Any, run_dir: Path) -> Path | None:
 
 
 #: train.* keys that must be at least 1 (the others that count things may be 0 = off)
-POSITIVE = ("max_epochs", "accum_steps", "eval_beam", "test_beam", "log_every")
+POSITIVE = ("max_epochs", "accum_steps", "eval_beam", "log_every")
 NON_NEGATIVE = (
     "max_steps", "max_minutes", "max_target_tokens", "eval_every", "eval_max_sentences", "patience",
-    "warmup_steps", "threads", "num_workers", "clip_grad_norm", "max_len_b",
+    "warmup_steps", "threads", "num_workers", "clip_grad_norm",
 )  # fmt: skip
 
 
 def check_config(cfg: DictConfig) -> None:
     """Fail before any data work on values the schema cannot check (choices, ranges)."""
     parse_model_config(cfg.model)
+    Decoding.from_dict(OmegaConf.to_container(cfg.decode, resolve=True))  # checks its ranges
     check_choice("train.scheduler", cfg.train.scheduler)
     check_choice("train.precision", cfg.train.precision)
     for key in POSITIVE:

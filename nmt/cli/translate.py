@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from nmt.cli.common import positive_int, resolve_device
+from nmt.cli.common import add_decoding_args, decoding_from_args, positive_int, resolve_device
 from nmt.errors import NMTError
 
 
@@ -20,14 +20,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-translate", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run")
     p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin)")
-    p.add_argument("--beam", type=positive_int, help="beam size (1 = greedy; default: the run's)")
     p.add_argument("--nbest", type=positive_int, default=1, help="print the N best translations")
-    p.add_argument("--alpha", type=float, help="GNMT length penalty (default: the run's)")
     p.add_argument("--attention-png", metavar="PATH", help="save an attention heat map per line")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     p.add_argument(
         "--max-input-tokens", type=positive_int, default=250, help="truncate longer inputs"
     )
+    add_decoding_args(p)
     return p.parse_intermixed_args(argv)
 
 
@@ -67,10 +66,10 @@ def usable(text: str, where: str) -> str:
 
 
 def emit(translator, lines: list[str], args: argparse.Namespace, offset: int = 0) -> None:
-    decode = translator.decode_settings(beam=args.beam, alpha=args.alpha)
-    decode["beam"] = max(decode["beam"], args.nbest)
+    decoding = decoding_from_args(translator.decoding, args)
+    decoding = decoding.replace(beam=max(decoding.beam, args.nbest))
     results = translator.translate(
-        lines, nbest=args.nbest, return_attention=bool(args.attention_png), **decode
+        lines, decoding, nbest=args.nbest, return_attention=bool(args.attention_png)
     )
     for i, (line, hyps) in enumerate(zip(lines, results, strict=True)):
         if args.nbest > 1:

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from nmt import BOS_ID, PAD_ID
 from nmt.compare.figures import heads_figure
 from nmt.compare.runs import Run
+from nmt.decoding import Decoding
 from nmt.plots import attention_figure
 from nmt.translator import Translation, Translator
 
@@ -41,15 +42,9 @@ def pick_sentences(sources: Sequence[str], k: int = 3, lo: int = 10, hi: int = 2
 
 
 def _translate(run: Run, translator: Translator, sentences: list[str]) -> list[Translation]:
-    train = run.train_config
+    settings = {k: v for k, v in run.decoding.items() if v is not None}
     results = translator.translate(
-        sentences,
-        beam=int(run.results.get("test_beam", 1)),
-        alpha=float(train.get("length_penalty", 0.6)),
-        max_len_a=float(train.get("max_len_a", 1.5)),
-        max_len_b=int(train.get("max_len_b", 10)),
-        return_attention=True,
-        warn=False,
+        sentences, Decoding.from_dict(settings), return_attention=True, warn=False
     )
     return [r[0] for r in results]
 

@@ -15,19 +15,20 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from nmt.data.config import DEFAULT_ROOT
+from nmt.decoding import LEGACY_NAMES
 from nmt.errors import ConfigError
 from nmt.models import describe_variant
 
 #: synthetic-corpus keys that decide the test split's content
 SYNTHETIC_TEST_KEYS = ("task", "min_len", "max_len", "vocab", "n_test", "seed")
 #: the search settings of the test scores, as results.json records them
-DECODE_KEYS = ("beam", "alpha", "max_len_a", "max_len_b", "precision")
+DECODE_KEYS = ("beam", "length_penalty", "max_len_a", "max_len_b", "precision")
 #: what each decoding setting is called in messages (the config key that sets it)
 DECODE_NAMES = {
-    "beam": "beam (train.test_beam)",
-    "alpha": "length penalty (train.length_penalty)",
-    "max_len_a": "length limit a (train.max_len_a)",
-    "max_len_b": "length limit b (train.max_len_b)",
+    "beam": "beam (decode.beam)",
+    "length_penalty": "length penalty (decode.length_penalty)",
+    "max_len_a": "length limit a (decode.max_len_a)",
+    "max_len_b": "length limit b (decode.max_len_b)",
     "precision": "decode precision (train.precision)",
     "tokenizer": "tokenizer (data.tokenizer / SentencePiece model)",
 }
@@ -119,13 +120,15 @@ class Run:
     def decoding(self) -> dict[str, Any]:
         """How the test scores were decoded: beam, length penalty, length limits, precision
         (from results.json; runs from before it recorded them: from their config)."""
-        saved = self.results.get("decode")
+        saved = self.results.get("decode") or self.config.get("decode")
         if saved:
+            saved = {LEGACY_NAMES.get(k, k): v for k, v in saved.items()}
+            saved.setdefault("precision", self.results.get("precision"))
             return {k: saved.get(k) for k in DECODE_KEYS}
-        t = self.train_config
+        t = self.train_config  # the settings' keys before the config's decode node
         return {
             "beam": self.results.get("test_beam", t.get("test_beam")),
-            "alpha": t.get("length_penalty"),
+            "length_penalty": t.get("length_penalty"),
             "max_len_a": t.get("max_len_a"),
             "max_len_b": t.get("max_len_b"),
             "precision": self.results.get("precision"),

@@ -71,7 +71,7 @@ CSV_TAIL = [
     "group", "seed", "settings", "device", "precision", "train_tgt_tokens_per_s",
     "wall_seconds", "processes", "test_bleu_ci", "test_bleu_low", "test_bleu_high",
     "test_chrf_ci", "exact_match_low", "exact_match_high", "beam", "length_penalty",
-    "max_len_a", "max_len_b", "decode_precision", "test_beam", "run", "bleu_signature",
+    "max_len_a", "max_len_b", "decode_precision", "run", "bleu_signature",
 ]  # fmt: skip
 
 
@@ -101,7 +101,7 @@ def _device(results: dict[str, Any]) -> str | None:
 def describe_decoding(d: dict[str, Any]) -> str:
     """``beam 5, α 0.6, ≤ 1.5·src+10, bf16``."""
     return (
-        f"beam {d.get('beam')}, α {d.get('alpha')}, ≤ {d.get('max_len_a')}·src+"
+        f"beam {d.get('beam')}, α {d.get('length_penalty')}, ≤ {d.get('max_len_a')}·src+"
         f"{d.get('max_len_b')}, {d.get('precision')}"
     )
 
@@ -149,11 +149,10 @@ def run_row(
         "test_chrf_ci": test.get("chrf_ci"),
         "test_bleu_lc": test.get("bleu_lc"),
         "beam": d.get("beam"),
-        "length_penalty": d.get("alpha"),
+        "length_penalty": d.get("length_penalty"),
         "max_len_a": d.get("max_len_a"),
         "max_len_b": d.get("max_len_b"),
         "decode_precision": d.get("precision"),
-        "test_beam": d.get("beam"),
         "decoding": describe_decoding(d) + (f" (≠ {', '.join(mismatched)})" if mismatched else ""),
         "run": str(run.path),
         "bleu_signature": test.get("bleu_signature"),

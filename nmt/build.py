@@ -1,0 +1,78 @@
+"""Build what a training run trains with: device, precision, model, optimiser, schedule,
+and the network the loop calls (compiled and/or wrapped in DDP)."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.nn.parallel import DistributedDataParallel
+
+from nmt.device import resolve_device, resolve_precision
+from nmt.distributed import DistInfo
+from nmt.models import EncoderDecoder, build_model
+from nmt.schedule import Scheduler, resolve_lr
+
+
+def pick_device(name: str, dist_info: DistInfo) -> torch.device:
+    """``train.device`` resolved; under DDP on CUDA, this rank's GPU."""
+    name = resolve_device(name, "train.device")
+    if name.startswith("cuda") and dist_info.enabled:
+        return torch.device("cuda", dist_info.local_rank)  # one GPU per rank
+    return torch.device(name)
+
+
+def device_name(device: torch.device) -> str:
+    """The device in words, for results.json."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+@dataclass
+class Training:
+    """The pieces a run trains with."""
+
+    device: torch.device
+    precision: str  # "fp32" | "bf16"
+    model_config: dict[str, Any]  # plain, as checkpoints keep it
+    model: EncoderDecoder  # the weights (checkpoints, evaluation)
+    net: torch.nn.Module  # what the loop calls: model, compiled and/or DDP-wrapped
+    optimizer: torch.optim.Optimizer
+    scheduler: Scheduler
+
+
+def build_training(
+    cfg: DictConfig, src_vocab_size: int, tgt_vocab_size: int, dist_info: DistInfo
+) -> Training:
+    """Model on its device, AdamW (fused on CUDA) at the variant's or the configured rate,
+    the variant's schedule, ``torch.compile`` when asked, DDP when launched by torchrun."""
+    t = cfg.train
+    device = pick_device(t.device, dist_info)
+    precision = resolve_precision(t.precision, device)
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    model = build_model(model_config, src_vocab_size, tgt_vocab_size).to(device)
+    torch.manual_seed(t.seed + dist_info.rank)  # dropout differs across ranks
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=resolve_lr(t, model.variant),
+        betas=tuple(t.betas),
+        weight_decay=t.weight_decay,
+        fused=device.type == "cuda",
+    )
+    net: torch.nn.Module = torch.compile(model) if t.compile else model
+    if dist_info.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        net = DistributedDataParallel(net, device_ids=ids)
+    return Training(
+        device=device,
+        precision=precision,
+        model_config=model_config,
+        model=model,
+        net=net,
+        optimizer=optimizer,
+        scheduler=Scheduler(optimizer, t, model.variant),
+    )
