@@ -19,11 +19,14 @@ COMPARE_MODELS ?= $(shell $(BIN)/python -m nmt.models)
 # SEEDS=1,2,3: train every variant once per seed (train.seed; all variants of a seed first);
 # the report groups the seeds of each variant
 SEEDS ?=
+# RESUME=runs/compare_X/<date_time>: continue that sweep with the same arguments
+# (train.resume=auto: finished runs are left as they are, interrupted ones resume from last.pt)
+RESUME ?=
 COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format train data compare bench clean
+.PHONY: help install test lint format train data compare bench bench-memory clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,22 +60,31 @@ train: $(STAMP) ## Train the default model on Multi30k de→en (extra overrides:
 compare: export COMPARE_ARGS = $(ARGS)
 compare: $(STAMP) ## Train the variants on a preset and compare them (experiment=bottleneck SEEDS=1,2 ARGS="...")
 	@set -euo pipefail; \
-	sweep="$(COMPARE_RUNS)/$$(date +%Y-%m-%d_%H-%M-%S)"; \
-	if [ -e "$$sweep" ]; then echo "error: $$sweep exists; wait a second and retry" >&2; exit 2; fi; \
+	resume="$(if $(RESUME),train.resume=auto)"; \
+	if [ -n "$$resume" ]; then sweep="$(RESUME)"; \
+		if [ ! -d "$$sweep" ]; then echo "error: RESUME=$$sweep is not a sweep folder" >&2; exit 2; fi; \
+	else sweep="$(COMPARE_RUNS)/$$(date +%Y-%m-%d_%H-%M-%S)"; \
+		if [ -e "$$sweep" ]; then echo "error: $$sweep exists; wait a second and retry" >&2; exit 2; fi; \
+	fi; \
 	seeds="$(if $(SEEDS),train.seed=$(SEEDS))"; \
 	cmd="nmt-train -m$${seeds:+ $$seeds} model=$(COMPARE_MODELS) experiment=$(experiment) hydra.sweep.dir=$$sweep"; \
-	cmd="$$cmd$${COMPARE_ARGS:+ $$COMPARE_ARGS}"; \
+	cmd="$$cmd$${resume:+ $$resume}$${COMPARE_ARGS:+ $$COMPARE_ARGS}"; \
 	echo "+ $$cmd"; \
 	start=$$(date +%s); \
 	$(BIN)/nmt-train -m $$seeds model=$(COMPARE_MODELS) experiment=$(experiment) \
-		hydra.sweep.dir="$$sweep" $(ARGS); \
+		hydra.sweep.dir="$$sweep" $$resume $(ARGS); \
 	wall=$$(( $$(date +%s) - start )); \
 	$(BIN)/nmt-compare "$$sweep"/*/ --out "$(COMPARE_OUT)" --command "$$cmd" --wall-seconds "$$wall" \
-		--note "make compare experiment=$(experiment) SEEDS=$(SEEDS) ARGS=\"$$COMPARE_ARGS\""
+		--note "make compare experiment=$(experiment) SEEDS=$(SEEDS)$(if $(RESUME), RESUME=$(RESUME)) ARGS=\"$$COMPARE_ARGS\""
 
 BENCH_OUT ?= docs/results/bench/bench.json
 bench: $(STAMP) ## Training/decoding speed of every variant -> JSON + BENCHMARK.md (BENCH_ARGS="...")
 	$(BIN)/python scripts/bench.py --out $(BENCH_OUT) --markdown BENCHMARK.md $(BENCH_ARGS)
+
+MEMORY_OUT ?= docs/results/bench/memory.json
+bench-memory: $(STAMP) ## Resident memory of the default training, epoch by epoch (~8 min) -> JSON
+	$(BIN)/python scripts/bench_memory.py --out $(MEMORY_OUT) -- \
+		train.max_epochs=5 "data.extra_tests=[]" decode.beam=1 $(ARGS)
 
 clean: ## Remove caches (keeps .venv, data/ and runs/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

@@ -56,7 +56,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model
     threads: int = 0  # torch CPU threads; 0 = torch's default
     num_workers: int = 0  # batch-building worker processes (0 = in the training process)
-    # resume: false, true (the run directory's checkpoints/last.pt) or a checkpoint path
+    # resume: false, true (the run directory's checkpoints/last.pt), auto (resume if there is a
+    # last.pt, leave a finished run alone, else start) or a checkpoint path
     resume: Any = False
     seed: int = 1
 

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from nmt import PAD_ID
+from nmt.allocator import release_free_memory
 from nmt.budget import Budget, TrainClock
 from nmt.build import build_training
 from nmt.checkpoint import load_checkpoint, save_checkpoint
@@ -407,6 +408,7 @@ class Trainer:
         """
         self.last_eval_step = self.step
         result = self._validate_main() if self.dist.is_main else None
+        release_free_memory()  # decoding's blocks of every size, freed: their pages back
         result = broadcast_object(result, self.dist)
         bleu = result["valid_bleu"]
         improved = bleu > self.best_bleu

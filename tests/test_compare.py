@@ -469,7 +469,7 @@ def test_make_compare_uses_a_fresh_sweep_folder():
         check=True,
     ).stdout
     assert "experiment=wmt_news" in out and f"model={','.join(VARIANTS)}" in out
-    assert 'hydra.sweep.dir="$sweep" x=1' in out
+    assert 'hydra.sweep.dir="$sweep" $resume x=1' in out
     assert 'sweep="runs/compare_wmt_news/$(date' in out
     assert "nmt-compare" in out and '--out "docs/results/wmt_news"' in out
     assert "train.seed" not in out
@@ -477,6 +477,13 @@ def test_make_compare_uses_a_fresh_sweep_folder():
         ["make", "-n", "compare", "SEEDS=1,2,3"], cwd=REPO, capture_output=True, text=True
     ).stdout
     assert 'seeds="train.seed=1,2,3"' in seeded and "nmt-train -m $seeds model=" in seeded
+    resumed = subprocess.run(
+        ["make", "-n", "compare", "RESUME=runs/compare_x/2026-01-01_00-00-00"], cwd=REPO,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert 'resume="train.resume=auto"' in resumed
+    assert 'sweep="runs/compare_x/2026-01-01_00-00-00"' in resumed
+    assert "RESUME=runs/compare_x/2026-01-01_00-00-00" in resumed  # named in RUN.md's note
 
 
 # ------------------------------------------------------------------ helpers

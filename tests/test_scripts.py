@@ -111,3 +111,25 @@ def test_score_files_gives_intervals_and_paired_tests(tmp_path):
     proc = run(["scripts/score_files.py", "--ref", str(tmp_path / "ref.txt"),
                 f"x={tmp_path / 'src.txt'}", "oops"], tmp_path)  # fmt: skip
     assert proc.returncode == 2 and "NAME=HYPOTHESES_FILE" in proc.stderr
+
+
+def test_bench_memory_samples_a_real_run_epoch_by_epoch(tmp_path):
+    out = tmp_path / "memory.json"
+    proc = run(
+        ["scripts/bench_memory.py", "--out", str(out), "--interval", "0.2", "--tolerance", "5",
+         "--", "data=synthetic", "data.synthetic.n_train=400", "data.synthetic.n_valid=20",
+         "data.synthetic.n_test=10", "data.synthetic.max_len=8", "data.synthetic.vocab=8",
+         "data.tokenizer.vocab_size=24",
+         "data.max_tokens=300", "train.max_epochs=3", "decode.beam=1", "model=seq2seq",
+         "model.emb_dim=16", "model.hidden_size=32", "model.enc_layers=1"],
+        tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [e["epoch"] for e in result["epochs"]] == [1, 2, 3]
+    assert result["first_epoch_peak_mb"] > 50  # a Python process with torch loaded
+    assert len(result["per_epoch_rss_mb"]) == 3
+    assert result["later_epochs_peak_mb"] == max(
+        e["high_mb"] for e in result["per_epoch_rss_mb"][1:]
+    )
+    assert result["ok"] is True and result["speed"]["steps"] > 0

@@ -496,6 +496,22 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(env, tmp_path):
     assert results["stops"] == ["signal", "max_steps"] and results["processes"] == 2
 
 
+def test_resume_auto_starts_continues_or_leaves_a_finished_run(env, tmp_path):
+    """What an interrupted sweep re-run with train.resume=auto does in each run directory."""
+    run = tmp_path / "auto"
+    args = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=10", "train.resume=auto"]
+    nmt_train(env, run, *args, "train.max_steps=10")  # nothing there: a fresh start
+    first = (run / "results.json").read_text()
+    assert json.loads(first)["steps"] == 10
+    proc = nmt_train(env, run, *args, "train.max_steps=20")  # finished: left as it is
+    assert "finished already" in proc.stdout
+    assert (run / "results.json").read_text() == first
+    (run / "results.json").unlink()  # as if killed after its last checkpoint
+    nmt_train(env, run, *args, "train.max_steps=20")
+    results = json.loads((run / "results.json").read_text())
+    assert results["steps"] == 20 and results["processes"] == 2
+
+
 def test_a_run_directory_takes_one_training_at_a_time(env, tmp_path):
     run = tmp_path / "busy"
     args = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=5"]

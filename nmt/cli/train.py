@@ -10,6 +10,7 @@ Examples::
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import sys
@@ -23,6 +24,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from nmt.allocator import bound_onednn_cache
 from nmt.budget import Budget
 from nmt.config import check_choice, register_configs
 from nmt.data.prepare import prepare_data
@@ -41,8 +43,19 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
 
 def resolve_resume(resume: Any, run_dir: Path) -> Path | None:
-    """Map ``train.resume`` (false / true / a path) to a checkpoint path, or refuse to overwrite."""
+    """Map ``train.resume`` (false / true / auto / a path) to a checkpoint path, or refuse to
+    overwrite. ``auto`` (interrupted sweeps): this run directory's last.pt if it has one,
+    else a fresh start (a validation log without a checkpoint is moved aside, not lost)."""
     last = run_dir / "checkpoints" / "last.pt"
+    if resume == "auto":
+        if last.exists():
+            return last
+        metrics = run_dir / "metrics.jsonl"
+        if metrics.exists():
+            aside = metrics.with_name(f"metrics.jsonl.before_{int(metrics.stat().st_mtime)}")
+            metrics.rename(aside)
+            print(f"{run_dir}: no checkpoint to resume; starting afresh ({aside.name} kept)")
+        return None
     if resume in (False, None, "false", "False", ""):
         if last.exists() or (run_dir / "metrics.jsonl").exists():
             raise ConfigError(
@@ -108,6 +121,8 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
             if refused:
                 lock = None
                 raise ConfigError(refused)
+            if cfg.train.resume == "auto" and (run_dir / "results.json").is_file():
+                return finished_already(run_dir)
             resume = resolve_resume(cfg.train.resume, run_dir)  # before a run's log is touched
             log = stack.enter_context(tee_output(run_dir / "train.log")) if lock else None
             return _train(cfg, run_dir, dist_info, lock, resume)
@@ -154,6 +169,18 @@ def _train(
     return results
 
 
+def finished_already(run_dir: Path) -> dict[str, Any]:
+    """``train.resume=auto`` on a finished run: its results, untouched."""
+    try:
+        results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"{run_dir / 'results.json'} is unreadable ({e}); move it aside to train the run again"
+        ) from None
+    print(f"{run_dir}: finished already ({results.get('stop_reason')}); left as it is")
+    return results
+
+
 def print_summary(results: dict[str, Any], run_dir: Path) -> None:
     print(
         f"\n{results['variant']}: stopped by {results['stop_reason']} "
@@ -189,6 +216,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    bound_onednn_cache()  # before the first matmul
     register_configs()
     rank = int(os.environ.get("RANK", "0"))
     if rank > 0:  # only rank 0 writes into the run directory

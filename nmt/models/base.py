@@ -36,7 +36,7 @@ class EncoderDecoder(nn.Module):
     module docstring says.
     """
 
-    #: variant name ("seq2seq", "bahdanau", "luong", "transformer")
+    #: variant name, as registered in nmt.models.registry
     variant: str = ""
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> State:
