@@ -19,6 +19,11 @@ from nmt.errors import ConfigError
 LEGACY_NAMES = {"alpha": "length_penalty"}
 
 
+def current_names(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``decode`` record with older setting names replaced by today's."""
+    return {LEGACY_NAMES.get(k, k): v for k, v in dict(record).items()}
+
+
 @dataclass
 class Decoding:
     """Search settings; ``beam`` 1 is greedy search."""
@@ -45,7 +50,7 @@ class Decoding:
         """From a config node, a checkpoint's or a results file's ``decode`` record (older
         names accepted; keys that are not settings, such as ``precision``, ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        settings = {LEGACY_NAMES.get(k, k): v for k, v in dict(values or {}).items()}
+        settings = current_names(values or {})
         return cls(**{k: v for k, v in settings.items() if k in names})
 
     def replace(self, **overrides: Any) -> Decoding:

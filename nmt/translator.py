@@ -66,9 +66,7 @@ class Translator:
         model.load_state_dict(ckpt["model"])
         kwargs.setdefault("decoding", Decoding.from_dict(ckpt.get("decode")))
         translator = cls(model.to(device), tokenizer, device, **kwargs)
-        translator.checkpoint_info = {
-            k: ckpt[k] for k in ("data", "model_config", "decode") if k in ckpt
-        }
+        translator.checkpoint_info = {k: ckpt[k] for k in ("data", "model_config") if k in ckpt}
         return translator
 
     def encode(self, sentences: Sequence[str]) -> tuple[list[list[int]], int]:

@@ -59,7 +59,6 @@ VARIANTS: dict[str, dict] = {
     },
     "transformer_pooled-mean": {"name": "transformer_pooled", **_TRANSFORMER, "pooling": "mean"},
 }
-ATTENTIONAL = [v for v, cfg in VARIANTS.items() if REGISTERED[cfg["name"]].attention]
 
 
 def make_model(variant: str) -> EncoderDecoder:

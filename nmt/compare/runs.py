@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from nmt.data.config import DEFAULT_ROOT
-from nmt.decoding import LEGACY_NAMES
+from nmt.decoding import current_names
 from nmt.errors import ConfigError
 from nmt.models import describe_variant
 
@@ -122,7 +122,7 @@ class Run:
         (from results.json; runs from before it recorded them: from their config)."""
         saved = self.results.get("decode") or self.config.get("decode")
         if saved:
-            saved = {LEGACY_NAMES.get(k, k): v for k, v in saved.items()}
+            saved = current_names(saved)
             saved.setdefault("precision", self.results.get("precision"))
             return {k: saved.get(k) for k in DECODE_KEYS}
         t = self.train_config  # the settings' keys before the config's decode node

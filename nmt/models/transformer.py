@@ -137,11 +137,12 @@ class Transformer(EncoderDecoder):
             need_weights=True,
         )  # (B, 1, V), weights (B, h, 1, S)
         state = {**state, "self_kv": cache, "step": state["step"] + 1}
-        return logits.squeeze(1).log_softmax(dim=-1), state, weights.squeeze(2).mean(dim=1)
+        attention = None if weights is None else weights.squeeze(2).mean(dim=1)  # (B, S)
+        return logits.squeeze(1).log_softmax(dim=-1), state, attention
 
     def attention_heads(
         self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor
-    ) -> torch.Tensor:
+    ) -> torch.Tensor | None:
         """Per-head weights of the last cross-attention layer, teacher-forced: (B, h, T, S)."""
         return self._teacher_forced(src, src_mask, tgt_in, need_weights=True)[1]
 

@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 from nmt.errors import ConfigError
-from nmt.models.base import State
 from nmt.models.config import TransformerConfig
 from nmt.models.transformer import Transformer
 
@@ -90,33 +89,8 @@ class PooledTransformer(Transformer):
         return self.pool(super()._memory(src, src_mask), src_mask)  # (B, 1, D)
 
     def _decode(self, tokens, src_mask, cross_kv, cache, offset, need_weights):
-        """As the Transformer's, over the one pooled position (every row has it)."""
+        """As the Transformer's, over the one pooled position (every row has it); no
+        attention weights: with one key they would be 1, and there is no source map to
+        draw (``forward``, ``decode_step`` and ``attention_heads`` give None)."""
         one = src_mask.new_ones(src_mask.size(0), 1)  # (B, 1)
         return super()._decode(tokens, one, cross_kv, cache, offset, need_weights=False)
-
-    def decode_step(
-        self, prev_tokens: torch.Tensor, state: State
-    ) -> tuple[torch.Tensor, State, None]:
-        logits, cache, _ = self._decode(
-            prev_tokens.unsqueeze(1),
-            state["src_mask"],
-            state["cross_kv"],
-            state["self_kv"],
-            state["step"],
-            need_weights=False,
-        )  # (B, 1, V)
-        state = {**state, "self_kv": cache, "step": state["step"] + 1}
-        return logits.squeeze(1).log_softmax(dim=-1), state, None
-
-    def attention_heads(self, src, src_mask, tgt_in) -> None:
-        return None  # no attention over source positions: that is the point
-
-    def forward(
-        self,
-        src: torch.Tensor,
-        src_mask: torch.Tensor,
-        tgt_in: torch.Tensor,
-        *,
-        need_attention: bool = False,
-    ) -> tuple[torch.Tensor, None]:
-        return self._teacher_forced(src, src_mask, tgt_in, need_weights=False)[0], None
