@@ -33,10 +33,10 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
     weight_decay: float = 0.0
     # schedule: auto = inverse_sqrt for the Transformer, plateau for RNNs
-    scheduler: str = "auto"  # auto | inverse_sqrt | plateau | constant
-    warmup_steps: int = 1000  # inverse_sqrt: linear warm-up, then lr * sqrt(warmup / step)
-    plateau_factor: float = 0.5  # plateau: multiply lr by this when valid BLEU stalls
-    plateau_patience: int = 1  # plateau: evaluations without improvement before decaying
+    scheduler: str = "auto"  # auto | inverse_sqrt | plateau | warmup_plateau | constant
+    warmup_steps: int = 1000  # inverse_sqrt, warmup_plateau: linear warm-up steps
+    plateau_factor: float = 0.5  # (warmup_)plateau: multiply lr by this when valid BLEU stalls
+    plateau_patience: int = 1  # (warmup_)plateau: evaluations without improvement before decaying
     min_lr: float = 1e-5
     # loss and update
     label_smoothing: float = 0.1
@@ -75,7 +75,7 @@ class NMTConfig:
 
 
 CHOICES = {
-    "train.scheduler": ("auto", "inverse_sqrt", "plateau", "constant"),
+    "train.scheduler": ("auto", "inverse_sqrt", "plateau", "warmup_plateau", "constant"),
     "train.precision": ("auto", "fp32", "bf16"),
 }
 

@@ -1,4 +1,5 @@
-"""Learning-rate schedules: inverse square root with warm-up, reduce-on-plateau, constant."""
+"""Learning-rate schedules: inverse square root with warm-up, reduce-on-plateau (with or
+without a linear warm-up), constant."""
 
 from __future__ import annotations
 
@@ -35,6 +36,58 @@ def inverse_sqrt(warmup: int):
     return factor
 
 
+class WarmupPlateau:
+    """Linear warm-up to the peak rate, then the peak until validation BLEU stalls, when the
+    rate is multiplied by ``factor`` (at least ``min_lr``). The stall test is
+    ``ReduceLROnPlateau``'s (mode max, relative threshold 1e-4, no cool-down), so
+    ``plateau`` and ``warmup_plateau`` decay alike once warmed up: one schedule every variant
+    can share, the Transformer's warm-up included."""
+
+    threshold = 1e-4
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> None:
+        self.optimizer = optimizer
+        self.warmup = max(1, cfg.warmup_steps)
+        self.factor, self.patience, self.min_lr = (
+            cfg.plateau_factor,
+            cfg.plateau_patience,
+            cfg.min_lr,
+        )
+        self.peaks = [group["lr"] for group in optimizer.param_groups]
+        self.scale = 1.0  # product of the decays so far
+        self.best = float("-inf")
+        self.bad = 0  # validations since the best
+        self.steps = 0
+        self._apply()
+
+    def _apply(self) -> None:
+        warm = min(1.0, max(1, self.steps) / self.warmup)
+        for group, peak in zip(self.optimizer.param_groups, self.peaks, strict=True):
+            group["lr"] = max(self.min_lr, peak * self.scale) * warm
+
+    def step(self) -> None:
+        self.steps += 1
+        self._apply()
+
+    def on_eval(self, valid_bleu: float) -> None:
+        if valid_bleu > self.best * (1 + self.threshold):  # best starts at -inf
+            self.best, self.bad = valid_bleu, 0
+            return
+        self.bad += 1
+        if self.bad > self.patience:
+            self.scale *= self.factor
+            self.bad = 0
+            self._apply()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("peaks", "scale", "best", "bad", "steps")}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+        self._apply()
+
+
 class Scheduler:
     """One object for all schedules: ``step()`` after each update, ``on_eval(bleu)`` after each
     validation. Its ``state_dict`` goes into checkpoints for exact resumption."""
@@ -44,7 +97,10 @@ class Scheduler:
         self.optimizer = optimizer
         self.per_step: LambdaLR | None = None
         self.plateau: ReduceLROnPlateau | None = None
-        if self.kind == "inverse_sqrt":
+        self.warm_plateau: WarmupPlateau | None = None
+        if self.kind == "warmup_plateau":
+            self.warm_plateau = WarmupPlateau(optimizer, cfg)
+        elif self.kind == "inverse_sqrt":
             self.per_step = LambdaLR(optimizer, inverse_sqrt(cfg.warmup_steps))
         elif self.kind == "plateau":
             self.plateau = ReduceLROnPlateau(
@@ -58,20 +114,24 @@ class Scheduler:
     def step(self) -> None:
         if self.per_step is not None:
             self.per_step.step()
+        if self.warm_plateau is not None:
+            self.warm_plateau.step()
 
     def on_eval(self, valid_bleu: float) -> None:
         if self.plateau is not None:
             self.plateau.step(valid_bleu)
+        if self.warm_plateau is not None:
+            self.warm_plateau.on_eval(valid_bleu)
 
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def state_dict(self) -> dict[str, Any]:
-        inner = self.per_step or self.plateau
+        inner = self.per_step or self.plateau or self.warm_plateau
         return {"kind": self.kind, "inner": inner.state_dict() if inner else {}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        inner = self.per_step or self.plateau
+        inner = self.per_step or self.plateau or self.warm_plateau
         if inner is not None and state.get("inner"):
             inner.load_state_dict(state["inner"])

@@ -1,0 +1,51 @@
+"""Learning-rate schedules: the warm-up plateau schedule and its exact resumption."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nmt.config import ConfigError, TrainConfig
+from nmt.schedule import Scheduler
+
+
+def _scheduler(**train) -> Scheduler:
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
+    cfg = TrainConfig(lr=1e-3, **train)
+    return Scheduler(opt, cfg, "transformer")
+
+
+def test_warmup_plateau_warms_up_then_halves_on_stalls() -> None:
+    s = _scheduler(scheduler="warmup_plateau", warmup_steps=4, plateau_patience=1)
+    lrs = []
+    for _ in range(6):
+        s.step()
+        lrs.append(s.lr)
+    assert lrs == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    s.on_eval(10.0)  # best
+    s.on_eval(10.0)  # one stall: within patience
+    assert s.lr == pytest.approx(1e-3)
+    s.on_eval(9.0)  # two stalls: more than patience 1
+    assert s.lr == pytest.approx(5e-4)
+    s.step()  # the decay survives the per-step update
+    assert s.lr == pytest.approx(5e-4)
+    s.on_eval(11.0)  # a new best resets the count
+    s.on_eval(11.0)
+    assert s.lr == pytest.approx(5e-4)
+
+
+def test_warmup_plateau_stops_at_min_lr_and_resumes_exactly() -> None:
+    s = _scheduler(scheduler="warmup_plateau", warmup_steps=1, plateau_patience=0, min_lr=3e-4)
+    s.step()
+    for bleu in (5.0, 4.0, 4.0, 4.0):
+        s.on_eval(bleu)
+    assert s.lr == pytest.approx(3e-4)
+    state = s.state_dict()
+    t = _scheduler(scheduler="warmup_plateau", warmup_steps=1, plateau_patience=0, min_lr=3e-4)
+    t.load_state_dict(state)
+    assert t.lr == s.lr and t.state_dict() == state
+
+
+def test_unknown_scheduler_is_one_line_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"train\.scheduler='cosine' is not valid"):
+        _scheduler(scheduler="cosine")
