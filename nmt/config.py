@@ -47,6 +47,7 @@ class TrainConfig:
     eval_beam: int = 1  # beam size for validation BLEU (1 = greedy; the rest: decode.*)
     eval_max_sentences: int = 0  # 0 = the whole validation set
     patience: int = 10  # early stopping: evaluations without a better valid BLEU
+    keep_last: int = 0  # keep the weights of the last N validations (step_<N>.pt), for nmt-average
     # logging
     log_every: int = 50  # steps between TensorBoard / progress-bar updates
     num_samples: int = 3  # validation translations logged as text
@@ -59,6 +60,7 @@ class TrainConfig:
     # resume: false, true (the run directory's checkpoints/last.pt), auto (resume if there is a
     # last.pt, leave a finished run alone, else start) or a checkpoint path
     resume: Any = False
+    init_from: str = ""  # fine-tune from this checkpoint (its weights, model and tokenizer)
     seed: int = 1
 
 

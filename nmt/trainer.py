@@ -415,6 +415,7 @@ class Trainer:
         if improved:
             self.best_bleu, self.best_step = bleu, self.step
             self.save("best.pt", full=False)
+        self._keep_last()
         if not final:
             if bleu > self.patience_bleu:
                 self.patience_bleu, self.bad_evals = bleu, 0
@@ -443,6 +444,17 @@ class Trainer:
                 f"{'  (best)' if improved else ''}"
             )
         return (not final) and self.tcfg.patience > 0 and self.bad_evals >= self.tcfg.patience
+
+    def _keep_last(self) -> None:
+        """``train.keep_last``: this validation's weights as ``step_<N>.pt``; the oldest
+        beyond N go."""
+        if self.tcfg.keep_last <= 0:
+            return
+        self.save(f"step_{self.step}.pt", full=False)
+        if self.dist.is_main:
+            kept = sorted(self.ckpt_dir.glob("step_*.pt"), key=lambda p: int(p.stem[5:]))
+            for old in kept[: -self.tcfg.keep_last]:
+                old.unlink(missing_ok=True)
 
     def _validate_main(self) -> dict[str, Any]:
         loss, ppl = validation_loss(

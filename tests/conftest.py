@@ -24,3 +24,24 @@ def no_env_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests of the download path must not see the CI's NMT_DATA_MIRROR / URL override."""
     monkeypatch.delenv("NMT_DATA_MIRROR", raising=False)
     monkeypatch.delenv("NMT_DATA_URL_BASE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def env(tmp_path_factory) -> dict[str, str]:
+    """The environment of the console scripts: a temporary data folder."""
+    data = tmp_path_factory.mktemp("data")
+    return {**os.environ, "NMT_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="session")
+def trained(env, tmp_path_factory) -> Path:
+    """One tiny Transformer trained on the copy task (300 updates), shared by the tests of
+    the tools that read a run."""
+    from tests.runs import QUIET, TINY_DATA, TINY_TRANSFORMER, nmt_train
+
+    run = tmp_path_factory.mktemp("runs") / "copy"
+    nmt_train(
+        env, run, *TINY_DATA, *TINY_TRANSFORMER, *QUIET,
+        "train.max_steps=300", "train.eval_every=100", "train.lr=3e-3",
+    )  # fmt: skip
+    return run

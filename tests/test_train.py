@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,55 +18,8 @@ import torch
 
 from nmt.checkpoint import load_checkpoint
 from nmt.models import VARIANTS
+from tests.runs import BIN, QUIET, TINY_BAHDANAU, TINY_DATA, TINY_TRANSFORMER, nmt_train
 from tests.tiny import TINY_MODELS
-
-BIN = Path(sys.executable).parent
-
-TINY_DATA = [
-    "data=synthetic",
-    "data.synthetic.task=copy",
-    "data.synthetic.vocab=8",
-    "data.synthetic.min_len=2",
-    "data.synthetic.max_len=6",
-    "data.synthetic.n_train=1500",
-    "data.synthetic.n_valid=60",
-    "data.synthetic.n_test=60",
-    "data.tokenizer.vocab_size=24",
-    "data.max_tokens=400",
-]
-TINY_TRANSFORMER = TINY_MODELS["transformer"]
-TINY_BAHDANAU = TINY_MODELS["bahdanau"]
-QUIET = ["train.log_every=10", "decode.beam=2", "train.warmup_steps=50"]
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory) -> dict[str, str]:
-    data = tmp_path_factory.mktemp("data")
-    return {**os.environ, "NMT_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
-
-
-def nmt_train(env, run_dir: Path, *overrides: str, check: bool = True, timeout: int = 300):
-    cmd = [str(BIN / "nmt-train"), f"hydra.run.dir={run_dir}", *overrides]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"nmt-train failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc
-
-
-@pytest.fixture(scope="module")
-def trained(env, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("runs") / "copy"
-    nmt_train(
-        env,
-        run,
-        *TINY_DATA,
-        *TINY_TRANSFORMER,
-        *QUIET,
-        "train.max_steps=300",
-        "train.eval_every=100",
-        "train.lr=3e-3",
-    )
-    return run
 
 
 def test_end_to_end_run_writes_everything(trained: Path):

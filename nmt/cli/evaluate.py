@@ -1,9 +1,10 @@
-"""``nmt-evaluate CHECKPOINT [--split test] [--beam 5]``: score a checkpoint with sacreBLEU.
+"""``nmt-evaluate CHECKPOINT [--split test | --src FILE --ref FILE ...]``: score with sacreBLEU.
 
-Reads the split named in the checkpoint's data config (fetching the corpus if
-needed), translates it, prints BLEU, chrF, lowercased BLEU and BLEU by source
-length, and writes the hypotheses and a JSON report beside the checkpoint's run
-(``<run>/eval/<split>.beam<k>.{txt,json}``) or to ``--out``.
+Translates a split of the checkpoint's data config (fetching the corpus if needed),
+or any test set given as files (``--src`` and one ``--ref`` per reference, plain or
+``.gz``), and prints BLEU, chrF, lowercased BLEU and BLEU by source length with 95%
+intervals and sacreBLEU's signatures. Writes the hypotheses and a JSON report beside
+the checkpoint's run (``<run>/eval/<name>.beam<k>.{txt,json}``) or to ``--out``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from nmt.metrics import N_BOOTSTRAP, format_ci
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-evaluate", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run")
-    p.add_argument("--split", default="test", help="test (default), valid, or an extra test name")
+    p.add_argument("--split", help="test (default), valid, or an extra test name")
+    p.add_argument("--src", help="a test set's source file (plain or .gz) instead of a split")
+    p.add_argument(
+        "--ref",
+        action="append",
+        default=[],
+        help="a reference file line-aligned with --src; repeat for several references",
+    )
     p.add_argument("--out", help="JSON report path (default: <run>/eval/<split>.beam<k>.json)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--root", help="data folder (default: the checkpoint's data.root)")
@@ -31,7 +39,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"bootstrap resamples for the 95%% intervals (default {N_BOOTSTRAP}; 0 = none)",
     )
     add_decoding_args(p)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.src and args.split:
+        p.error("give either --split or --src/--ref, not both")
+    if bool(args.src) != bool(args.ref):
+        p.error("--src needs at least one --ref, and --ref needs --src")
+    return args
+
+
+def file_test_set(src: str, refs: list[str]):
+    """A test set from files: the source and each reference, line-aligned (one-line
+    DataError naming the file otherwise). Its name is the source file's, without .gz."""
+    from nmt.data.corpora import ParallelText
+    from nmt.data.validate import check_aligned, read_lines
+
+    src_lines = read_lines(Path(src))
+    streams = []
+    for ref in refs:
+        lines = read_lines(Path(ref))
+        check_aligned(src_lines, lines, src, ref)
+        streams.append(lines)
+    name = Path(src).name.removesuffix(".gz")
+    return ParallelText(name, src_lines, streams[0], streams)
 
 
 def format_table(name: str, scores: dict) -> str:
@@ -75,20 +104,25 @@ def main(argv: list[str] | None = None) -> None:
         from nmt.results import write_results
         from nmt.translator import Translator
 
+        if args.src:
+            test = file_test_set(args.src, args.ref)  # read first: a bad file fails at once
         translator = Translator.from_checkpoint(args.checkpoint, device=resolve_device(args.device))
         decoding = decoding_from_args(translator.decoding, args)
-        data_cfg = as_data_config(translator.checkpoint_info["data"])
-        if args.root:
-            data_cfg.root = args.root
-        texts, _ = read_text(data_cfg, log=lambda msg: print(msg, file=sys.stderr))
-        if args.split not in texts:
-            raise ConfigError(
-                f"--split {args.split!r} is not a split of this checkpoint's data; "
-                f"choose one of: {', '.join(texts)}"
-            )
+        if not args.src:
+            args.split = args.split or "test"
+            data_cfg = as_data_config(translator.checkpoint_info["data"])
+            if args.root:
+                data_cfg.root = args.root
+            texts, _ = read_text(data_cfg, log=lambda msg: print(msg, file=sys.stderr))
+            if args.split not in texts:
+                raise ConfigError(
+                    f"--split {args.split!r} is not a split of this checkpoint's data; "
+                    f"choose one of: {', '.join(texts)}"
+                )
+            test = texts[args.split]
         scores, hyps = evaluate_split(
             translator,
-            texts[args.split],
+            test,
             decoding,
             progress=True,
             by_length=True,
@@ -96,16 +130,16 @@ def main(argv: list[str] | None = None) -> None:
         )
         ckpt = Path(args.checkpoint).resolve()
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
-        name = f"{args.split}.beam{decoding.beam}.json"
-        out = Path(args.out) if args.out else run_dir / "eval" / name
+        name = args.split or test.name
+        out = Path(args.out) if args.out else run_dir / "eval" / f"{name}.beam{decoding.beam}.json"
         hyp_path = out.with_suffix(".txt")
         hyp_path.parent.mkdir(parents=True, exist_ok=True)
         hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        where = {"split": args.split} if args.split else {"src": args.src, "refs": args.ref}
         write_results(
-            {"checkpoint": str(ckpt), "split": args.split, **scores, "hypotheses": str(hyp_path)},
-            out,
+            {"checkpoint": str(ckpt), **where, **scores, "hypotheses": str(hyp_path)}, out
         )
-        print(format_table(args.split, scores))
+        print(format_table(name, scores))
         print(f"\nhypotheses: {hyp_path}\nreport: {out}")
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -28,10 +28,12 @@ from nmt.allocator import bound_onednn_cache
 from nmt.budget import Budget
 from nmt.config import check_choice, register_configs
 from nmt.data.prepare import prepare_data
+from nmt.data.tokenizer import Tokenizer
 from nmt.decoding import Decoding
 from nmt.device import resolve_device
 from nmt.distributed import barrier, broadcast_object, cleanup, init_distributed
 from nmt.errors import ConfigError, NMTError
+from nmt.init_from import adopt_checkpoint, unknown_share
 from nmt.metrics import format_ci
 from nmt.models import parse_model_config
 from nmt.runlock import RunLock
@@ -108,6 +110,7 @@ def check_config(cfg: DictConfig) -> None:
 
 def train(cfg: DictConfig) -> dict[str, Any] | None:
     """Train, validate and test one configuration; returns results.json's content on rank 0."""
+    init = adopt_checkpoint(cfg, list(HydraConfig.get().overrides.task))  # train.init_from
     check_config(cfg)
     device_type = resolve_device(cfg.train.device, "train.device")
     dist_info = init_distributed(device_type.split(":")[0])
@@ -125,7 +128,7 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
                 return finished_already(run_dir)
             resume = resolve_resume(cfg.train.resume, run_dir)  # before a run's log is touched
             log = stack.enter_context(tee_output(run_dir / "train.log")) if lock else None
-            return _train(cfg, run_dir, dist_info, lock, resume)
+            return _train(cfg, run_dir, dist_info, lock, resume, init)
         except NMTError as e:
             if lock and log:
                 log.write(f"error: {e}\n")  # the terminal gets it from nmt-train's handler
@@ -137,9 +140,15 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
 
 
 def _train(
-    cfg: DictConfig, run_dir: Path, dist_info: Any, lock: RunLock | None, resume: Path | None
+    cfg: DictConfig,
+    run_dir: Path,
+    dist_info: Any,
+    lock: RunLock | None,
+    resume: Path | None,
+    init: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """The run itself, in a locked run directory (rank 0) with its output logged."""
+    """The run itself, in a locked run directory (rank 0) with its output logged; ``init``:
+    the checkpoint of ``train.init_from`` (its tokenizer and weights)."""
     if lock and lock.stale_holder:
         print(f"taking over the lock of {run_dir} left by {lock.stale_holder} (not running)")
     if cfg.train.threads > 0:
@@ -149,11 +158,22 @@ def _train(
         run_dir.mkdir(parents=True, exist_ok=True)
         if resume is None or not (run_dir / "config.yaml").exists():
             OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-        data = prepare_data(cfg.data)
+    tokenizer = Tokenizer.from_state_dict(init["tokenizer"]) if init else None
+    if dist_info.is_main:
+        data = prepare_data(cfg.data, tokenizer=tokenizer)
     barrier(dist_info)
     if not dist_info.is_main:
-        data = prepare_data(cfg.data, log=lambda *a, **k: None)
+        data = prepare_data(cfg.data, log=lambda *a, **k: None, tokenizer=tokenizer)
     trainer = Trainer(cfg, data, run_dir, dist_info)
+    if init is not None and resume is None:
+        trainer.model.load_state_dict(init["model"])
+        if dist_info.is_main:
+            src, tgt = unknown_share(data)
+            print(
+                f"initialised from {cfg.train.init_from} (step {init.get('step', '?')} of its "
+                f"run; its model and tokenizer); unknown pieces in the training data: "
+                f"source {src:.2%}, target {tgt:.2%}"
+            )
     if resume is not None:
         trainer.resume_from(resume)
         if dist_info.is_main:

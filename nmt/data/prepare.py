@@ -80,8 +80,11 @@ def read_text(
     return join_splits(cfg, texts), removed
 
 
-def prepare_data(cfg: DataConfig | object, log: Log = print) -> PreparedData:
-    """Fetch, read and check the splits, train or load the tokenizer, encode everything.
+def prepare_data(
+    cfg: DataConfig | object, log: Log = print, tokenizer: Tokenizer | None = None
+) -> PreparedData:
+    """Fetch, read and check the splits, train or load the tokenizer (or use ``tokenizer``:
+    a fine-tuned checkpoint's), encode everything.
 
     Train drops empty pairs, pairs over ``max_chars`` characters and over
     ``max_len`` tokens; valid and test keep every pair (BLEU on the full set),
@@ -103,9 +106,10 @@ def prepare_data(cfg: DataConfig | object, log: Log = print) -> PreparedData:
             f"({reports['train']}); check that its files hold parallel text"
         )
     root = data_root(cfg.root)
-    tokenizer = load_or_train(
-        cfg.tokenizer, root, cfg.name, cfg.src, cfg.tgt, src, tgt, seed=cfg.seed, log=log
-    )
+    if tokenizer is None:
+        tokenizer = load_or_train(
+            cfg.tokenizer, root, cfg.name, cfg.src, cfg.tgt, src, tgt, seed=cfg.seed, log=log
+        )
     encoded: dict[str, list[Example]] = {}
     encoded["train"], kept = encode_pairs(
         tokenizer, src, tgt, cfg.max_len, reports["train"], truncate=False
