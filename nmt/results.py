@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from nmt.allocator import allocator_name
 from nmt.budget import describe_stop
 from nmt.build import device_name
 from nmt.io import atomic_write
@@ -54,6 +55,7 @@ def run_results(
         "precision": t.precision,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "allocator": allocator_name(),
         "seed": t.tcfg.seed,
         "best_valid_bleu": t.best_bleu,
         "best_step": t.best_step,

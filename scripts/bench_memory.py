@@ -72,7 +72,8 @@ def measure(overrides: list[str], run_dir: Path, interval: float) -> dict[str, A
         raise SystemExit(f"nmt-train failed ({proc.returncode}):\n{log}")
     results = json.loads((run_dir / "results.json").read_text())
     speed = {k: results[k] for k in ("train_tgt_tokens_per_s", "train_seconds", "steps")}
-    return {"command": shlex.join(cmd), "samples": samples, "epochs": epochs, "speed": speed}
+    return {"command": shlex.join(cmd), "samples": samples, "epochs": epochs, "speed": speed,
+            "allocator": results.get("allocator"), "cpu": results.get("device")}  # fmt: skip
 
 
 def verdict(result: dict[str, Any], tolerance: float) -> dict[str, Any]:
@@ -95,7 +96,10 @@ def verdict(result: dict[str, Any], tolerance: float) -> dict[str, Any]:
     later = max((e["high_mb"] for e in per_epoch[1:]), default=first)
     after_end = [rss for t, rss in samples if t > bounds[-1]]
     growth = later / first - 1
+    peaks = [e["high_mb"] for e in per_epoch]
     return {
+        # each epoch's peak over the one before: where the growth is, and whether it ends
+        "epoch_over_epoch": [round(b / a - 1, 4) for a, b in itertools.pairwise(peaks)],
         "per_epoch_rss_mb": per_epoch,
         "rss_at_each_validation_mb": [e["rss_mb"] for e in epochs],
         "first_epoch_peak_mb": first,
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{result.get('later_epochs_peak_mb')} MB "
         f"({result.get('growth_after_first_epoch', 0):+.1%}); within "
         f"{args.tolerance:.0%}: {result['ok']}; {result['speed']['train_tgt_tokens_per_s']:,.0f} "
-        f"target tok/s  -> {args.out}"
+        f"target tok/s; {result['allocator']} malloc  -> {args.out}"
     )
     if result["ok"] is False:
         sys.exit(1)

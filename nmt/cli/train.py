@@ -24,7 +24,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.allocator import bound_onednn_cache
+from nmt.allocator import allocator_name, bound_onednn_cache
 from nmt.budget import Budget
 from nmt.config import check_choice, register_configs
 from nmt.data.prepare import prepare_data
@@ -181,7 +181,8 @@ def _train(
     if dist_info.is_main:
         print(
             f"{trainer.variant}: {trainer.model.num_parameters():,} parameters on "
-            f"{trainer.device} ({trainer.precision}, world size {dist_info.world_size})"
+            f"{trainer.device} ({trainer.precision}, world size {dist_info.world_size}, "
+            f"{allocator_name()} malloc)"
         )
     results = trainer.fit()
     if dist_info.is_main and results is not None:
@@ -246,5 +247,8 @@ def main() -> None:
     _hydra_main()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # torchrun -m nmt.cli.train
+    from nmt.allocator import preload_allocator
+
+    preload_allocator()
     main()
