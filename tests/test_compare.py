@@ -426,6 +426,9 @@ def test_every_preset_composes_with_every_model(experiment: str, model: str):
         key, value = ("d_model", 128) if "d_model" in cfg.model else ("hidden_size", 256)
         assert cfg.model[key] == value
         assert cfg.data.synthetic.task == "reverse" and cfg.train.max_target_tokens > 0
+        # every variant on equal terms: no regularisation, one schedule, run to convergence
+        assert cfg.model.dropout == 0 and cfg.train.label_smoothing == 0
+        assert cfg.train.scheduler == "warmup_plateau" and cfg.train.patience > 0
     # a budget that does not depend on the machine: tokens, or convergence (patience)
     assert cfg.train.max_minutes == 0
     assert cfg.train.max_target_tokens > 0 or cfg.train.patience > 0
