@@ -111,8 +111,9 @@ def test_shapes_and_attention(variant: str) -> None:
     logits_with, attn = model(src, src_mask, tgt_in, need_attention=True)
     torch.testing.assert_close(logits_with, logits)  # fused and explicit kernels agree
     heads = model.attention_heads(src, src_mask, tgt_in)
+    layers = model.attention_layers(src, src_mask, tgt_in)
     if not REGISTERED[VARIANTS[variant]["name"]].attention:
-        assert attn is None and heads is None
+        assert attn is None and heads is None and layers is None
         return
     assert attn.shape == (3, 5, 6)
     padding = ~src_mask.unsqueeze(1).expand_as(attn)
@@ -121,6 +122,11 @@ def test_shapes_and_attention(variant: str) -> None:
     n_heads = VARIANTS[variant].get("heads", 1)
     assert heads.shape == (3, n_heads, 5, 6)
     torch.testing.assert_close(heads.mean(1), attn)
+    # every layer's heads (the Transformer's decoder layers), the last being attention_heads'
+    n_layers = VARIANTS[variant].get("dec_layers", 1) if "heads" in VARIANTS[variant] else 1
+    assert layers.shape == (3, n_layers, n_heads, 5, 6)
+    torch.testing.assert_close(layers[:, -1], heads)
+    torch.testing.assert_close(layers.sum(-1), torch.ones(3, n_layers, n_heads, 5))
 
 
 def test_source_padding_changes_nothing(variant: str) -> None:

@@ -95,6 +95,14 @@ class EncoderDecoder(nn.Module):
         attn = self.forward(src, src_mask, tgt_in, need_attention=True)[1]
         return None if attn is None else attn.unsqueeze(1)
 
+    def attention_layers(
+        self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor
+    ) -> torch.Tensor | None:
+        """Teacher-forced attention of every layer and head: (B, layers, heads, T, S), or
+        None. One layer here; the Transformer gives each decoder layer's cross-attention."""
+        heads = self.attention_heads(src, src_mask, tgt_in)
+        return None if heads is None else heads.unsqueeze(1)
+
     def reorder_state(self, state: State, beam_index: torch.Tensor) -> State:
         """Select / permute hypotheses: row i of the result is row beam_index[i]."""
         return _index_select(state, beam_index)

@@ -146,6 +146,18 @@ class Transformer(EncoderDecoder):
         """Per-head weights of the last cross-attention layer, teacher-forced: (B, h, T, S)."""
         return self._teacher_forced(src, src_mask, tgt_in, need_weights=True)[1]
 
+    def attention_layers(
+        self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor
+    ) -> torch.Tensor | None:
+        """Every decoder layer's cross-attention per head, teacher-forced: (B, L, h, T, S)."""
+        memory = self._memory(src, src_mask)
+        x = self._embed(self.tgt_embed, tgt_in, 0)
+        maps = []
+        for layer in self.decoder_layers:
+            x, _, weights = layer(x, layer.project_memory(memory), src_mask, None, True)
+            maps.append(weights)
+        return torch.stack(maps, dim=1)
+
     def _teacher_forced(
         self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -94,3 +94,7 @@ class PooledTransformer(Transformer):
         draw (``forward``, ``decode_step`` and ``attention_heads`` give None)."""
         one = src_mask.new_ones(src_mask.size(0), 1)  # (B, 1)
         return super()._decode(tokens, one, cross_kv, cache, offset, need_weights=False)
+
+    def attention_layers(self, src, src_mask, tgt_in) -> None:
+        """No source positions to attend to: nothing to draw."""
+        return None

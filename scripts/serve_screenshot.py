@@ -1,0 +1,68 @@
+"""The README's picture of ``nmt-serve``: start it on some checkpoints, type a sentence
+in headless Chromium, hover a target piece and save a screenshot.
+
+    python scripts/serve_screenshot.py --text "a b c d" --out docs/serve.png RUN_DIR ...
+
+Needs Debian's ``chromium`` and ``chromium-driver`` and Selenium (the dev extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+BIN = Path(sys.executable).parent
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("checkpoints", nargs="+")
+    p.add_argument("--text", required=True, help="the sentence to type")
+    p.add_argument("--out", default="docs/serve.png")
+    p.add_argument("--hover", type=int, default=2, help="target piece to hover (0-based)")
+    p.add_argument("--size", default="1500,1100", help="window width,height")
+    args = p.parse_args()
+    server = subprocess.Popen([str(BIN / "nmt-serve"), *args.checkpoints, "--port", "0"],
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        url = next(m[1] for line in server.stderr if (m := re.search(r"on (http://\S+/)", line)))
+        options = webdriver.ChromeOptions()
+        options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                    f"--window-size={args.size}", "--hide-scrollbars"):  # fmt: skip
+            options.add_argument(arg)
+        service = webdriver.ChromeService(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+        browser = webdriver.Chrome(options=options, service=service)
+        try:
+            browser.get(url)
+            wait = WebDriverWait(browser, 120)
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".card"))
+            browser.find_element(By.ID, "text").send_keys(args.text)
+            browser.find_element(By.ID, "go").click()
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".time"))
+            rows = browser.find_elements(By.CSS_SELECTOR, "table.heatmap tbody tr th")
+            if rows:
+                ActionChains(browser).move_to_element(
+                    rows[min(args.hover, len(rows) - 1)]
+                ).perform()
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            browser.save_screenshot(args.out)
+            print(f"screenshot -> {args.out}")
+        finally:
+            browser.quit()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
