@@ -46,6 +46,7 @@ from nmt.loss import smoothed_cross_entropy
 from nmt.models import VARIANTS as REGISTERED
 from nmt.models import build_model
 from nmt.translator import Translator
+from scripts.bench_baseline import baseline_loss, build_baseline
 
 #: benchmark names that are a variant with settings changed (benchmarked after it)
 ALIASES = {"luong-nofeed": ("luong", {"input_feeding": False})}
@@ -95,6 +96,42 @@ def model_config(variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
     cfg = dataclasses.asdict(REGISTERED[name].config())
     cfg.update({k: v for k, v in overrides.items() if k in cfg})
     return cfg | fixed
+
+
+#: the textbook model each family is compared with (scripts/bench_baseline.py)
+BASELINE_NAMES = {
+    "transformer": "nn.Transformer",
+    "transformer_pooled": "nn.Transformer, mean-pooled memory",
+    "seq2seq": "nn.GRU encoder, GRUCell loop",
+    "bahdanau": "nn.GRU encoder, GRUCell loop, additive attention",
+    "luong": "nn.GRU encoder, GRUCell loop, general score, input feeding",
+}
+
+
+def registered(variant: str) -> str:
+    """The registered variant behind a benchmark name (``luong-nofeed`` -> ``luong``)."""
+    return ALIASES.get(variant, (variant, {}))[0]
+
+
+def baseline_step(variant: str, tok: Any, device: torch.device, precision: str,
+                  args: argparse.Namespace):  # fmt: skip
+    """The textbook model's training step (AdamW, clipping, the same precision) and its
+    parameter count."""
+    cfg = model_config(variant, args.model_overrides)
+    torch.manual_seed(0)
+    base = build_baseline(cfg, tok.src_vocab_size, tok.tgt_vocab_size).to(device).train()
+    opt = torch.optim.AdamW(base.parameters(), lr=1e-4)
+
+    def step(batch: Any) -> None:
+        batch = batch.to(device, non_blocking=True)
+        with autocast(device, precision):
+            logits, _ = base(batch.src, batch.src_mask, batch.tgt_in)
+        (baseline_loss(logits, batch.tgt_out) / batch.num_tgt_tokens).backward()
+        torch.nn.utils.clip_grad_norm_(base.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return step, sum(p.numel() for p in base.parameters())
 
 
 def step_flops(model: torch.nn.Module, batch: Any) -> int:
@@ -152,28 +189,44 @@ def bench_training(
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    model.train()
-    for b in prefetched[: args.warmup]:
-        train_step(b)
-    sync(device)
-    windows = []
-    pos = args.warmup
-    for _ in range(args.windows):
-        chunk = prefetched[pos : pos + args.window_steps]
-        pos += args.window_steps
+    steps = {"nmt": train_step}
+    if not args.no_baseline:
+        steps["baseline"], baseline_params = baseline_step(variant, tok, device, precision, args)
+
+    def timed(step, chunk: list) -> float:
+        sync(device)
         t0 = time.perf_counter()
         for b in chunk:
-            train_step(b)
+            step(b)
         sync(device)
-        dt = time.perf_counter() - t0
+        return time.perf_counter() - t0
+
+    model.train()
+    for step in steps.values():
+        for b in prefetched[: args.warmup]:
+            step(b)
+    sync(device)
+    windows, base_windows = [], []
+    pos = args.warmup
+    for w in range(args.windows):
+        chunk = prefetched[pos : pos + args.window_steps]
+        pos += args.window_steps
+        # the same batches for both, in alternating order (ABBA): drift cancels out
+        order = list(steps) if w % 2 == 0 else list(reversed(steps))
+        seconds = {name: timed(steps[name], chunk) for name in order}
+        dt = seconds["nmt"]
+        tgt_tokens = sum(b.num_tgt_tokens for b in chunk)
         windows.append(
             {
-                "tgt_tok_s": sum(b.num_tgt_tokens for b in chunk) / dt,
+                "tgt_tok_s": tgt_tokens / dt,
                 "src_tok_s": sum(int(b.src_lengths.sum()) for b in chunk) / dt,
                 "steps_s": len(chunk) / dt,
                 "flops_s": len(chunk) * flops_per_step / dt,
             }
         )
+        if "baseline" in seconds:
+            base_windows.append({"tgt_tok_s": tgt_tokens / seconds["baseline"],
+                                 "speedup": seconds["baseline"] / dt})  # fmt: skip
     tgt = [w["tgt_tok_s"] for w in windows]
     flops = statistics.median(w["flops_s"] for w in windows)
     peak = args.peaks[peak_key(precision)]
@@ -194,6 +247,17 @@ def bench_training(
         "windows": len(windows),
         "window_steps": args.window_steps,
     }
+    if base_windows:
+        base = [w["tgt_tok_s"] for w in base_windows]
+        ratio = [w["speedup"] for w in base_windows]
+        out["baseline"] = {
+            "model": BASELINE_NAMES[registered(variant)],
+            "parameters": baseline_params,
+            "tgt_tokens_per_s": {"min": min(base), "median": statistics.median(base),
+                                 "max": max(base)},
+            # nmt's speed over the baseline's, window by window on the same batches
+            "speedup": {"min": min(ratio), "median": statistics.median(ratio), "max": max(ratio)},
+        }  # fmt: skip
     if device.type == "cuda":
         out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     else:
@@ -244,6 +308,16 @@ def environment(device: torch.device) -> dict[str, Any]:
     return env
 
 
+def baseline(row: dict[str, Any]) -> str:
+    """The textbook model's median speed and nmt's speed-up over it (min-max over windows)."""
+    b = row.get("baseline")
+    if not b:
+        return "– | –"
+    x = b["speedup"]
+    return (f"{b['tgt_tokens_per_s']['median']:,.0f} | {x['median']:.2f}× "
+            f"({x['min']:.2f}–{x['max']:.2f})")  # fmt: skip
+
+
 def markdown(result: dict[str, Any]) -> str:
     env = result["environment"]
     peaks = result["matmul_peak_tflops"]
@@ -259,12 +333,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"Data: {result['data']}, max_tokens {result['max_tokens']}.",
         "",
         "| variant | params | precision | target tok/s (min / median / max) | source tok/s "
-        "| MFU | padding | greedy sent/s | beam-5 sent/s |",
-        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| MFU | padding | textbook PyTorch tok/s | nmt ÷ textbook | greedy sent/s "
+        "| beam-5 sent/s |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in result["variants"]:
         if "error" in r:
-            lines.append(f"| {r['variant']} | failed: {r['error'][:80]} | | | | | | | |")
+            lines.append(f"| {r['variant']} | failed: {r['error'][:80]} | | | | | | | | | |")
             continue
         t = r["tgt_tokens_per_s"]
         d = r.get("decoding", {})
@@ -277,7 +352,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {r['variant']} | {r['parameters'] / 1e6:.1f}M | {r['precision']} | "
             f"{t['min']:,.0f} / {t['median']:,.0f} / {t['max']:,.0f} | "
             f"{r['src_tokens_per_s']:,.0f} | {r['mfu']:.1%} | "
-            f"{r['target_padding_fraction']:.0%} | "
+            f"{r['target_padding_fraction']:.0%} | {baseline(r)} | "
             f"{speed('greedy_sent_per_s')} | {speed('beam5_sent_per_s')} |"
         )
     return "\n".join(lines) + "\n"
@@ -301,6 +376,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--decode-sentences", type=int, default=1000)
     p.add_argument("--no-decode", action="store_true")
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--no-baseline", action="store_true", help="skip the textbook PyTorch models")
     p.add_argument("--peak-n", type=int, default=0, help="matmul size for the peak (0 = auto)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="VARIANT=PATH")
     p.add_argument(

@@ -47,8 +47,13 @@ def test_bench_writes_json_and_markdown(tmp_path):
         assert 0 < t["min"] <= t["median"] <= t["max"]
         assert 0 < r["mfu"] < 1 and r["flops_per_step"] > 0
         assert r["decoding"]["greedy_sent_per_s"] > 0 and r["decoding"]["beam5_sent_per_s"] > 0
+        # the textbook PyTorch model of its family, timed on the same batches
+        b = r["baseline"]
+        assert b["parameters"] > 0 and 0 < b["tgt_tokens_per_s"]["median"]
+        assert 0 < b["speedup"]["min"] <= b["speedup"]["median"] <= b["speedup"]["max"]
     assert result["matmul_peak_tflops"]["fp32"] > 0
-    assert "| transformer |" in md.read_text()
+    table = md.read_text()
+    assert "| transformer |" in table and "nmt ÷ textbook" in table
 
 
 def test_gpu_check_runs_every_stage_on_a_cpu(tmp_path):
