@@ -22,11 +22,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import gc
 import json
 import os
 import platform
-import resource
 import statistics
 import sys
 import time
@@ -39,6 +40,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nmt import PAD_ID
+from nmt.allocator import release_free_memory
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.prepare import prepare_data
 from nmt.device import autocast, resolve_device, resolve_precision
@@ -55,6 +57,25 @@ VARIANTS = tuple(
     for variant in REGISTERED
     for name in (variant, *(a for a, (base, _) in ALIASES.items() if base == variant))
 )
+
+
+def reset_peak_rss() -> None:
+    """Start a new peak of resident memory: free pages back to the system, then the
+    kernel's high-water mark (VmHWM) reset to the current RSS (Linux ``clear_refs`` 5)."""
+    gc.collect()
+    release_free_memory()
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mb() -> float | None:
+    """The highest resident memory since :func:`reset_peak_rss` (Linux), in MB."""
+    try:
+        status = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return None
+    line = next((x for x in status if x.startswith("VmHWM:")), None)
+    return None if line is None else int(line.split()[1]) / 1024
 
 
 def sync(device: torch.device) -> None:
@@ -155,6 +176,7 @@ def bench_training(
     precision: str,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
+    reset_peak_rss()
     torch.manual_seed(0)
     tok = data.tokenizer
     model = build_model(
@@ -261,7 +283,7 @@ def bench_training(
     if device.type == "cuda":
         out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     else:
-        out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["peak_rss_mb"] = peak_rss_mb()  # this variant's training, since reset_peak_rss()
     return out | {"_model": model}
 
 
@@ -276,6 +298,7 @@ def bench_decoding(
     translator = Translator(model.eval(), data.tokenizer, device, precision=precision)
     sentences = data.text["test"].src[: args.decode_sentences]
     out: dict[str, Any] = {"sentences": len(sentences), "trained": trained}
+    reset_peak_rss()
     for name, beam in (("greedy", 1), ("beam5", 5)):
         translator.translate(sentences[:16], translator.decoding.replace(beam=beam))  # warm-up
         sync(device)
@@ -285,6 +308,8 @@ def bench_decoding(
         dt = time.perf_counter() - t0
         out[f"{name}_sent_per_s"] = len(sentences) / dt
         out[f"{name}_mean_output_tokens"] = statistics.mean(len(h[0].tokens) for h in hyps)
+    if device.type == "cpu":
+        out["peak_rss_mb"] = peak_rss_mb()  # the process while translating (model included)
     return out
 
 
@@ -318,6 +343,14 @@ def baseline(row: dict[str, Any]) -> str:
             f"({x['min']:.2f}–{x['max']:.2f})")  # fmt: skip
 
 
+def memory(row: dict[str, Any]) -> str:
+    """Peak resident memory of training and of translating (CPU), or the CUDA peak."""
+    if "peak_memory_mb" in row:
+        return f"{row['peak_memory_mb']:,.0f} (CUDA)"
+    train, decode = row.get("peak_rss_mb"), row.get("decoding", {}).get("peak_rss_mb")
+    return " / ".join("–" if v is None else f"{v:,.0f}" for v in (train, decode))
+
+
 def markdown(result: dict[str, Any]) -> str:
     env = result["environment"]
     peaks = result["matmul_peak_tflops"]
@@ -334,12 +367,12 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| variant | params | precision | target tok/s (min / median / max) | source tok/s "
         "| MFU | padding | textbook PyTorch tok/s | nmt ÷ textbook | greedy sent/s "
-        "| beam-5 sent/s |",
-        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| beam-5 sent/s | peak RSS train / translate (MB) |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in result["variants"]:
         if "error" in r:
-            lines.append(f"| {r['variant']} | failed: {r['error'][:80]} | | | | | | | | | |")
+            lines.append(f"| {r['variant']} | failed: {r['error'][:80]} | | | | | | | | | | |")
             continue
         t = r["tgt_tokens_per_s"]
         d = r.get("decoding", {})
@@ -353,7 +386,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"{t['min']:,.0f} / {t['median']:,.0f} / {t['max']:,.0f} | "
             f"{r['src_tokens_per_s']:,.0f} | {r['mfu']:.1%} | "
             f"{r['target_padding_fraction']:.0%} | {baseline(r)} | "
-            f"{speed('greedy_sent_per_s')} | {speed('beam5_sent_per_s')} |"
+            f"{speed('greedy_sent_per_s')} | {speed('beam5_sent_per_s')} | {memory(r)} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -51,6 +51,8 @@ def test_bench_writes_json_and_markdown(tmp_path):
         b = r["baseline"]
         assert b["parameters"] > 0 and 0 < b["tgt_tokens_per_s"]["median"]
         assert 0 < b["speedup"]["min"] <= b["speedup"]["median"] <= b["speedup"]["max"]
+        # peak resident memory of this variant's training and of its translating
+        assert r["peak_rss_mb"] > 0 and r["decoding"]["peak_rss_mb"] > 0
     assert result["matmul_peak_tflops"]["fp32"] > 0
     table = md.read_text()
     assert "| transformer |" in table and "nmt ÷ textbook" in table
