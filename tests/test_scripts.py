@@ -140,3 +140,22 @@ def test_bench_memory_samples_a_real_run_epoch_by_epoch(tmp_path):
         e["high_mb"] for e in result["per_epoch_rss_mb"][1:]
     )
     assert result["ok"] is True and result["speed"]["steps"] > 0
+
+
+def test_time_to_bleu_reads_the_first_validation_over_each_threshold(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    records = [(100, 12.0, 60.0), (200, 31.5, 125.0), (300, 29.0, 190.0), (400, 35.2, 250.0)]
+    (run_dir / "metrics.jsonl").write_text("".join(
+        json.dumps({"step": s, "epoch": 1, "valid_bleu": b, "train_seconds": t}) + "\n"
+        for s, b, t in records
+    ))  # fmt: skip
+    (run_dir / "results.json").write_text(json.dumps({"device": "cpu (x)", "precision": "bf16"}))
+    out = tmp_path / "t.json"
+    proc = run(["scripts/time_to_bleu.py", str(run_dir), "--thresholds", "30,35,40",
+                "--out", str(out)], tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reached = json.loads(out.read_text())["reached"]
+    assert reached["30"]["step"] == 200 and reached["30"]["minutes"] == round(125 / 60, 2)
+    assert reached["35"]["step"] == 400 and reached["40"] is None
+    assert "never reached" in proc.stdout
