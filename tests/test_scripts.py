@@ -49,7 +49,7 @@ def test_bench_writes_json_and_markdown(tmp_path):
         assert r["decoding"]["greedy_sent_per_s"] > 0 and r["decoding"]["beam5_sent_per_s"] > 0
         # the textbook PyTorch model of its family, timed on the same batches
         b = r["baseline"]
-        assert b["parameters"] > 0 and 0 < b["tgt_tokens_per_s"]["median"]
+        assert b["parameters"] > 0 and b["tgt_tokens_per_s"]["median"] > 0
         assert 0 < b["speedup"]["min"] <= b["speedup"]["median"] <= b["speedup"]["max"]
         # peak resident memory of this variant's training and of its translating
         assert r["peak_rss_mb"] > 0 and r["decoding"]["peak_rss_mb"] > 0
