@@ -159,3 +159,17 @@ def test_time_to_bleu_reads_the_first_validation_over_each_threshold(tmp_path):
     assert reached["30"]["step"] == 200 and reached["30"]["minutes"] == round(125 / 60, 2)
     assert reached["35"]["step"] == 400 and reached["40"] is None
     assert "never reached" in proc.stdout
+
+
+def test_profile_step_splits_a_step_into_categories(tmp_path):
+    out = tmp_path / "profile.json"
+    proc = run(["scripts/profile_step.py", "--data", "synthetic", "--variants",
+                "transformer,luong", "--steps", "2", "--max-tokens", "256", "--out", str(out)],
+               tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["variants"]
+    assert [r["variant"] for r in rows] == ["transformer", "luong"]
+    for r in rows:
+        assert r["ms_per_step"] > 0 and abs(sum(r["shares"].values()) - 1) < 0.01
+        assert r["shares"]["matmul"] > 0 and r["top_ops"]
+    assert "| transformer (" in proc.stdout
