@@ -303,8 +303,9 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
             lines.append(f"- {label}: {links}")
     for label in c.no_attention:
         lines.append(
-            f"- {label}: no heat map; its decoder sees the source only through the encoder's "
-            "final state (the fixed context vector), so it has no attention to show."
+            f"- {label}: no heat map; its decoder sees the source only as one fixed-size vector "
+            "(seq2seq: the encoder's final state; the pooled Transformer: a vector pooled from "
+            "the encoder states), so it has no attention over source positions to show."
         )
     for label in c.no_checkpoint:
         lines.append(f"- {label}: no heat map; its best checkpoint (checkpoints/best.pt) is gone")
