@@ -52,3 +52,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         if key not in ckpt:
             raise CheckpointError(f"{path}: checkpoint lacks '{key}'; it is incomplete")
     return ckpt
+
+
+def run_dir_of(path: str | Path) -> Path:
+    """The run directory a checkpoint belongs to: ``<run>`` for ``<run>/checkpoints/x.pt``,
+    else the checkpoint's own folder."""
+    path = Path(path)
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+
+
+def step_checkpoints(folder: str | Path) -> list[Path]:
+    """The ``step_<update>.pt`` checkpoints of ``train.keep_last`` in ``folder``, oldest first."""
+    return sorted(Path(folder).glob("step_*.pt"), key=lambda p: int(p.stem.removeprefix("step_")))

@@ -29,7 +29,7 @@ from nmt import PAD_ID
 from nmt.allocator import release_free_memory
 from nmt.budget import Budget, TrainClock
 from nmt.build import build_training
-from nmt.checkpoint import load_checkpoint, save_checkpoint
+from nmt.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
 from nmt.data.batch import Batch
 from nmt.decoding import Decoding
 from nmt.device import autocast
@@ -452,8 +452,7 @@ class Trainer:
             return
         self.save(f"step_{self.step}.pt", full=False)
         if self.dist.is_main:
-            kept = sorted(self.ckpt_dir.glob("step_*.pt"), key=lambda p: int(p.stem[5:]))
-            for old in kept[: -self.tcfg.keep_last]:
+            for old in step_checkpoints(self.ckpt_dir)[: -self.tcfg.keep_last]:
                 old.unlink(missing_ok=True)
 
     def _validate_main(self) -> dict[str, Any]:

@@ -119,6 +119,29 @@ def model_config(variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return cfg | fixed
 
 
+def nmt_loss(logits: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
+    """The trainer's loss: summed, label-smoothed (0.1) token cross-entropy."""
+    return smoothed_cross_entropy(
+        logits.flatten(0, 1), tgt_out.flatten(), smoothing=0.1, ignore_index=PAD_ID
+    )
+
+
+def training_step(net, model, optimizer, loss_fn, device: torch.device, precision: str):
+    """One update as the trainer makes it: forward ``net`` under autocast, ``loss_fn`` per
+    target token, backward, clip ``model``'s gradient norm at 1, AdamW step."""
+
+    def step(batch: Any) -> None:
+        batch = batch.to(device, non_blocking=True)
+        with autocast(device, precision):
+            logits, _ = net(batch.src, batch.src_mask, batch.tgt_in)
+        (loss_fn(logits, batch.tgt_out) / batch.num_tgt_tokens).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
+
+
 #: the textbook model each family is compared with (scripts/bench_baseline.py)
 BASELINE_NAMES = {
     "transformer": "nn.Transformer",
@@ -142,16 +165,7 @@ def baseline_step(variant: str, tok: Any, device: torch.device, precision: str,
     torch.manual_seed(0)
     base = build_baseline(cfg, tok.src_vocab_size, tok.tgt_vocab_size).to(device).train()
     opt = torch.optim.AdamW(base.parameters(), lr=1e-4)
-
-    def step(batch: Any) -> None:
-        batch = batch.to(device, non_blocking=True)
-        with autocast(device, precision):
-            logits, _ = base(batch.src, batch.src_mask, batch.tgt_in)
-        (baseline_loss(logits, batch.tgt_out) / batch.num_tgt_tokens).backward()
-        torch.nn.utils.clip_grad_norm_(base.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
+    step = training_step(base, base, opt, baseline_loss, device, precision)
     return step, sum(p.numel() for p in base.parameters())
 
 
@@ -199,19 +213,7 @@ def bench_training(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
-    def train_step(batch: Any) -> None:
-        batch = batch.to(device, non_blocking=True)
-        with autocast(device, precision):
-            logits, _ = net(batch.src, batch.src_mask, batch.tgt_in)
-        loss = smoothed_cross_entropy(  # the trainer's loss
-            logits.flatten(0, 1), batch.tgt_out.flatten(), smoothing=0.1, ignore_index=PAD_ID
-        )
-        (loss / batch.num_tgt_tokens).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    steps = {"nmt": train_step}
+    steps = {"nmt": training_step(net, model, optimizer, nmt_loss, device, precision)}
     if not args.no_baseline:
         steps["baseline"], baseline_params = baseline_step(variant, tok, device, precision, args)
 

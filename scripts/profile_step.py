@@ -23,12 +23,10 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nmt import PAD_ID
 from nmt.data.prepare import prepare_data
-from nmt.device import autocast, resolve_precision
-from nmt.loss import smoothed_cross_entropy
+from nmt.device import resolve_precision
 from nmt.models import build_model
-from scripts.bench import VARIANTS, bench_data, model_config
+from scripts.bench import VARIANTS, bench_data, model_config, nmt_loss, training_step
 
 #: operator name fragments -> category (first match wins)
 CATEGORIES = (
@@ -67,16 +65,7 @@ def profile_variant(variant: str, data: Any, precision: str, args: argparse.Name
         for idx, _ in zip(sampler, range(args.steps + 2), strict=False)
     ]
 
-    def step(batch: Any) -> None:
-        with autocast(device, precision):
-            logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
-        loss = smoothed_cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(),
-                                      smoothing=0.1, ignore_index=PAD_ID)  # fmt: skip
-        (loss / batch.num_tgt_tokens).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
+    step = training_step(model, model, opt, nmt_loss, device, precision)
     for b in batches[:2]:  # warm-up
         step(b)
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -27,10 +27,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def newest(run: Path, n: int) -> list[Path]:
     """The newest ``n`` validation checkpoints (``step_<N>.pt``) of a run directory."""
+    from nmt.checkpoint import step_checkpoints
     from nmt.errors import CheckpointError
 
     folder = run / "checkpoints" if (run / "checkpoints").is_dir() else run
-    kept = sorted(folder.glob("step_*.pt"), key=lambda p: int(p.stem[5:]))
+    kept = step_checkpoints(folder)
     if len(kept) < n:
         raise CheckpointError(
             f"{folder}: has {len(kept)} step_*.pt checkpoint(s), --last asks for {n}; train "

@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(2)
     try:
+        from nmt.checkpoint import run_dir_of
         from nmt.data.config import as_data_config
         from nmt.data.prepare import read_text
         from nmt.evaluation import evaluate_split
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             n_bootstrap=args.bootstrap,
         )
         ckpt = Path(args.checkpoint).resolve()
-        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        run_dir = run_dir_of(ckpt)
         name = args.split or test.name
         out = Path(args.out) if args.out else run_dir / "eval" / f"{name}.beam{decoding.beam}.json"
         hyp_path = out.with_suffix(".txt")

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from nmt import BOS_ID
+from nmt.checkpoint import run_dir_of
 from nmt.decoding import Decoding
 from nmt.errors import CheckpointError
 from nmt.translator import Translator
@@ -42,7 +43,7 @@ class Served:
     variant: str
     path: str
     translator: Translator
-    bleu: float | None = None  # the run's test BLEU (results.json), else its best valid BLEU
+    bleu: float | None = None  # the run's test BLEU (its results.json), if recorded
     bleu_ci: float | None = None
     bleu_split: str = ""
     description: str = ""
@@ -139,8 +140,7 @@ class Served:
 
 def _run_scores(path: Path) -> tuple[float | None, float | None, str]:
     """The test BLEU (and its interval) of the run a checkpoint belongs to, if recorded."""
-    run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    results = run / "results.json"
+    results = run_dir_of(path) / "results.json"
     if results.is_file():
         tests = json.loads(results.read_text()).get("test", {})
         if tests:
