@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from nmt import PAD_ID
 from nmt.decoding import Decoding
 from nmt.device import autocast
 from nmt.loss import smoothed_cross_entropy
-from nmt.metrics import N_BOOTSTRAP, bleu_by_length, corpus_scores
+from nmt.metrics import LENGTH_EDGES, N_BOOTSTRAP, bleu_by_length, corpus_scores
 from nmt.translator import Translator
 
 
@@ -25,12 +26,14 @@ def evaluate_split(
     progress: bool = False,
     by_length: bool = False,
     n_bootstrap: int = 0,
+    edges: Sequence[int] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Translate ``text.src`` (the first ``limit`` lines) with ``decoding`` and score
     against ``text.refs``.
 
     Returns the scores (with sacreBLEU signatures, and 95% bootstrap intervals of BLEU and
     chrF, overall and per length bucket, when ``n_bootstrap`` > 1) and the hypotheses.
+    ``edges``: the length buckets' upper bounds in source words (default LENGTH_EDGES).
     """
     n = len(text.src) if not limit else min(limit, len(text.src))
     src = list(text.src[:n])
@@ -41,7 +44,7 @@ def evaluate_split(
     if by_length:
         scores["bleu_by_length"] = [
             asdict(b) | {"label": b.label}
-            for b in bleu_by_length(src, hyps, refs, n_bootstrap=n_bootstrap)
+            for b in bleu_by_length(src, hyps, refs, edges or LENGTH_EDGES, n_bootstrap=n_bootstrap)
         ]
     return scores, hyps
 
@@ -68,16 +71,26 @@ def validation_loss(model: Any, data: Any, device: torch.device, precision: str,
 
 
 def score_tests(
-    translator: Translator, texts: dict[str, Any], run_dir: Path, decoding: Decoding
+    translator: Translator,
+    texts: dict[str, Any],
+    run_dir: Path,
+    decoding: Decoding,
+    edges: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Every split but train/valid: scores with 95% intervals and BLEU by length;
-    hypotheses under ``hyps/``."""
+    """Every split but train/valid: scores with 95% intervals and BLEU by length (buckets
+    cut at ``edges``); hypotheses under ``hyps/``."""
     tests = {}
     for name, text in texts.items():
         if name in ("train", "valid"):
             continue
         scores, hyps = evaluate_split(
-            translator, text, decoding, progress=True, by_length=True, n_bootstrap=N_BOOTSTRAP
+            translator,
+            text,
+            decoding,
+            progress=True,
+            by_length=True,
+            n_bootstrap=N_BOOTSTRAP,
+            edges=edges,
         )
         hyp_path = run_dir / "hyps" / f"{name}.beam{decoding.beam}.txt"
         hyp_path.parent.mkdir(parents=True, exist_ok=True)

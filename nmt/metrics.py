@@ -166,11 +166,15 @@ def length_buckets(lengths: Sequence[int], edges: Sequence[int], min_count: int)
     return [tuple(r) for r in merged]
 
 
+#: default upper bounds (source words) of the BLEU-by-length buckets of a run's results
+LENGTH_EDGES = (10, 15, 20, 25, 30, 40, 50, 60)
+
+
 def bleu_by_length(
     sources: Sequence[str],
     hyps: Sequence[str],
     refs: Sequence[Sequence[str]],
-    edges: Sequence[int] = (10, 15, 20, 25, 30, 40, 50, 60),
+    edges: Sequence[int] = LENGTH_EDGES,
     min_count: int = 50,
     n_bootstrap: int = 0,
 ) -> list[Bucket]:

@@ -494,7 +494,13 @@ class Trainer:
         best = self.ckpt_dir / "best.pt"
         if best.exists():
             self.model.load_state_dict(load_checkpoint(best)["model"])
-        tests = score_tests(self._translator(), self.data.text, self.run_dir, self.decoding)
+        tests = score_tests(
+            self._translator(),
+            self.data.text,
+            self.run_dir,
+            self.decoding,
+            edges=self.cfg.data.get("length_edges"),
+        )
         results = run_results(self, stop_reason, tests, best)
         write_results(results, self.run_dir / "results.json")
         if self.tb:

@@ -58,7 +58,12 @@ class Translator:
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", **kwargs) -> Translator:
         """Rebuild model and tokenizer from a self-describing checkpoint; its run's search
         settings become the default."""
-        ckpt = load_checkpoint(path, map_location="cpu")
+        return cls.from_state(load_checkpoint(path, map_location="cpu"), device, **kwargs)
+
+    @classmethod
+    def from_state(cls, ckpt: dict[str, Any], device: str = "cpu", **kwargs) -> Translator:
+        """As :meth:`from_checkpoint`, from a checkpoint already in memory (for example
+        one that :func:`nmt.average.average_checkpoints` returned)."""
         tokenizer = Tokenizer.from_state_dict(ckpt["tokenizer"])
         model = build_model(
             ckpt["model_config"], tokenizer.src_vocab_size, tokenizer.tgt_vocab_size

@@ -47,6 +47,7 @@ TINY_DATA = [
 TINY_TRAIN = [
     "train.max_steps=80",
     "train.eval_every=40",
+    "train.keep_last=2",
     "train.log_every=10",
     "decode.beam=2",
     "train.warmup_steps=50",
@@ -429,6 +430,8 @@ def test_every_preset_composes_with_every_model(experiment: str, model: str):
         # every variant on equal terms: no regularisation, one schedule, run to convergence
         assert cfg.model.dropout == 0 and cfg.train.label_smoothing == 0
         assert cfg.train.scheduler == "warmup_plateau" and cfg.train.patience > 0
+    if experiment == "wmt_news":  # BLEU by length reaches past 40 words
+        assert max(cfg.data.length_edges) >= 40
     # a budget that does not depend on the machine: tokens, or convergence (patience)
     assert cfg.train.max_minutes == 0
     assert cfg.train.max_target_tokens > 0 or cfg.train.patience > 0
@@ -525,3 +528,71 @@ def test_luong_settings_name_the_variant():
         "luong (dot, no input feeding)"
     )
     assert describe_variant({"name": "bahdanau", "rnn_type": "gru"}) == "bahdanau"
+
+
+def test_report_scores_the_average_of_the_last_checkpoints_against_the_best(compared, runs):
+    report = (compared / "report.md").read_text(encoding="utf-8")
+    assert "## Checkpoint averaging" in report and "last 2 validated checkpoints" in report
+    with open(compared / "averaging.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(runs) and {r["averaged_steps"] for r in rows} == {"40 80"}
+    for row in rows:
+        assert 0 < float(row["p_value"]) <= 1 and float(row["averaged_bleu_ci"]) >= 0
+        assert (
+            abs(float(row["averaged_bleu"]) - float(row["best_bleu"]) - float(row["delta"])) < 1e-3
+        )
+    for run in runs:  # kept beside the run, with the updates it averages
+        meta = json.loads((run / "eval" / "average_last2.test.beam2.json").read_text())
+        assert meta["steps"] == [40, 80]
+        hyps = (run / "eval" / "average_last2.test.beam2.txt").read_text().splitlines()
+        assert len(hyps) == 120
+
+
+def test_the_average_of_copies_of_the_best_checkpoint_scores_as_the_best(env, runs, tmp_path):
+    """The averaged model is decoded as the run's test scores were: averaging N copies of
+    best.pt gives its hypotheses back (and the stale averaged output is not reused)."""
+    run = tmp_path / "run"
+    shutil.copytree(runs[0], run)
+    for step in (run / "checkpoints").glob("step_*.pt"):
+        shutil.copy(run / "checkpoints" / "best.pt", step)
+    out = tmp_path / "out"
+    proc = nmt_compare(env, run, "--out", out, "--sentences", "0", "--average-last", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "averaging.csv", encoding="utf-8") as f:
+        (row,) = csv.DictReader(f)
+    assert row["averaged_bleu"] == row["best_bleu"] and float(row["delta"]) == 0
+    averaged = (run / "eval" / "average_last2.test.beam2.txt").read_text().splitlines()
+    assert averaged == Run.hypotheses(load_run(run))
+    proc = nmt_compare(env, run, "--out", tmp_path / "none", "--average-last", "0")
+    assert proc.returncode == 0 and not (tmp_path / "none" / "averaging.csv").exists()
+
+
+def test_length_edges_cut_the_buckets_and_extra_tests_get_their_own_table(env, runs, tmp_path):
+    copies = []
+    for run in runs[:2]:  # each with a second test split, as results.json records it
+        copy = tmp_path / run.name
+        shutil.copytree(run, copy)
+        results = json.loads((copy / "results.json").read_text())
+        results["test"]["test2"] = results["test"]["test"]
+        (copy / "results.json").write_text(json.dumps(results))
+        copies.append(copy)
+    out = tmp_path / "out"
+    args = ["--out", out, "--sentences", "0", "--average-last", "0"]
+    proc = nmt_compare(env, *copies, *args, "--edges", "5,9", "--min-count", "10")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "cut at 5, 9 words" in report
+    body = report.split("\n## BLEU by source length\n")[1]
+    main, extra = body.split("\n### BLEU by source length")
+    extra = extra.split("\n## ")[0]  # up to the next section
+    rows = re.findall(r"^\| (\d+(?:–\d+)?) \| (\d+) \|", main, re.M)
+    assert [label for label, _ in rows[:3]] == ["2–5", "6–9", "10–14"]
+    assert sum(int(n) for _, n in rows[:3]) == 120
+    assert extra.startswith(": `test2`")
+    recorded = json.loads((copies[0] / "results.json").read_text())["test"]["test2"]
+    extra_rows = re.findall(r"^\| (\S+) \| (\d+) \| ([\d.]+)", extra, re.M)
+    assert [(r[0], int(r[1])) for r in extra_rows] == [
+        (b["label"], b["n"]) for b in recorded["bleu_by_length"]
+    ]
+    proc = nmt_compare(env, *copies, *args, "--edges", "9,5")
+    assert proc.returncode == 2 and "increasing positive integers" in proc.stderr

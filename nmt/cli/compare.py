@@ -3,6 +3,8 @@
 Writes ``report.md`` and ``results.csv`` (one row per run, with 95% intervals, how it
 stopped and what it used), ``variants.csv`` (mean and sd over seeds), ``significance.csv``
 (paired bootstrap tests between every two variants, overall and per length bucket),
+``averaging.csv`` (runs that kept their last checkpoints, ``train.keep_last``: the best
+checkpoint against the average of the last N, with a paired test),
 ``bleu_by_length.png`` (one line per run over common source-length buckets, error bars),
 ``accuracy_by_length.png`` (synthetic corpora), ``valid_bleu.png``, attention heat maps
 of the same test sentences for every attentive run, ``RUN.md`` (command, machine, date,
@@ -20,6 +22,17 @@ from nmt.device import resolve_device
 from nmt.errors import NMTError
 
 
+def edges_arg(text: str) -> list[int]:
+    """``10,20,30,40``: increasing positive integers."""
+    try:
+        edges = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give integers, e.g. 10,20,30,40") from None
+    if not edges or any(e < 1 for e in edges) or edges != sorted(set(edges)):
+        raise argparse.ArgumentTypeError(f"{text!r}: give increasing positive integers")
+    return edges
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-compare", description=__doc__.split("\n")[0])
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished run directories")
@@ -29,7 +42,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--min-count",
         type=int,
-        help="fewest test sentences per length bucket (default: 50, or 10%% of the test set)",
+        help="fewest test sentences per length bucket (default: 50, or with equal-count "
+        "buckets 10%% of the test set when that is more)",
+    )
+    p.add_argument(
+        "--edges",
+        type=edges_arg,
+        help="length buckets cut at these source lengths in words, e.g. 10,20,30,40 "
+        "(default: the runs' data.length_edges, else equal-count buckets)",
     )
     p.add_argument(
         "--sentences", type=int, default=3, help="test sentences with heat maps (default 3)"
@@ -37,6 +57,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--command", help="the command that trained the runs, for RUN.md")
     p.add_argument("--wall-seconds", type=float, help="the sweep's wall time, for RUN.md")
     p.add_argument("--note", action="append", default=[], help="a line for RUN.md (repeatable)")
+    p.add_argument(
+        "--average-last",
+        type=int,
+        metavar="N",
+        help="also score the mean of each run's last N kept checkpoints (train.keep_last) "
+        "against its best one (default: the fewest every run kept; 0 = no)",
+    )
     p.add_argument(
         "--allow-mismatch",
         action="store_true",
@@ -65,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
             wall_seconds=args.wall_seconds,
             notes=args.note,
             allow_mismatch=args.allow_mismatch,
+            average_last=args.average_last,
+            edges=args.edges,
             log=lambda msg: print(msg, file=sys.stderr),
         )
     except NMTError as e:
@@ -72,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     print(f"compared {len(c.runs)} runs into {args.out}:")
     outputs = ("report.md", "results.csv", "variants.csv", "significance.csv", "RUN.md")
+    outputs += ("averaging.csv",) if c.averaging else ()
     for name in (*outputs, *c.figures, "tb/"):
         print(f"  {name}")
 

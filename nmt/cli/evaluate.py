@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             progress=True,
             by_length=True,
             n_bootstrap=args.bootstrap,
+            edges=(translator.checkpoint_info.get("data") or {}).get("length_edges"),
         )
         ckpt = Path(args.checkpoint).resolve()
         run_dir = run_dir_of(ckpt)

@@ -24,6 +24,7 @@ class Buckets:
     ranges: list[tuple[int, int]]  # (lo, hi) as nmt.metrics.length_buckets returns them
     labels: list[str]  # "lo–hi" from the lengths actually present
     counts: list[int]  # sentences per bucket
+    equal_count: bool = True  # cut at the length quantiles (False: at given edges)
 
     def groups(self, lengths: Sequence[int]) -> list[list[int]]:
         """The indices of the sentences in each bucket, given every sentence's length."""
@@ -52,18 +53,26 @@ def source_lengths(sources: Sequence[str]) -> list[int]:
     return [len(s.split()) for s in sources]
 
 
-def common_buckets(lengths: Sequence[int], min_count: int | None = None) -> Buckets:
+def common_buckets(
+    lengths: Sequence[int], min_count: int | None = None, edges: Sequence[int] | None = None
+) -> Buckets:
     """Equal-count buckets of ``lengths``: walking up the lengths, a bucket closes as soon as
     it holds ``min_count`` items (the length quantiles, ties kept together); a smaller tail
-    joins the last bucket."""
+    joins the last bucket. With ``edges`` (upper bounds in words), buckets cut there
+    instead, one under ``min_count`` (default 50) joining the next."""
     n = len(lengths)
-    min_count = default_min_count(n) if min_count is None else max(1, min(min_count, n))
-    edges, held = [], 0
-    for length, count in sorted(Counter(lengths).items()):
-        held += count
-        if held >= min_count:
-            edges.append(length)
-            held = 0
+    fixed = bool(edges)
+    if edges:
+        min_count = max(1, min(50 if min_count is None else min_count, n))
+        edges = sorted({int(e) for e in edges})
+    else:
+        min_count = default_min_count(n) if min_count is None else max(1, min(min_count, n))
+        edges, held = [], 0
+        for length, count in sorted(Counter(lengths).items()):
+            held += count
+            if held >= min_count:
+                edges.append(length)
+                held = 0
     ranges = length_buckets(lengths, edges, min_count)
     labels, counts = [], []
     for lo, hi in ranges:
@@ -71,7 +80,7 @@ def common_buckets(lengths: Sequence[int], min_count: int | None = None) -> Buck
         counts.append(len(inside))
         a, b = min(inside), max(inside)
         labels.append(f"{a}" if a == b else f"{a}–{b}")
-    return Buckets(edges, min_count, ranges, labels, counts)
+    return Buckets(list(edges), min_count, ranges, labels, counts, equal_count=not fixed)
 
 
 def bleu_per_bucket(

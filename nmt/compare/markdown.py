@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from nmt.budget import describe_stop
+from nmt.compare.averaging import averaging_lines
 from nmt.compare.runs import DECODE_NAMES, Run
 from nmt.compare.stats import Paired, format_p, holds, mean_delta
 from nmt.compare.table import bucket_table, describe_decoding, format_seconds
+from nmt.metrics import LENGTH_EDGES
 
 if TYPE_CHECKING:
     from nmt.compare.report import Comparison
@@ -179,6 +181,38 @@ def convergence_lines(c: Comparison) -> list[str]:
     ]
 
 
+def extra_length_lines(c: Comparison) -> list[str]:
+    """BLEU by source length on each extra test split, as every run scored it at the end
+    of its training (results.json), when the runs share the buckets."""
+    lines: list[str] = []
+    for name in c.extra_tests:
+        per_run = [r.test_scores(name).get("bleu_by_length") for r in c.runs]
+        if not all(per_run):
+            continue
+        labels = [b["label"] for b in per_run[0]]
+        lines += ["", f"### BLEU by source length: `{name}`", ""]
+        if any([b["label"] for b in buckets] != labels for buckets in per_run):
+            lines.append("The runs cut this split into different buckets; see their results.json.")
+            continue
+        edges = c.runs[0].data_config.get("length_edges") or LENGTH_EDGES
+        lines += [
+            f"As each run scored it with its best checkpoint at the end of training "
+            f"(`results.json`): buckets cut at {', '.join(map(str, edges))} source words, one "
+            "with fewer than 50 sentences joined to the next; ± is the 95% bootstrap interval.",
+            "",
+            bucket_table(
+                labels,
+                [b["n"] for b in per_run[0]],
+                {r.label: [b["bleu"] for b in p] for r, p in zip(c.runs, per_run, strict=True)},
+                {
+                    r.label: [b.get("bleu_ci") for b in p]
+                    for r, p in zip(c.runs, per_run, strict=True)
+                },
+            ),
+        ]
+    return lines
+
+
 def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, list[str]]) -> str:
     """report.md: the tables with 95% intervals, how each run stopped and what it used,
     the paired tests, the figures with error bars, and the runs' settings."""
@@ -249,15 +283,24 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         significance_matrix(c),
         "",
     ]
+    if c.averaging:
+        lines += averaging_lines(c.averaging, c.average_last)
     b = c.buckets
     lines += [
         "## BLEU by source length",
         "",
         "![BLEU by source length](bleu_by_length.png)",
         "",
-        f"Source length in words; the buckets are cut at the test set's length quantiles and "
-        f"each holds at least {b.min_count} sentences, the same buckets for every run. Error "
-        "bars and ± are 95% bootstrap intervals of each bucket's BLEU.",
+        (
+            f"Source length in words; the buckets are cut at the test set's length quantiles "
+            f"and each holds at least {b.min_count} sentences"
+            if b.equal_count
+            else f"Source length in words; the buckets are cut at "
+            f"{', '.join(map(str, b.edges))} words (`data.length_edges`), one with fewer than "
+            f"{b.min_count} sentences joined to the next"
+        )
+        + ", the same buckets for every run. Error bars and ± are 95% bootstrap intervals of "
+        "each bucket's BLEU.",
         "",
         bucket_table(b.labels, b.counts, c.bleu, c.bleu_ci),
         "",
@@ -272,6 +315,7 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         "### Reading",
         "",
         *reading(c),
+        *extra_length_lines(c),
     ]
     if c.exact_by_length is not None:
         lines += [

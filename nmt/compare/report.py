@@ -15,6 +15,7 @@ from torch.utils.tensorboard import SummaryWriter
 from nmt.compare import lengths as L
 from nmt.compare import stats as S
 from nmt.compare.attention import HeatMap, attention_maps, pick_sentences
+from nmt.compare.averaging import Averaged, auto_last, average_run, write_averaging_csv
 from nmt.compare.figures import by_length_figure, curves_figure
 from nmt.compare.markdown import (
     corpus_line,
@@ -59,6 +60,7 @@ OUTPUTS = (
     "results.csv",
     "variants.csv",
     "significance.csv",
+    "averaging.csv",
     "RUN.md",
     "bleu_by_length.png",
     "accuracy_by_length.png",
@@ -91,6 +93,9 @@ class Comparison:
     figures: dict[str, str] = field(default_factory=dict)  # file name -> what it shows
     no_attention: list[str] = field(default_factory=list)
     no_checkpoint: list[str] = field(default_factory=list)
+    #: best checkpoint against the average of the last ``average_last`` kept ones, per run
+    averaging: list[Averaged] = field(default_factory=list)
+    average_last: int = 0
 
     @property
     def seeded(self) -> bool:
@@ -150,6 +155,7 @@ def gather(
     min_count: int | None,
     n_sentences: int,
     log: Callable[[str], None],
+    edges: Sequence[int] | None = None,
 ) -> tuple[Comparison, Any]:
     """Read the shared test set and score every run (the groups' runs, in group order) on
     the common length buckets, with 95% intervals, and test every two variants against
@@ -161,7 +167,7 @@ def gather(
     texts, _ = read_text(data_cfg, log=log)
     test = texts["test"]
     lengths = L.source_lengths(test.src)
-    buckets = L.common_buckets(lengths, min_count)
+    buckets = L.common_buckets(lengths, min_count, edges or data_cfg.length_edges)
     synthetic = data_cfg.name == "synthetic"
     bleu, bleu_ci, exact, exact_len, exact_len_ci, hyps = {}, {}, {}, {}, {}, {}
     for run in runs:
@@ -207,9 +213,10 @@ def length_figures(c: Comparison) -> list[tuple[str, str, Figure]]:
     """(file stem, description, figure) of the by-length plots and the validation curves."""
     corpus = f"{corpus_line(c.runs[0])}, test split {c.test_name} ({c.n_test} sentences)"
     beams = sorted({str(r.decoding.get("beam", "?")) for r in c.runs})
+    cut = "source-length quantiles" if c.buckets.equal_count else "fixed source lengths"
     sub = (
-        f"{corpus}\nbuckets of ≥ {c.buckets.min_count} sentences, cut at source-length "
-        f"quantiles; beam {'/'.join(beams)}; bars: 95% intervals"
+        f"{corpus}\nbuckets of ≥ {c.buckets.min_count} sentences, cut at {cut}; "
+        f"beam {'/'.join(beams)}; bars: 95% intervals"
     )
     groups = {r.label: g.label for g in c.groups for r in g.runs}
     out = [
@@ -286,9 +293,17 @@ def compare_runs(
     wall_seconds: float | None = None,
     notes: Sequence[str] = (),
     allow_mismatch: bool = False,
+    average_last: int | None = None,
+    edges: Sequence[int] | None = None,
     log: Callable[[str], None] = print,
 ) -> Comparison:
     """Compare finished runs into ``out``; returns what was compared.
+
+    ``edges``: length buckets cut at these source lengths (default: the runs'
+    ``data.length_edges``, else equal-count buckets).
+
+    ``average_last``: also score the mean of each run's last N kept checkpoints against
+    its best one (None: the fewest that every run kept with ``train.keep_last``; 0: no).
 
     Raises:
         ConfigError: a run is unfinished or incomplete, the runs differ in test data, or
@@ -301,9 +316,15 @@ def compare_runs(
     if not allow_mismatch:
         check_same_decoding(runs)
     name_runs(runs)
-    c, test = gather(group_runs(runs), root, min_count, n_sentences, log)
+    c, test = gather(group_runs(runs), root, min_count, n_sentences, log, edges)
     runs = c.runs  # the seeds of a variant together
     c.mismatches = decoding_mismatches(runs)
+    n_avg = auto_last(runs) if average_last is None else average_last
+    if n_avg >= 2:
+        c.average_last = n_avg
+        for run in runs:
+            if (a := average_run(run, n_avg, test, c.test_name, device, log)) is not None:
+                c.averaging.append(a)
     out.mkdir(parents=True, exist_ok=True)
     clean_outputs(out)
     writer = SummaryWriter(log_dir=str(out / "tb"))
@@ -340,6 +361,8 @@ def compare_runs(
         grows = group_rows(c.groups, by_label, c.extra_tests)
         write_group_csv(grows, gcols, out / "variants.csv")
         write_significance_csv(c, out / "significance.csv")
+        if c.averaging:
+            write_averaging_csv(c.averaging, out / "averaging.csv")
         tables = {
             "runs": table,
             "details": markdown_table(rows, DETAIL_COLUMNS),

@@ -53,6 +53,9 @@ class DataConfig:
     max_chars: int = 1000  # raw pairs longer than this (either side) are dropped from train
     max_tokens: int = 4096  # batch budget: batch size x max padded length (incl. BOS/EOS)
     valid_size: int = 2000  # tatoeba: pairs held out for validation
+    # BLEU-by-length buckets: upper bounds in source words (a bucket under 50 sentences
+    # joins the next); None: equal-count buckets in comparisons, LENGTH_EDGES in results
+    length_edges: list[int] | None = None
     mirror: str | None = None  # offline copy of the downloads; NMT_DATA_MIRROR when unset
     root: str = DEFAULT_ROOT  # downloads and tokenizers; NMT_DATA_DIR replaces the default
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)

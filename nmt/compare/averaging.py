@@ -1,0 +1,175 @@
+"""Checkpoint averaging inside a comparison: each run's best checkpoint against the mean of
+its last N kept checkpoints (``train.keep_last``), on the same test set, with the same
+decoding, with 95% intervals and a paired test.
+
+Averaging the weights of the last checkpoints (Vaswani et al. 2017, Sec. 6.1; fairseq's
+``average_checkpoints.py``, JoeyNMT's and OpenNMT's ``average_models``) smooths the noise
+of the last updates. Whether it beats picking the checkpoint with the best validation BLEU
+is an empirical question per run; this module measures it.
+
+The averaged model's test hypotheses and scores are kept beside the run
+(``<run>/eval/average_last<N>.<test>.beam<k>.{txt,json}``, with the updates they average),
+so a later comparison of the same checkpoints reads them instead of translating again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nmt.checkpoint import step_checkpoints
+from nmt.compare.runs import Run
+from nmt.compare.stats import Paired, format_p, paired_bleu
+from nmt.metrics import N_BOOTSTRAP, bleu_with_ci, with_ci
+
+
+@dataclass(frozen=True)
+class Averaged:
+    """One run's best checkpoint against the average of its last ``len(steps)`` ones."""
+
+    label: str
+    best_step: int | None  # the update of best.pt
+    steps: tuple[int, ...]  # the updates averaged, oldest first
+    best: tuple[float, float | None]  # test BLEU of best.pt and its 95% half-width
+    averaged: tuple[float, float | None]  # test BLEU of the average and its half-width
+    paired: Paired  # the paired bootstrap test of the average (b) against best.pt (a)
+
+    @property
+    def delta(self) -> float:
+        return self.averaged[0] - self.best[0]
+
+
+def steps_of(paths: Sequence[Path]) -> tuple[int, ...]:
+    return tuple(int(p.stem.removeprefix("step_")) for p in paths)
+
+
+def auto_last(runs: Sequence[Run]) -> int:
+    """How many checkpoints to average when not told: the fewest that every run kept
+    (``train.keep_last``), or 0 (no averaging) when some run kept fewer than two."""
+    kept = [int(r.train_config.get("keep_last") or 0) for r in runs]
+    return min(kept) if kept and min(kept) >= 2 else 0
+
+
+def average_run(
+    run: Run,
+    n: int,
+    test: Any,
+    test_name: str,
+    device: str,
+    log: Callable[[str], None] = print,
+) -> Averaged | None:
+    """Translate ``test`` (split ``test_name``) with the mean of ``run``'s newest ``n``
+    step checkpoints (the run's test decoding and precision) and test it against the
+    run's best checkpoint. None when the run kept fewer than ``n``."""
+    from nmt.average import average_checkpoints
+    from nmt.translator import Translator
+
+    kept = step_checkpoints(run.path / "checkpoints")
+    if len(kept) < n:
+        log(f"{run.path}: {len(kept)} step_*.pt checkpoint(s) kept, fewer than {n}; not averaged")
+        return None
+    paths = kept[-n:]
+    steps = steps_of(paths)
+    decoding = run.decoding
+    beam = decoding.get("beam") or 1
+    name = f"average_last{n}.{test_name}.beam{beam}"
+    txt, meta = run.path / "eval" / f"{name}.txt", run.path / "eval" / f"{name}.json"
+    refs = [list(r) for r in test.refs]
+    files = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
+    hyps = _cached(txt, meta, files, len(test.src))
+    if hyps is None:
+        log(f"{run.label}: averaging updates {', '.join(map(str, steps))}; translating")
+        translator = Translator.from_state(
+            average_checkpoints(paths), device=device, precision=decoding.get("precision") or "fp32"
+        )
+        # the checkpoints' own search settings: those the run's test scores were decoded with
+        hyps = translator.translate_text(list(test.src), progress=True)
+        txt.parent.mkdir(parents=True, exist_ok=True)
+        txt.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        meta.write_text(
+            json.dumps({"steps": list(steps), "files": files, "decode": decoding}),
+            encoding="utf-8",
+        )
+    best_hyps = run.hypotheses("test")
+    return Averaged(
+        label=run.label,
+        best_step=run.results.get("best_step"),
+        steps=steps,
+        best=bleu_with_ci(best_hyps, refs, N_BOOTSTRAP),
+        averaged=bleu_with_ci(hyps, refs, N_BOOTSTRAP),
+        paired=paired_bleu(best_hyps, [hyps], refs)[0],
+    )
+
+
+def _cached(txt: Path, meta: Path, files: list[list], n_sentences: int) -> list[str] | None:
+    """The hypotheses of an earlier average of the same checkpoint files (name, size and
+    modification time), if complete."""
+    try:
+        saved = json.loads(meta.read_text(encoding="utf-8"))
+        hyps = txt.read_text(encoding="utf-8").split("\n")[:-1]
+    except (OSError, ValueError):
+        return None
+    if saved.get("files") != files or len(hyps) != n_sentences:
+        return None
+    return hyps
+
+
+def averaging_table(results: Sequence[Averaged]) -> str:
+    """The markdown table of the report's averaging section."""
+    lines = [
+        "| Run | Best checkpoint (update) | Its test BLEU (95% CI) | Averaged updates "
+        "| Averaged test BLEU (95% CI) | Δ BLEU | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for a in results:
+        mark = " ✓" if a.paired.significant else ""
+        lines.append(
+            f"| {a.label} | {a.best_step if a.best_step is not None else ''} "
+            f"| {with_ci(*a.best)} | {', '.join(map(str, a.steps))} | {with_ci(*a.averaged)} "
+            f"| {a.delta:+.2f}{mark} | {format_p(a.paired.p)} |"
+        )
+    return "\n".join(lines)
+
+
+def averaging_lines(results: Sequence[Averaged], n: int) -> list[str]:
+    """report.md's section: the table and how to read it."""
+    better = sum(a.paired.significant and a.delta > 0 for a in results)
+    worse = sum(a.paired.significant and a.delta < 0 for a in results)
+    return [
+        "## Checkpoint averaging",
+        "",
+        f"Each run's best checkpoint (best validation BLEU; the test scores above) against "
+        f"the element-wise mean of the weights of its last {n} validated checkpoints "
+        f"(`train.keep_last`, `nmt-average --last {n} RUN`), decoded alike. Δ = averaged − "
+        "best; p from the paired bootstrap test (1000 resamples), ✓ at p < 0.05.",
+        "",
+        averaging_table(results),
+        "",
+        f"Averaging is better in {better}, worse in {worse} and not distinguishable in "
+        f"{len(results) - better - worse} of {len(results)} runs.",
+        "",
+    ]
+
+
+def write_averaging_csv(results: Sequence[Averaged], path: Path) -> None:
+    keys = ["run", "best_step", "best_bleu", "best_bleu_ci", "averaged_steps"]
+    keys += ["averaged_bleu", "averaged_bleu_ci", "delta", "p_value"]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(keys)
+        for a in results:
+            w.writerow(
+                [
+                    a.label,
+                    a.best_step,
+                    *a.best,
+                    " ".join(map(str, a.steps)),
+                    *a.averaged,
+                    round(a.delta, 4),
+                    a.paired.p,
+                ]
+            )
