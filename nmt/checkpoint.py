@@ -61,6 +61,11 @@ def run_dir_of(path: str | Path) -> Path:
     return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
+def checkpoint_step(path: str | Path) -> int:
+    """The update of a ``step_<update>.pt`` checkpoint, from its name."""
+    return int(Path(path).stem.removeprefix("step_"))
+
+
 def step_checkpoints(folder: str | Path) -> list[Path]:
     """The ``step_<update>.pt`` checkpoints of ``train.keep_last`` in ``folder``, oldest first."""
-    return sorted(Path(folder).glob("step_*.pt"), key=lambda p: int(p.stem.removeprefix("step_")))
+    return sorted(Path(folder).glob("step_*.pt"), key=checkpoint_step)

@@ -168,6 +168,8 @@ def length_buckets(lengths: Sequence[int], edges: Sequence[int], min_count: int)
 
 #: default upper bounds (source words) of the BLEU-by-length buckets of a run's results
 LENGTH_EDGES = (10, 15, 20, 25, 30, 40, 50, 60)
+#: fewest sentences in a length bucket: a smaller one joins its neighbour
+MIN_BUCKET = 50
 
 
 def bleu_by_length(
@@ -175,7 +177,7 @@ def bleu_by_length(
     hyps: Sequence[str],
     refs: Sequence[Sequence[str]],
     edges: Sequence[int] = LENGTH_EDGES,
-    min_count: int = 50,
+    min_count: int = MIN_BUCKET,
     n_bootstrap: int = 0,
 ) -> list[Bucket]:
     """Corpus BLEU of the sentences in each source-length bucket (length in words), with

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nmt.checkpoint import step_checkpoints
+from nmt.checkpoint import checkpoint_step, step_checkpoints
 from nmt.compare.runs import Run
 from nmt.compare.stats import Paired, format_p, paired_bleu
 from nmt.metrics import N_BOOTSTRAP, bleu_with_ci, with_ci
@@ -41,10 +41,6 @@ class Averaged:
     @property
     def delta(self) -> float:
         return self.averaged[0] - self.best[0]
-
-
-def steps_of(paths: Sequence[Path]) -> tuple[int, ...]:
-    return tuple(int(p.stem.removeprefix("step_")) for p in paths)
 
 
 def auto_last(runs: Sequence[Run]) -> int:
@@ -73,7 +69,7 @@ def average_run(
         log(f"{run.path}: {len(kept)} step_*.pt checkpoint(s) kept, fewer than {n}; not averaged")
         return None
     paths = kept[-n:]
-    steps = steps_of(paths)
+    steps = tuple(map(checkpoint_step, paths))
     decoding = run.decoding
     beam = decoding.get("beam") or 1
     name = f"average_last{n}.{test_name}.beam{beam}"

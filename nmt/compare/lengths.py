@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nmt.metrics import bleu_by_length, length_buckets
+from nmt.metrics import MIN_BUCKET, bleu_by_length, length_buckets
 
 
 @dataclass
@@ -45,7 +45,7 @@ def bucket_groups(lengths: Sequence[int], ranges: Sequence[tuple[int, int]]) -> 
 
 def default_min_count(n: int) -> int:
     """At least 50 sentences, or 10% of the test set when that is more (never above n)."""
-    return max(1, min(n, max(50, math.ceil(0.1 * n))))
+    return max(1, min(n, max(MIN_BUCKET, math.ceil(0.1 * n))))
 
 
 def source_lengths(sources: Sequence[str]) -> list[int]:
@@ -62,8 +62,8 @@ def common_buckets(
     instead, one under ``min_count`` (default 50) joining the next."""
     n = len(lengths)
     fixed = bool(edges)
-    if edges:
-        min_count = max(1, min(50 if min_count is None else min_count, n))
+    if fixed:
+        min_count = max(1, min(MIN_BUCKET if min_count is None else min_count, n))
         edges = sorted({int(e) for e in edges})
     else:
         min_count = default_min_count(n) if min_count is None else max(1, min(min_count, n))

@@ -18,7 +18,7 @@ from nmt.compare.averaging import averaging_lines
 from nmt.compare.runs import DECODE_NAMES, Run
 from nmt.compare.stats import Paired, format_p, holds, mean_delta
 from nmt.compare.table import bucket_table, describe_decoding, format_seconds
-from nmt.metrics import LENGTH_EDGES
+from nmt.metrics import LENGTH_EDGES, MIN_BUCKET
 
 if TYPE_CHECKING:
     from nmt.compare.report import Comparison
@@ -198,7 +198,8 @@ def extra_length_lines(c: Comparison) -> list[str]:
         lines += [
             f"As each run scored it with its best checkpoint at the end of training "
             f"(`results.json`): buckets cut at {', '.join(map(str, edges))} source words, one "
-            "with fewer than 50 sentences joined to the next; ± is the 95% bootstrap interval.",
+            f"with fewer than {MIN_BUCKET} sentences joined to the next; ± is the 95% bootstrap "
+            "interval.",
             "",
             bucket_table(
                 labels,
