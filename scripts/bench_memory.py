@@ -89,8 +89,14 @@ def verdict(result: dict[str, Any], tolerance: float) -> dict[str, Any]:
         return {"ok": None, "why": "the run validated no epoch; train longer"}
     bounds = [0.0, *(e["seconds"] for e in epochs)]
     per_epoch = []
-    for start, end in itertools.pairwise(bounds):
-        window = [rss for t, rss in samples if start < t <= end] or [0.0]
+    for (start, end), epoch in zip(itertools.pairwise(bounds), epochs, strict=True):
+        # two validations can fall between two samples; such an epoch's RSS is the
+        # sample its validation was seen with
+        window = [rss for t, rss in samples if start < t <= end] or [epoch["rss_mb"]]
+        window = [rss for rss in window if rss is not None]
+        if not window:
+            why = f"no RSS sample for epoch {epoch['epoch']}; sample more often"
+            return {"ok": None, "why": why}
         per_epoch.append({"low_mb": min(window), "high_mb": max(window)})
     first = per_epoch[0]["high_mb"]
     later = max((e["high_mb"] for e in per_epoch[1:]), default=first)
