@@ -581,7 +581,7 @@ def test_length_edges_cut_the_buckets_and_extra_tests_get_their_own_table(env, r
     proc = nmt_compare(env, *copies, *args, "--edges", "5,9", "--min-count", "10")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = (out / "report.md").read_text(encoding="utf-8")
-    assert "cut at 5, 9 words" in report
+    assert "cut at 5, 9 words (`--edges`)" in report
     body = report.split("\n## BLEU by source length\n")[1]
     main, extra = body.split("\n### BLEU by source length")
     extra = extra.split("\n## ")[0]  # up to the next section

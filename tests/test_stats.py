@@ -129,6 +129,17 @@ def test_runs_that_differ_only_in_the_seed_are_grouped(tmp_path):
     assert runs[0].label == "seq2seq, seed 1" and runs[2].label == "seq2seq, seed 2"
 
 
+def test_a_setting_added_later_and_left_unset_does_not_split_the_seeds(tmp_path):
+    """A run written after a new config key existed (null: unset) is a seed of the runs
+    written before; evaluation-only edges never split them either."""
+    runs = [fake_run(tmp_path, "seq2seq", s) for s in (1, 2, 3)]
+    runs[1].config["train"]["new_option"] = None
+    runs[2].config["data"]["length_edges"] = [10, 20]
+    assert [(g.label, g.seeds) for g in group_runs(runs)] == [("seq2seq", [1, 2, 3])]
+    runs[2].config["train"]["new_option"] = 5  # set: another configuration
+    assert len(group_runs(runs)) == 2
+
+
 def test_mean_and_sample_sd_over_seeds():
     assert format_mean_sd([30.0, 32.0]) == "31.00 ± 1.41"
     assert format_mean_sd([30.0]) == "30.00"

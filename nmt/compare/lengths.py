@@ -25,6 +25,7 @@ class Buckets:
     labels: list[str]  # "lo–hi" from the lengths actually present
     counts: list[int]  # sentences per bucket
     equal_count: bool = True  # cut at the length quantiles (False: at given edges)
+    origin: str = "`data.length_edges`"  # where given edges came from, as the report names it
 
     def groups(self, lengths: Sequence[int]) -> list[list[int]]:
         """The indices of the sentences in each bucket, given every sentence's length."""

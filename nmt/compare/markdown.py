@@ -297,7 +297,7 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
             f"and each holds at least {b.min_count} sentences"
             if b.equal_count
             else f"Source length in words; the buckets are cut at "
-            f"{', '.join(map(str, b.edges))} words (`data.length_edges`), one with fewer than "
+            f"{', '.join(map(str, b.edges))} words ({b.origin}), one with fewer than "
             f"{b.min_count} sentences joined to the next"
         )
         + ", the same buckets for every run. Error bars and ± are 95% bootstrap intervals of "

@@ -168,6 +168,8 @@ def gather(
     test = texts["test"]
     lengths = L.source_lengths(test.src)
     buckets = L.common_buckets(lengths, min_count, edges or data_cfg.length_edges)
+    if edges:
+        buckets.origin = "`--edges`"
     synthetic = data_cfg.name == "synthetic"
     bleu, bleu_ci, exact, exact_len, exact_len_ci, hyps = {}, {}, {}, {}, {}, {}
     for run in runs:

@@ -36,7 +36,7 @@ DECODE_NAMES = {
 #: train.seed) are seeds of one configuration
 NOT_THE_METHOD = {
     "train": ("seed", "resume", "threads", "num_workers", "log_every", "num_samples", "device"),
-    "data": ("root", "mirror"),
+    "data": ("root", "mirror", "length_edges"),  # length_edges: how the test is tabulated
 }
 
 
@@ -344,7 +344,7 @@ def check_same_decoding(runs: list[Run]) -> None:
 
 def condition(run: Run) -> str:
     """What the run is, apart from its seed: its config without the settings in
-    :data:`NOT_THE_METHOD`, as canonical JSON."""
+    :data:`NOT_THE_METHOD` and without null (unset) settings, as canonical JSON."""
     config = dict(run.config)
     config["model"] = run.model_config
     config["train"] = run.train_config
@@ -354,7 +354,13 @@ def condition(run: Run) -> str:
             section.pop(key, None)
         config[group] = section
     config.pop("name", None)
-    return json.dumps(config, sort_keys=True, default=str)
+    return json.dumps(_set_only(config), sort_keys=True, default=str)
+
+
+def _set_only(d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` without its null settings, at every depth: a key a later version added
+    (written as null, "not set") matches a config written before it existed."""
+    return {k: _set_only(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
 
 
 @dataclass
