@@ -41,7 +41,8 @@ class TrainClock:
     """Training seconds and wall seconds of a run, across every process of it.
 
     The clock runs from construction; :meth:`paused` stops the training count (not the
-    wall count) for validation, checkpoints and testing. ``train_seconds`` and
+    wall count) for validation and checkpoints, and :meth:`stop` ends both counts when
+    the training loop ends (testing is not part of it). ``train_seconds`` and
     ``wall_seconds`` start from what earlier processes of a resumed run used.
     """
 
@@ -51,15 +52,25 @@ class TrainClock:
         self._wall_start = now
         self._since: float | None = now  # None while paused
         self._banked = 0.0  # training seconds of this process up to the last pause
+        self._stopped: tuple[float, float] | None = None  # (train, wall) once stopped
 
     @property
     def train_seconds(self) -> float:
+        if self._stopped:
+            return self._stopped[0]
         running = 0.0 if self._since is None else time.monotonic() - self._since
         return self._train_before + self._banked + running
 
     @property
     def wall_seconds(self) -> float:
+        if self._stopped:
+            return self._stopped[1]
         return self._wall_before + time.monotonic() - self._wall_start
+
+    def stop(self) -> None:
+        """End both counts here: what follows (scoring the test sets) is not training."""
+        if self._stopped is None:
+            self._stopped = (self.train_seconds, self.wall_seconds)
 
     @contextmanager
     def paused(self) -> Iterator[None]:

@@ -347,6 +347,7 @@ class Trainer:
                 else:
                     self.save("last.pt")
             barrier(self.dist)
+            self.clock.stop()  # results.json: the training loops, not the testing after them
         # test scoring runs with the default signal handlers: Ctrl-C aborts it at once
         return self.finish(stop) if self.dist.is_main else None
 

@@ -44,7 +44,13 @@ def rss_mb(pid: int) -> float | None:
 def validations(metrics: Path) -> list[dict[str, Any]]:
     if not metrics.is_file():
         return []
-    return [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    records = []
+    for line in metrics.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line still being written: the next read has it
+            break
+    return records
 
 
 def measure(overrides: list[str], run_dir: Path, interval: float) -> dict[str, Any]:
@@ -56,17 +62,22 @@ def measure(overrides: list[str], run_dir: Path, interval: float) -> dict[str, A
     samples: list[tuple[float, float]] = []
     epochs: list[dict[str, Any]] = []
     metrics = run_dir / "metrics.jsonl"
-    while proc.poll() is None:
-        rss = rss_mb(proc.pid)
-        now = round(time.monotonic() - start, 1)
-        if rss is not None:
-            samples.append((now, round(rss, 1)))
+
+    def new_epochs(now: float) -> None:
         for record in validations(metrics)[len(epochs) :]:
             epochs.append({"epoch": record["epoch"], "step": record["step"], "seconds": now,
                            "rss_mb": samples[-1][1] if samples else None})  # fmt: skip
             print(f"epoch {record['epoch']}: {epochs[-1]['rss_mb']} MB at {now} s",
                   file=sys.stderr)  # fmt: skip
+
+    while proc.poll() is None:
+        rss = rss_mb(proc.pid)
+        now = round(time.monotonic() - start, 1)
+        if rss is not None:
+            samples.append((now, round(rss, 1)))
+        new_epochs(now)
         time.sleep(interval)
+    new_epochs(round(time.monotonic() - start, 1))  # a validation just before the exit
     if proc.returncode != 0:
         log = (run_dir / "train.log").read_text(errors="replace")[-2000:]
         raise SystemExit(f"nmt-train failed ({proc.returncode}):\n{log}")

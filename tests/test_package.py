@@ -5,6 +5,7 @@ config folder still composes with them."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -23,7 +24,14 @@ def run(cmd: list, **kwargs) -> subprocess.CompletedProcess:
 def test_a_wheel_installs_and_trains_outside_the_source_tree(tmp_path):
     dist = tmp_path / "dist"
     pip = [sys.executable, "-m", "pip"]
-    run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", dist, REPO], timeout=300)
+    # built from a copy of what the package is made of: a build/ folder left in the
+    # checkout by an earlier build can hold files that no longer exist
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "nmt", src / "nmt", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (REPO / name).exists():
+            shutil.copy(REPO / name, src / name)
+    run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", dist, src], timeout=300)
     (wheel,) = dist.glob("nmt-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for config in ("config.yaml", "train/default.yaml", "experiment/model/bottleneck/luong.yaml"):

@@ -113,6 +113,8 @@ def start_server(env, *checkpoints: Path) -> tuple[subprocess.Popen, str]:
                             env=env, stderr=subprocess.PIPE, text=True)  # fmt: skip
     for line in proc.stderr:
         if m := re.search(r"on (http://\S+/)", line):
+            # keep reading its log, so that a full pipe never blocks the server
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
             return proc, m[1]
     proc.kill()
     raise AssertionError(f"nmt-serve did not start: {proc.stderr.read()}")
@@ -156,7 +158,9 @@ def slow_server(trained: Path):
     server = uvicorn.Server(uvicorn.Config(create_app(models), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 120
     while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
     yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
     server.should_exit = True

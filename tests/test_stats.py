@@ -4,11 +4,12 @@ groups, training budgets (the clock and the limits)."""
 from __future__ import annotations
 
 import random
-import time
+import types
 from pathlib import Path
 
 import pytest
 
+import nmt.budget
 from nmt.budget import Budget, TrainClock
 from nmt.compare.runs import Run, group_runs, name_runs
 from nmt.compare.stats import format_mean_sd, paired_bleu, paired_by_bucket, wilson
@@ -146,18 +147,23 @@ def test_mean_and_sample_sd_over_seeds():
     assert format_mean_sd([]) == ""
 
 
-def test_the_clock_leaves_paused_time_out_and_continues_a_resumed_run():
+def test_the_clock_leaves_paused_time_out_and_continues_a_resumed_run(monkeypatch):
+    now = [1000.0]  # a clock the test moves, so a busy machine cannot change the counts
+    monkeypatch.setattr(nmt.budget, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     clock = TrainClock()
-    time.sleep(0.05)
+    now[0] += 5
     with clock.paused():
-        time.sleep(0.2)
+        now[0] += 20
         with clock.paused():  # nested pauses are harmless
-            time.sleep(0.01)
-    time.sleep(0.05)
-    assert 0.09 <= clock.train_seconds < 0.2
-    assert clock.wall_seconds >= 0.3
+            now[0] += 1
+    now[0] += 5
+    assert clock.train_seconds == 10 and clock.wall_seconds == 31
+    clock.stop()  # the training loop ended: testing counts in neither
+    now[0] += 60
+    assert clock.train_seconds == 10 and clock.wall_seconds == 31
     resumed = TrainClock(train_seconds=100.0, wall_seconds=500.0)
-    assert 100.0 <= resumed.train_seconds < 100.1 and resumed.wall_seconds >= 500.0
+    now[0] += 2
+    assert resumed.train_seconds == 102 and resumed.wall_seconds == 502
 
 
 def test_budget_names_the_limit_that_ran_out():

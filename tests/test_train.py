@@ -421,8 +421,13 @@ def train_in_background(env, run: Path, args: list[str], until: Path, **popen) -
         **popen,
     )
     deadline = time.time() + 120
-    while time.time() < deadline and not until.exists():
+    while time.time() < deadline and not until.exists() and proc.poll() is None:
         time.sleep(0.2)
+    if not until.exists():
+        code = proc.poll()
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"nmt-train wrote no {until.name} in 2 minutes (exit code {code})")
     return proc
 
 
