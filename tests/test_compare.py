@@ -596,3 +596,29 @@ def test_length_edges_cut_the_buckets_and_extra_tests_get_their_own_table(env, r
     ]
     proc = nmt_compare(env, *copies, *args, "--edges", "9,5")
     assert proc.returncode == 2 and "increasing positive integers" in proc.stderr
+
+
+def test_extra_test_splits_get_their_own_paired_tests(env, tmp_path):
+    """A run's extra test split (here the test set with every 2 pairs joined) is tested
+    pair by pair like the test split: a matrix in the report, rows in significance.csv."""
+    dirs = []
+    for name in ("transformer", "seq2seq"):
+        run = tmp_path / name
+        nmt_train_run = [str(BIN / "nmt-train"), f"hydra.run.dir={run}", *TINY_DATA, *TINY_TRAIN,
+                         *TINY_MODELS[name], "data.extra_tests=[test.join2]"]  # fmt: skip
+        proc = subprocess.run(nmt_train_run, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        dirs.append(run)
+    out = tmp_path / "out"
+    proc = nmt_compare(env, *dirs, "--out", out, "--sentences", "0", "--average-last", "0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    section = report.split("\n### On `test.join2`\n")[1].split("\n## ")[0]
+    assert re.search(r"^\| transformer \| [+-]\d+\.\d\d \(p [<\d.]+\)", section, re.M), section
+    rows = list(csv.DictReader((out / "significance.csv").open(encoding="utf-8")))
+    joined = [r for r in rows if r["split"] == "test.join2"]
+    assert [(r["a"], r["b"], r["bucket"]) for r in joined] == [("transformer", "seq2seq", "all")]
+    results = [json.loads((d / "results.json").read_text())["test"]["test.join2"] for d in dirs]
+    assert float(joined[0]["bleu_a"]) == pytest.approx(results[0]["bleu"], abs=0.01)
+    assert float(joined[0]["bleu_b"]) == pytest.approx(results[1]["bleu"], abs=0.01)
+    assert {r["split"] for r in rows} == {"test", "test.join2"}

@@ -55,8 +55,12 @@ def _pair_cell(tests: list[Paired]) -> str:
     return f"{delta:+.2f} (p {ps}){mark}"
 
 
-def significance_matrix(c: Comparison) -> str:
-    """The paired tests as a matrix: row variant A, column variant B, cell = B − A."""
+def significance_matrix(
+    c: Comparison, tests_by_pair: dict[tuple[str, str], list[Paired]] | None = None
+) -> str:
+    """The paired tests (default: on the test split) as a matrix: row variant A, column
+    variant B, cell = B − A."""
+    tests_by_pair = c.significance if tests_by_pair is None else tests_by_pair
     labels = [g.label for g in c.groups]
     if len(labels) < 2:
         return "One variant: no pair to test."
@@ -67,7 +71,7 @@ def significance_matrix(c: Comparison) -> str:
     for i, a in enumerate(labels[:-1]):
         cells = []
         for j, b in enumerate(labels[1:], 1):
-            tests = c.significance.get((a, b))
+            tests = tests_by_pair.get((a, b))
             cells.append(_pair_cell(tests) if j > i and tests else "")
         lines.append(f"| {a} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -284,6 +288,16 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         significance_matrix(c),
         "",
     ]
+    for name, tests in c.extra_significance.items():
+        lines += [
+            f"### On `{name}`",
+            "",
+            "The same tests on this extra test split (whole split; each run's best "
+            "checkpoint as it scored the split at the end of training).",
+            "",
+            significance_matrix(c, tests),
+            "",
+        ]
     if c.averaging:
         lines += averaging_lines(c.averaging, c.average_last)
     b = c.buckets
@@ -360,11 +374,13 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
 
 
 def write_significance_csv(c: Comparison, path: Path) -> None:
-    """significance.csv: one line per pair of variants, seed pairing and bucket ("all" =
-    the whole test set): both scores, the difference, the p-value and the verdict."""
+    """significance.csv: one line per pair of variants, seed pairing, split (the test split
+    by bucket, the extra test splits as a whole) and bucket ("all" = the whole split):
+    both scores, the difference, the p-value and the verdict."""
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["a", "b", "pairing", "bucket", "bleu_a", "bleu_b", "delta", "p", "p_lt_0.05"])
+        w.writerow(["a", "b", "pairing", "split", "bucket", "bleu_a", "bleu_b", "delta", "p",
+                    "p_lt_0.05"])  # fmt: skip
         for (a, b), overall in c.significance.items():
             for k, t in enumerate(overall, 1):
                 rows = [("all", t)]
@@ -381,6 +397,7 @@ def write_significance_csv(c: Comparison, path: Path) -> None:
                             a,
                             b,
                             k,
+                            c.test_name,
                             bucket,
                             round(p.a, 2),
                             round(p.b, 2),
@@ -389,6 +406,12 @@ def write_significance_csv(c: Comparison, path: Path) -> None:
                             p.significant,
                         ]
                     )
+
+        for name, tests in c.extra_significance.items():
+            for (a, b), pairings in tests.items():
+                for k, p in enumerate(pairings, 1):
+                    w.writerow([a, b, k, name, "all", round(p.a, 2), round(p.b, 2),
+                                round(p.delta, 2), round(p.p, 4), p.significant])  # fmt: skip
 
 
 def runs_section(runs: list[Run]) -> list[str]:

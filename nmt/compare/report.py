@@ -89,6 +89,8 @@ class Comparison:
     significance: dict[tuple[str, str], list[Paired]] = field(default_factory=dict)
     #: (group a, group b) -> per seed pairing, one paired test per length bucket
     bucket_significance: dict[tuple[str, str], list[list[Paired]]] = field(default_factory=dict)
+    #: extra test split -> (group a, group b) -> one paired test per seed pairing
+    extra_significance: dict[str, dict[tuple[str, str], list[Paired]]] = field(default_factory=dict)
     mismatches: dict[str, dict[str, object]] = field(default_factory=dict)
     figures: dict[str, str] = field(default_factory=dict)  # file name -> what it shows
     no_attention: list[str] = field(default_factory=list)
@@ -147,6 +149,28 @@ def significance(
                 S.paired_by_bucket(lengths, c.buckets.ranges, hyps[ra.label], hyps[rb.label], refs)
                 for ra, rb in pairs
             ]
+
+
+def extra_significance(c: Comparison, texts: dict[str, Any], log: Callable[[str], None]) -> None:
+    """The paired tests between every two groups on each extra test split (the whole
+    split, one test per seed pairing), from the hypotheses the runs kept of it."""
+    for name in c.extra_tests:
+        split = texts.get(name)
+        if split is None:
+            log(f"{name}: not a split of the runs' corpus as read now; no paired tests on it")
+            continue
+        hyps = {r.label: r.hypotheses(name) for r in c.runs}
+        if any(len(h) != len(split.src) for h in hyps.values()):
+            log(f"{name}: the runs' hypotheses do not match the split's {len(split.src)} lines")
+            continue
+        c.extra_significance[name] = {
+            (a.label, b.label): [
+                S.paired_bleu(hyps[ra.label], [hyps[rb.label]], split.refs)[0]
+                for ra, rb in seed_pairs(a, b)
+            ]
+            for i, a in enumerate(c.groups)
+            for b in c.groups[i + 1 :]
+        }
 
 
 def gather(
@@ -208,6 +232,7 @@ def gather(
     )
     log(f"paired significance tests between {len(comparison.groups)} variants ...")
     significance(comparison, hyps, test.refs, lengths)
+    extra_significance(comparison, texts, log)
     return comparison, test
 
 
