@@ -4,10 +4,10 @@
 #
 #   bash scripts/finetune_news.sh CKPT [OUT_DIR] [nmt-train overrides ...]
 #
-# 1. `nmt-data fetch wmt_news` (verified copies of the WMT news test sets; offline with
-#    NMT_DATA_MIRROR), then plain files: train = news-test2008, newssyscomb2009,
-#    newstest2009-2012 and 2015-2019 (the wmt_news preset's training split), dev =
-#    newstest2013, test = newstest2014.
+# 1. `nmt-data export` writes the wmt_news corpus's splits as plain files (verified copies
+#    of the WMT news test sets; offline with NMT_DATA_MIRROR): train = the wmt_news
+#    training split (news-test2008, newssyscomb2009, newstest2009-2012, 2015-2019),
+#    dev = newstest2013, test = newstest2014.
 # 2. The checkpoint as it is, on newstest2014 (nmt-evaluate) -> OUT_DIR/before.json.
 # 3. nmt-train data=files ... train.init_from=CKPT on the wmt_news preset's budget
 #    (validation every epoch on 1,000 dev pairs, patience 4, at most 10M target tokens,
@@ -26,17 +26,11 @@ bin=${BIN:-.venv/bin}
 root=${NMT_DATA_DIR:-data}
 if [ ! -f "$ckpt" ]; then echo "error: checkpoint $ckpt not found" >&2; exit 2; fi
 
-"$bin/nmt-data" fetch wmt_news --root "$root"
-raw="$root/wmt_news_de-en"
 files="$root/finetune_news"
-mkdir -p "$files" "$out"
-for lang in de en; do
-    cat "$raw"/news-test2008.$lang "$raw"/newssyscomb2009.$lang \
-        "$raw"/newstest20{09,10,11,12,15,16,17,18,19}.$lang > "$files/train.$lang"
-    cp "$raw/newstest2013.$lang" "$files/dev.$lang"
-    cp "$raw/newstest2014.$lang" "$files/test.$lang"
-done
-echo "train: $(wc -l < "$files/train.de") pairs, dev: $(wc -l < "$files/dev.de"), test: $(wc -l < "$files/test.de")"
+mkdir -p "$out"
+"$bin/nmt-data" export wmt_news train "$files/train" --root "$root"
+"$bin/nmt-data" export wmt_news newstest2013 "$files/dev" --root "$root"
+"$bin/nmt-data" export wmt_news newstest2014 "$files/test" --root "$root"
 
 echo "+ the checkpoint as it is, on newstest2014"
 "$bin/nmt-evaluate" "$ckpt" --src "$files/test.de" --ref "$files/test.en" \

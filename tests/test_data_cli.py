@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,25 @@ def test_stats_prints_a_table(tmp_path, capsys):
     assert out[1].split()[:4] == ["split", "pairs", "src", "mean"]
     rows = {line.split()[0]: line.split() for line in out[3:]}
     assert set(rows) == {"train", "valid", "test"} and rows["train"][1] == "200"
+
+
+def test_export_writes_a_split_as_training_and_testing_read_it(corpora_mirror, tmp_path, capsys):
+    """Plain files of a catalogued split: every reference of a multi-reference test set, a
+    joined stress split, and a one-line error for a split the corpus does not have."""
+    root, where = tmp_path / "data", ["--mirror", str(corpora_mirror), "--root", str(tmp_path)]
+    wmt = corpora_mirror / "wmt_news_de-en"
+    assert main(["export", "wmt_news", "newstest2020", str(root / "nt20"), *where]) == 0
+    for name, official in (("nt20.de", "newstest2020.de"), ("nt20.en", "newstest2020.en"),
+                           ("nt20.ref2.en", "newstestB2020.en")):  # fmt: skip
+        assert (root / name).read_bytes() == (wmt / official).read_bytes(), name
+    assert main(["export", "multi30k", "test_2016_flickr.join2", str(root / "j2"), *where]) == 0
+    with gzip.open(corpora_mirror / "multi30k" / "test_2016_flickr.en.gz", "rt") as f:
+        first = [next(f).strip() for _ in range(2)]
+    joined = (root / "j2.en").read_text(encoding="utf-8").splitlines()
+    assert len(joined) == 500 and joined[0] == " ".join(first)
+    assert "500 pairs" in capsys.readouterr().out
+    assert main(["export", "wmt_news", "newstest2099", str(root / "x"), *where]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("nmt-data: error:")
+    assert "no split 'newstest2099'" in err[-1] and "newstest2014" in err[-1]
+    assert not list(root.glob("x.*"))

@@ -1,15 +1,18 @@
-"""``nmt-data``: list the corpora, fetch one, or show its split statistics."""
+"""``nmt-data``: list the corpora, fetch one, show its split statistics, or export a split as
+plain text files."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from nmt.data.catalogue import CATALOGUE, LOCAL_CORPORA, get_corpus
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.fetch import fetch_corpus
-from nmt.errors import NMTError
+from nmt.errors import DataError, NMTError
+from nmt.io import atomic_write
 
 
 def _log(msg: str) -> None:
@@ -77,6 +80,39 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """One split of a catalogued corpus, exactly as training and testing read it (files
+    concatenated in catalogue order, a Tatoeba split held out, a ``.join<k>`` split joined),
+    as ``PREFIX.<src>`` and ``PREFIX.<tgt>`` (further references: ``PREFIX.ref<k>.<tgt>``):
+    the plain files ``data=files``, ``nmt-evaluate --src/--ref`` and other toolkits read."""
+    from nmt.data.corpora import joined_split
+    from nmt.data.prepare import read_text
+
+    corpus = get_corpus(args.corpus)
+    cfg = DataConfig(name=args.corpus, root=args.root or "data", mirror=args.mirror)
+    cfg.src, cfg.tgt = args.src or corpus.default_pair[0], args.tgt or corpus.default_pair[1]
+    cfg.train, cfg.valid, cfg.test = corpus.default_splits
+    roles = {cfg.train: "train", cfg.valid: "valid", cfg.test: "test"}
+    if args.split not in roles:
+        if joined_split(args.split)[0] not in corpus.splits:
+            raise DataError(
+                f"corpus {args.corpus!r} has no split {args.split!r}; its splits: "
+                f"{', '.join(corpus.splits)} (or <split>.join<k>)"
+            )
+        cfg.extra_tests = [args.split]
+    text = read_text(cfg, log=_log)[0][roles.get(args.split, args.split)]
+    prefix = Path(args.prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    paths = [Path(f"{prefix}.{cfg.src}"), Path(f"{prefix}.{cfg.tgt}")]
+    paths += [Path(f"{prefix}.ref{k}.{cfg.tgt}") for k in range(2, len(text.refs) + 1)]
+    for path, lines in zip(paths, [text.src, *text.refs], strict=True):
+        data = "".join(f"{line}\n" for line in lines).encode("utf-8")
+        atomic_write(path, lambda f, data=data: f.write(data))
+    print(f"{args.corpus} {args.split} ({cfg.src}->{cfg.tgt}): {len(text)} pairs -> "
+          + ", ".join(map(str, paths)))  # fmt: skip
+    return 0
+
+
 def length_stats(sorted_lens: list[int]) -> list[str]:
     """Mean, 95th percentile (nearest rank) and max, formatted."""
     if not sorted_lens:
@@ -128,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{split}", default="???", help=f"files corpus: {split} prefix")
     where(s)
     s.set_defaults(func=cmd_stats)
+
+    e = sub.add_parser("export", help="write one split of a corpus as plain text files")
+    e.add_argument("corpus", choices=sorted(CATALOGUE))
+    e.add_argument("split", help="a split of the corpus (see `nmt-data list`), or <split>.join<k>")
+    e.add_argument("prefix", help="output prefix: writes PREFIX.<src> and PREFIX.<tgt>")
+    e.add_argument("--src", help="source language (default: the corpus's)")
+    e.add_argument("--tgt", help="target language (default: the corpus's)")
+    where(e)
+    e.set_defaults(func=cmd_export)
     return p
 
 
