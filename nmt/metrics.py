@@ -12,6 +12,7 @@ to be in the test set, not how much it depends on the training run (seeds do tha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,6 +83,8 @@ def corpus_scores(
         "bleu": round(b.score, 2),
         "bleu_signature": str(bleu.get_signature()),
         "bleu_detail": str(b),
+        "bleu_bp": round(b.bp, 4),
+        "length_ratio": round(b.sys_len / b.ref_len, 4) if b.ref_len else None,
         "chrf": round(c.score, 2),
         "chrf_signature": str(chrf.get_signature()),
         "bleu_lc": round(lc.score, 2),
@@ -93,6 +96,16 @@ def corpus_scores(
             out |= {f"{name}_{k}": v for k, v in interval(score).items()}
         out["bootstrap"] = n
     return out
+
+
+def length_ratio(scores: dict) -> float | None:
+    """Hypothesis length over reference length (BLEU's ``ratio``; its brevity penalty is
+    exp(1 - 1/ratio) below 1, Papineni et al. 2002, §2.2.2), from ``corpus_scores``'s
+    ``length_ratio`` or, for results written before it was stored, its ``bleu_detail``."""
+    if scores.get("length_ratio") is not None:
+        return float(scores["length_ratio"])
+    found = re.search(r"ratio = ([0-9.]+)", str(scores.get("bleu_detail") or ""))
+    return float(found.group(1)) if found else None
 
 
 def with_ci(value: float, ci: float | None) -> str:

@@ -10,7 +10,7 @@ import torch
 
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.errors import CheckpointError
-from nmt.metrics import bleu_by_length, corpus_scores, length_buckets
+from nmt.metrics import bleu_by_length, corpus_scores, length_buckets, length_ratio
 
 
 def payload() -> dict:
@@ -64,6 +64,19 @@ def test_corpus_scores_match_sacrebleu():
     assert s["bleu_lc"] == pytest.approx(round(lc.score, 2))
     assert s["bleu_signature"].startswith("nrefs:1|case:mixed")
     assert "case:lc" in s["bleu_lc_signature"]
+
+
+def test_length_ratio_and_brevity_penalty_of_a_short_output():
+    """A hypothesis that stops halfway: ratio 6/12 tokens, BP exp(1 - 2); results written
+    before the ratio was stored give it from their bleu_detail string."""
+    refs = [["a b c d e f g h i j k l"]]
+    s = corpus_scores(["a b c d e f"], refs)
+    assert s["length_ratio"] == pytest.approx(0.5)
+    assert s["bleu_bp"] == pytest.approx(0.3679, abs=1e-4)
+    assert length_ratio(s) == pytest.approx(0.5)
+    old = {"bleu_detail": s["bleu_detail"]}
+    assert "ratio = 0.500" in old["bleu_detail"] and length_ratio(old) == pytest.approx(0.5)
+    assert length_ratio({"bleu": 1.0}) is None
 
 
 def test_length_buckets_cover_everything_and_hold_enough():

@@ -622,3 +622,13 @@ def test_extra_test_splits_get_their_own_paired_tests(env, tmp_path):
     assert float(joined[0]["bleu_a"]) == pytest.approx(results[0]["bleu"], abs=0.01)
     assert float(joined[0]["bleu_b"]) == pytest.approx(results[1]["bleu"], abs=0.01)
     assert {r["split"] for r in rows} == {"test", "test.join2"}
+    # each run's output length on every split, as sacreBLEU measured it
+    lengths = report.split("\n## Output length\n")[1].split("\n## ")[0]
+    for d, res in zip(dirs, results, strict=True):
+        ratio = float(re.search(r"ratio = ([0-9.]+)", res["bleu_detail"]).group(1))
+        assert res["length_ratio"] == pytest.approx(ratio, abs=0.001)
+        row = rf"^\| {d.name} \| [0-9.]+ \([0-9.]+\) \| {res['length_ratio']:.3f} "
+        assert re.search(row, lengths, re.M), lengths
+    table = {r["variant"]: r for r in csv.DictReader((out / "results.csv").open(encoding="utf-8"))}
+    joined_ratio = float(table["seq2seq"]["test.join2_length_ratio"])
+    assert joined_ratio == pytest.approx(results[1]["length_ratio"])

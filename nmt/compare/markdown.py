@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 import os
 import platform
 import shlex
@@ -18,7 +19,7 @@ from nmt.compare.averaging import averaging_lines
 from nmt.compare.runs import DECODE_NAMES, Run
 from nmt.compare.stats import Paired, format_p, holds, mean_delta
 from nmt.compare.table import bucket_table, describe_decoding, format_seconds
-from nmt.metrics import LENGTH_EDGES, MIN_BUCKET
+from nmt.metrics import LENGTH_EDGES, MIN_BUCKET, length_ratio
 
 if TYPE_CHECKING:
     from nmt.compare.report import Comparison
@@ -218,6 +219,37 @@ def extra_length_lines(c: Comparison) -> list[str]:
     return lines
 
 
+def output_length_lines(c: Comparison) -> list[str]:
+    """Each run's output length against the reference on every test split: BLEU's length
+    ratio and the brevity penalty it costs. On long inputs (the joined stress splits) a
+    low ratio means the model stopped before it had translated the whole source."""
+    splits = [c.test_name, *c.extra_tests]
+    head = "| Run | " + " | ".join(f"`{s}`" for s in splits) + " |"
+    lines = ["## Output length", "", head, "|---|" + "---:|" * len(splits)]
+    for r in c.runs:
+        cells = []
+        for split in splits:
+            ratio = length_ratio(r.test_scores("test" if split == c.test_name else split))
+            cells.append("—" if ratio is None else f"{ratio:.3f} ({min(1.0, _bp(ratio)):.3f})")
+        lines.append(f"| {r.label} | " + " | ".join(cells) + " |")
+    return [
+        *lines,
+        "",
+        "Hypothesis length / reference length over the whole split, from sacreBLEU, and "
+        "in brackets the brevity penalty BLEU multiplies by, exp(1 − 1/ratio) below 1 "
+        "(Papineni et al. 2002). A split whose BLEU falls with a ratio far below 1 while "
+        "its n-gram precisions hold (`bleu_detail` in each run's results.json) was cut "
+        "short: the model ended its output before the end of the source, which is a "
+        "finding about where it stops, not about how well it translates what it outputs.",
+        "",
+    ]
+
+
+def _bp(ratio: float) -> float:
+    """BLEU's brevity penalty for a hypothesis/reference length ratio."""
+    return 1.0 if ratio >= 1 else (math.exp(1 - 1 / ratio) if ratio > 0 else 0.0)
+
+
 def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, list[str]]) -> str:
     """report.md: the tables with 95% intervals, how each run stopped and what it used,
     the paired tests, the figures with error bars, and the runs' settings."""
@@ -298,6 +330,7 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
             significance_matrix(c, tests),
             "",
         ]
+    lines += output_length_lines(c)
     if c.averaging:
         lines += averaging_lines(c.averaging, c.average_last)
     b = c.buckets

@@ -11,7 +11,7 @@ from typing import Any
 
 from nmt.compare.runs import Group, Run
 from nmt.compare.stats import format_mean_sd, mean_sd
-from nmt.metrics import with_ci
+from nmt.metrics import length_ratio, with_ci
 from nmt.models import describe_sizes
 
 
@@ -88,6 +88,7 @@ def columns(exact: bool, extra_tests: Sequence[str], decoding: bool = False) -> 
 def csv_columns(cols: list[Column], extra_tests: Sequence[str]) -> list[str]:
     keys = [c.key for c in cols if c.key != "decoding"]
     keys += [f"{name}_bleu_ci" for name in extra_tests]
+    keys += ["test_length_ratio", *(f"{name}_length_ratio" for name in extra_tests)]
     return keys + [k for k in CSV_TAIL if k not in keys]
 
 
@@ -148,6 +149,7 @@ def run_row(
         "test_chrf": test.get("chrf"),
         "test_chrf_ci": test.get("chrf_ci"),
         "test_bleu_lc": test.get("bleu_lc"),
+        "test_length_ratio": length_ratio(test),
         "beam": d.get("beam"),
         "length_penalty": d.get("length_penalty"),
         "max_len_a": d.get("max_len_a"),
@@ -162,6 +164,7 @@ def run_row(
     for name in extra_tests:
         scores = r["test"][name]
         row[f"{name}_bleu"], row[f"{name}_bleu_ci"] = scores.get("bleu"), scores.get("bleu_ci")
+        row[f"{name}_length_ratio"] = length_ratio(scores)
     return row
 
 
