@@ -98,14 +98,25 @@ def corpus_scores(
     return out
 
 
-def length_ratio(scores: dict) -> float | None:
-    """Hypothesis length over reference length (BLEU's ``ratio``; its brevity penalty is
-    exp(1 - 1/ratio) below 1, Papineni et al. 2002, §2.2.2), from ``corpus_scores``'s
-    ``length_ratio`` or, for results written before it was stored, its ``bleu_detail``."""
-    if scores.get("length_ratio") is not None:
-        return float(scores["length_ratio"])
-    found = re.search(r"ratio = ([0-9.]+)", str(scores.get("bleu_detail") or ""))
+def _from_scores(scores: dict, key: str, detail_name: str) -> float | None:
+    """``scores[key]``, or for results written before it was stored, the value sacreBLEU
+    printed as ``<detail_name> = x`` in ``bleu_detail``; None when neither has it."""
+    if scores.get(key) is not None:
+        return float(scores[key])
+    found = re.search(rf"\b{detail_name} = ([0-9.]+)", str(scores.get("bleu_detail") or ""))
     return float(found.group(1)) if found else None
+
+
+def length_ratio(scores: dict) -> float | None:
+    """Hypothesis length over reference length (BLEU's ``ratio``), from ``corpus_scores``'s
+    ``length_ratio`` or an older result's ``bleu_detail``."""
+    return _from_scores(scores, "length_ratio", "ratio")
+
+
+def brevity_penalty(scores: dict) -> float | None:
+    """BLEU's brevity penalty, exp(1 - 1/ratio) below ratio 1 (Papineni et al. 2002,
+    §2.2.2), as sacreBLEU computed it: ``bleu_bp`` or an older result's ``bleu_detail``."""
+    return _from_scores(scores, "bleu_bp", "BP")
 
 
 def with_ci(value: float, ci: float | None) -> str:

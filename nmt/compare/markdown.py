@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 import os
 import platform
 import shlex
@@ -19,7 +18,7 @@ from nmt.compare.averaging import averaging_lines
 from nmt.compare.runs import DECODE_NAMES, Run
 from nmt.compare.stats import Paired, format_p, holds, mean_delta
 from nmt.compare.table import bucket_table, describe_decoding, format_seconds
-from nmt.metrics import LENGTH_EDGES, MIN_BUCKET, length_ratio
+from nmt.metrics import LENGTH_EDGES, MIN_BUCKET, brevity_penalty, length_ratio
 
 if TYPE_CHECKING:
     from nmt.compare.report import Comparison
@@ -229,8 +228,9 @@ def output_length_lines(c: Comparison) -> list[str]:
     for r in c.runs:
         cells = []
         for split in splits:
-            ratio = length_ratio(r.test_scores("test" if split == c.test_name else split))
-            cells.append("—" if ratio is None else f"{ratio:.3f} ({min(1.0, _bp(ratio)):.3f})")
+            scores = r.test_scores("test" if split == c.test_name else split)
+            ratio, bp = length_ratio(scores), brevity_penalty(scores)
+            cells.append("—" if ratio is None or bp is None else f"{ratio:.3f} ({bp:.3f})")
         lines.append(f"| {r.label} | " + " | ".join(cells) + " |")
     return [
         *lines,
@@ -243,11 +243,6 @@ def output_length_lines(c: Comparison) -> list[str]:
         "finding about where it stops, not about how well it translates what it outputs.",
         "",
     ]
-
-
-def _bp(ratio: float) -> float:
-    """BLEU's brevity penalty for a hypothesis/reference length ratio."""
-    return 1.0 if ratio >= 1 else (math.exp(1 - 1 / ratio) if ratio > 0 else 0.0)
 
 
 def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, list[str]]) -> str:
@@ -416,35 +411,19 @@ def write_significance_csv(c: Comparison, path: Path) -> None:
                     "p_lt_0.05"])  # fmt: skip
         for (a, b), overall in c.significance.items():
             for k, t in enumerate(overall, 1):
-                rows = [("all", t)]
-                rows += list(
-                    zip(
-                        c.buckets.labels,
-                        [p for p in c.bucket_significance[(a, b)][k - 1]],
-                        strict=True,
-                    )
-                )
-                for bucket, p in rows:
-                    w.writerow(
-                        [
-                            a,
-                            b,
-                            k,
-                            c.test_name,
-                            bucket,
-                            round(p.a, 2),
-                            round(p.b, 2),
-                            round(p.delta, 2),
-                            round(p.p, 4),
-                            p.significant,
-                        ]
-                    )
-
+                buckets = zip(c.buckets.labels, c.bucket_significance[(a, b)][k - 1], strict=True)
+                for bucket, p in [("all", t), *buckets]:
+                    w.writerow(_significance_row(a, b, k, c.test_name, bucket, p))
         for name, tests in c.extra_significance.items():
             for (a, b), pairings in tests.items():
                 for k, p in enumerate(pairings, 1):
-                    w.writerow([a, b, k, name, "all", round(p.a, 2), round(p.b, 2),
-                                round(p.delta, 2), round(p.p, 4), p.significant])  # fmt: skip
+                    w.writerow(_significance_row(a, b, k, name, "all", p))
+
+
+def _significance_row(a: str, b: str, pairing: int, split: str, bucket: str, p: Paired) -> list:
+    """One line of significance.csv."""
+    return [a, b, pairing, split, bucket, round(p.a, 2), round(p.b, 2), round(p.delta, 2),
+            round(p.p, 4), p.significant]  # fmt: skip
 
 
 def runs_section(runs: list[Run]) -> list[str]:

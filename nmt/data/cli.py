@@ -102,7 +102,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         cfg.extra_tests = [args.split]
     text = read_text(cfg, log=_log)[0][roles.get(args.split, args.split)]
     prefix = Path(args.prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
     paths = [Path(f"{prefix}.{cfg.src}"), Path(f"{prefix}.{cfg.tgt}")]
     paths += [Path(f"{prefix}.ref{k}.{cfg.tgt}") for k in range(2, len(text.refs) + 1)]
     for path, lines in zip(paths, [text.src, *text.refs], strict=True):
