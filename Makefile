@@ -26,7 +26,7 @@ COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format train data compare bench bench-memory clean
+.PHONY: help install test lint format train data compare bench bench-memory bench-memory-wmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -82,9 +82,14 @@ bench: $(STAMP) ## Training/decoding speed of every variant -> JSON + BENCHMARK.
 	$(BIN)/python scripts/bench.py --out $(BENCH_OUT) --markdown BENCHMARK.md $(BENCH_ARGS)
 
 MEMORY_OUT ?= docs/results/bench/memory.json
+MEMORY_WMT_OUT ?= docs/results/bench/memory_wmt.json
 bench-memory: $(STAMP) ## Resident memory of the default training, epoch by epoch (~8 min) -> JSON
 	$(BIN)/python scripts/bench_memory.py --out $(MEMORY_OUT) -- \
 		train.max_epochs=5 "data.extra_tests=[]" decode.beam=1 $(ARGS)
+
+bench-memory-wmt: $(STAMP) ## Resident memory of Bahdanau on WMT news, 2 epochs, peak <= 8 GB (~5 min) -> JSON
+	$(BIN)/python scripts/bench_memory.py --max-peak-mb 8000 --out $(MEMORY_WMT_OUT) -- \
+		experiment=wmt_news model=bahdanau train.max_epochs=2 train.eval_max_sentences=200 $(ARGS)
 
 clean: ## Remove caches (keeps .venv, data/ and runs/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

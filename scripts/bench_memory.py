@@ -3,7 +3,9 @@
 Runs ``nmt-train`` (any overrides) as a child process, samples its resident set
 size (``VmRSS`` of /proc/PID/status) every ``--interval`` seconds and notes when
 each epoch's validation record reaches ``metrics.jsonl``. The check: no later epoch
-takes RSS more than ``--tolerance`` (10%) above the highest it reached in the first.
+takes RSS more than ``--tolerance`` (10%) above the highest it reached in the first, and,
+with ``--max-peak-mb``, no sample above that bound (an allocator that holds what it freed
+can grow tenfold within the first epoch, which the growth check does not see).
 
     python scripts/bench_memory.py --out docs/results/bench/memory.json -- \\
         train.max_epochs=4 train.eval_max_sentences=200
@@ -87,7 +89,9 @@ def measure(overrides: list[str], run_dir: Path, interval: float) -> dict[str, A
             "allocator": results.get("allocator"), "cpu": results.get("device")}  # fmt: skip
 
 
-def verdict(result: dict[str, Any], tolerance: float) -> dict[str, Any]:
+def verdict(
+    result: dict[str, Any], tolerance: float, max_peak_mb: float | None = None
+) -> dict[str, Any]:
     """Each epoch's highest RSS (and its lowest), and the growth of the highest after the
     first epoch over the first epoch's.
 
@@ -113,6 +117,7 @@ def verdict(result: dict[str, Any], tolerance: float) -> dict[str, Any]:
     later = max((e["high_mb"] for e in per_epoch[1:]), default=first)
     after_end = [rss for t, rss in samples if t > bounds[-1]]
     growth = later / first - 1
+    peak = max(rss for _, rss in samples if rss is not None)
     peaks = [e["high_mb"] for e in per_epoch]
     return {
         # each epoch's peak over the one before: where the growth is, and whether it ends
@@ -124,7 +129,9 @@ def verdict(result: dict[str, Any], tolerance: float) -> dict[str, Any]:
         "after_training_peak_mb": max(after_end) if after_end else None,  # testing
         "growth_after_first_epoch": round(growth, 4),
         "tolerance": tolerance,
-        "ok": growth <= tolerance,
+        "peak_mb": peak,  # the highest sample of the whole run
+        "max_peak_mb": max_peak_mb,
+        "ok": growth <= tolerance and (max_peak_mb is None or peak <= max_peak_mb),
     }
 
 
@@ -135,11 +142,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="memory.json")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
     p.add_argument("--tolerance", type=float, default=0.10, help="allowed growth after epoch 1")
+    p.add_argument("--max-peak-mb", type=float, help="fail when RSS ever exceeds this (MB)")
     args = p.parse_args(argv[:split])
     overrides = argv[split + 1 :]
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         result = measure(overrides, Path(tmp) / "run", args.interval)
-    result |= verdict(result, args.tolerance)
+    result |= verdict(result, args.tolerance, args.max_peak_mb)
     result["environment"] = {
         "cpu": platform.processor() or platform.machine(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
@@ -150,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"RSS peak in epoch 1: {result.get('first_epoch_peak_mb')} MB; in the later epochs: "
         f"{result.get('later_epochs_peak_mb')} MB "
-        f"({result.get('growth_after_first_epoch', 0):+.1%}); within "
+        f"({result.get('growth_after_first_epoch', 0):+.1%}); highest {result.get('peak_mb')} MB; "
+        f"within "
         f"{args.tolerance:.0%}: {result['ok']}; {result['speed']['train_tgt_tokens_per_s']:,.0f} "
         f"target tok/s; {result['allocator']} malloc  -> {args.out}"
     )

@@ -158,6 +158,10 @@ def test_bench_memory_verdict_when_two_validations_fall_between_samples():
     assert [e["high_mb"] for e in v["per_epoch_rss_mb"]] == [525.5, 525.5, 530.0]
     assert v["epoch_over_epoch"] == [0.0, round(530.0 / 525.5 - 1, 4)]
     assert v["after_training_peak_mb"] == 520.0 and v["ok"] is True
+    # a bound on the highest sample fails a run that never grew after its first epoch
+    assert v["peak_mb"] == 530.0
+    assert bench_memory.verdict(result, tolerance=0.1, max_peak_mb=528.0)["ok"] is False
+    assert bench_memory.verdict(result, tolerance=0.1, max_peak_mb=530.0)["ok"] is True
 
 
 def test_time_to_bleu_reads_the_first_validation_over_each_threshold(tmp_path):
