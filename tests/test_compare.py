@@ -371,6 +371,8 @@ def test_report_has_intervals_significance_and_how_runs_stopped(compared: Path, 
         assert low <= float(row["test_bleu"]) <= high
         assert row["stop_reason"] == "max_steps" and int(row["train_tgt_tokens"]) > 0
         assert float(row["exact_match_low"]) <= float(row["exact_match"])
+        losses = [float(row[k]) for k in ("valid_loss_at_best_bleu", "valid_loss_last")]
+        assert min(losses) >= float(row["valid_loss_lowest"]) > 0
     tests = list(csv.DictReader((compared / "significance.csv").open(encoding="utf-8")))
     pairs = {(t["a"], t["b"]) for t in tests}
     assert pairs == {("transformer", "bahdanau"), ("transformer", "seq2seq"),
@@ -632,3 +634,34 @@ def test_extra_test_splits_get_their_own_paired_tests(env, tmp_path):
     table = {r["variant"]: r for r in csv.DictReader((out / "results.csv").open(encoding="utf-8"))}
     joined_ratio = float(table["seq2seq"]["test.join2_length_ratio"])
     assert joined_ratio == pytest.approx(results[1]["length_ratio"])
+
+
+def _run_with_curve(stop: str, curve: list[tuple[float, float]]) -> Run:
+    """A run whose validations had these (BLEU, loss) and that ``stop`` ended."""
+    metrics = [{"step": 100 * i, "valid_bleu": b, "valid_loss": loss}
+               for i, (b, loss) in enumerate(curve, 1)]  # fmt: skip
+    run = Run(Path("r"), {"stop_reason": stop}, {}, metrics)
+    run.label = stop
+    return run
+
+
+def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bleu():
+    from types import SimpleNamespace
+
+    from nmt.compare.markdown import convergence_lines, loss_still_falling, still_improving
+
+    # patience on a BLEU at its noise level while the loss still falls: flagged, with the
+    # loss at the best BLEU (the first of two equal) and at the last validation
+    flat = _run_with_curve("patience", [(0.5, 4.9), (0.8, 4.7), (0.7, 4.6), (0.8, 4.55)])
+    assert loss_still_falling(flat) == (4.7, 4.55)
+    assert flat.validation_losses() == (4.7, 4.55, 4.55)
+    # patience after overfitting (the loss rose again): converged, not flagged
+    done = _run_with_curve("patience", [(20.0, 2.1), (25.0, 1.9), (24.5, 2.0), (24.0, 2.05)])
+    assert loss_still_falling(done) is None and still_improving(done) is None
+    # a budget that ends a rising curve: flagged as not converged, not as loss-falling
+    cut = _run_with_curve("max_target_tokens", [(10.0, 3.0), (15.0, 2.5), (18.0, 2.3)])
+    assert still_improving(cut) == 3.0 and loss_still_falling(cut) is None
+    text = "\n".join(convergence_lines(SimpleNamespace(runs=[flat, done, cut])))
+    assert "**Not converged.**" in text and "max_target_tokens (+3.00)" in text
+    assert "patience (4.700 → 4.550)" in text and text.count("patience (") == 1
+    assert convergence_lines(SimpleNamespace(runs=[done])) == []

@@ -10,6 +10,7 @@ Examples::
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.allocator import allocator_name, bound_onednn_cache
+from nmt.allocator import allocator_name, bound_onednn_cache, release_free_memory
 from nmt.budget import Budget
 from nmt.config import check_choice, register_configs
 from nmt.data.prepare import prepare_data
@@ -137,6 +138,8 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
             if lock:
                 lock.release()
             cleanup(dist_info)
+            gc.collect()  # the run's model, optimiser and batches, in reference cycles or not
+            release_free_memory()  # a multirun's next job starts without this one's pages
 
 
 def _train(

@@ -169,20 +169,49 @@ def still_improving(run: Run) -> float | None:
     return gain if gain >= RISING else None
 
 
+def loss_still_falling(run: Run) -> tuple[float, float] | None:
+    """For a run that patience stopped: its validation loss at its best validation BLEU and
+    at its last validation, when the last is the lowest loss of the run (None otherwise).
+
+    Such a run stopped because BLEU stopped rising while the model's likelihood still
+    improved: on a hard task whose BLEU is close to its noise, patience on BLEU may stop a
+    run that was not done."""
+    losses = run.validation_losses()
+    if run.results.get("stop_reason") != "patience" or losses is None:
+        return None
+    at_best, last, lowest = losses
+    return (at_best, last) if last <= lowest else None
+
+
 def convergence_lines(c: Comparison) -> list[str]:
-    """A warning naming the runs a budget stopped mid-curve."""
+    """A warning naming the runs a budget stopped mid-curve, and a note naming the runs
+    patience stopped while their validation loss still fell."""
+    lines = []
     rising = [(r, g) for r in c.runs if (g := still_improving(r)) is not None]
-    if not rising:
-        return []
-    names = ", ".join(f"{r.label} (+{g:.2f})" for r, g in rising)
-    return [
-        "",
-        f"**Not converged.** Still improving when their budget ended (the last validation "
-        f"BLEU at least {RISING} above every earlier one): {names}. Their scores are what "
-        "the variant reached on this budget, a lower bound, not what it can do: a "
-        "difference involving them is a finding about the budget until a longer run or "
-        "early stopping (`train.patience`) says otherwise.",
-    ]
+    if rising:
+        names = ", ".join(f"{r.label} (+{g:.2f})" for r, g in rising)
+        lines += [
+            "",
+            f"**Not converged.** Still improving when their budget ended (the last validation "
+            f"BLEU at least {RISING} above every earlier one): {names}. Their scores are what "
+            "the variant reached on this budget, a lower bound, not what it can do: a "
+            "difference involving them is a finding about the budget until a longer run or "
+            "early stopping (`train.patience`) says otherwise.",
+        ]
+    falling = [(r, f) for r in c.runs if (f := loss_still_falling(r)) is not None]
+    if falling:
+        names = ", ".join(
+            f"{r.label} ({at_best:.3f} → {last:.3f})" for r, (at_best, last) in falling
+        )
+        lines += [
+            "",
+            f"**Stopped by patience while the validation loss still fell** (its loss at the "
+            f"best validation BLEU → at the last validation, the lowest of the run): {names}. "
+            "Validation BLEU stopped rising, the likelihood did not: where BLEU is low, its "
+            "epoch-to-epoch noise can end such a run early, and its score may be below what "
+            "a longer run reaches.",
+        ]
+    return lines
 
 
 def extra_length_lines(c: Comparison) -> list[str]:

@@ -137,6 +137,16 @@ class Run:
     def test_scores(self, split: str = "test") -> dict[str, Any]:
         return dict(self.results["test"][split])
 
+    def validation_losses(self) -> tuple[float, float, float] | None:
+        """Validation loss at the best validation BLEU (the first of equals), at the last
+        validation, and the lowest of the run; None before two validations."""
+        records = [m for m in self.metrics if "valid_loss" in m and "valid_bleu" in m]
+        if len(records) < 2:
+            return None
+        best = max(range(len(records)), key=lambda i: (float(records[i]["valid_bleu"]), -i))
+        losses = [float(m["valid_loss"]) for m in records]
+        return losses[best], losses[-1], min(losses)
+
     def hypotheses(self, split: str = "test") -> list[str]:
         """The run's detokenized test hypotheses, one per test sentence."""
         path = self.path / self.test_scores(split)["hypotheses"]

@@ -66,9 +66,11 @@ DETAIL_COLUMNS = [
     Column("run", "Run", "`{}`"),
     Column("bleu_signature", "sacreBLEU signature", "`{}`"),
 ]
+#: validation loss at the best validation BLEU, at the last validation, lowest of the run
+LOSS_KEYS = ("valid_loss_at_best_bleu", "valid_loss_last", "valid_loss_lowest")
 #: every CSV column after the result and extra-test columns
 CSV_TAIL = [
-    "group", "seed", "settings", "device", "precision", "train_tgt_tokens_per_s",
+    *LOSS_KEYS, "group", "seed", "settings", "device", "precision", "train_tgt_tokens_per_s",
     "wall_seconds", "processes", "test_bleu_ci", "test_bleu_low", "test_bleu_high",
     "test_chrf_ci", "exact_match_low", "exact_match_high", "beam", "length_penalty",
     "max_len_a", "max_len_b", "decode_precision", "run", "bleu_signature",
@@ -142,6 +144,7 @@ def run_row(
         "precision": r.get("precision"),
         "train_tgt_tokens_per_s": r.get("train_tgt_tokens_per_s"),
         "best_valid_bleu": r.get("best_valid_bleu"),
+        **dict(zip(LOSS_KEYS, run.validation_losses() or (None,) * 3, strict=True)),
         "test_bleu": test.get("bleu"),
         "test_bleu_ci": test.get("bleu_ci"),
         "test_bleu_low": _bound(test, -1),
