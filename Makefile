@@ -82,12 +82,12 @@ bench: $(STAMP) ## Training/decoding speed of every variant -> JSON + BENCHMARK.
 	$(BIN)/python scripts/bench.py --out $(BENCH_OUT) --markdown BENCHMARK.md $(BENCH_ARGS)
 
 MEMORY_OUT ?= docs/results/bench/memory.json
-MEMORY_WMT_OUT ?= docs/results/bench/memory_wmt.json
+MEMORY_WMT_OUT ?= docs/results/bench/memory_wmt/bench_memory_wmt.json
 bench-memory: $(STAMP) ## Resident memory of the default training, epoch by epoch (~8 min) -> JSON
 	$(BIN)/python scripts/bench_memory.py --out $(MEMORY_OUT) -- \
 		train.max_epochs=5 "data.extra_tests=[]" decode.beam=1 $(ARGS)
 
-bench-memory-wmt: $(STAMP) ## Resident memory of Bahdanau on WMT news, 2 epochs, peak <= 8 GB (~5 min) -> JSON
+bench-memory-wmt: $(STAMP) ## Bahdanau on WMT news, 2 epochs: RSS <= 8,000 MB, epoch 2 <= +10% (~5 min) -> JSON
 	$(BIN)/python scripts/bench_memory.py --max-peak-mb 8000 --out $(MEMORY_WMT_OUT) -- \
 		experiment=wmt_news model=bahdanau train.max_epochs=2 train.eval_max_sentences=200 $(ARGS)
 

@@ -23,7 +23,8 @@ Measured with ``scripts/bench_memory.py`` (``docs/results/bench/memory_ab/``):
 What is *not* used: jemalloc's ``oversize_threshold:1`` (PyTorch's launcher sets it: every
 large block in one dedicated arena). With freed pages kept, that arena grew to 10-14 GB
 within one epoch of the WMT news Bahdanau model, and a 24 GB machine ran out of memory;
-without it jemalloc peaks at 5.0 GB there (tcmalloc 2.1 GB, glibc 2.4 GB;
+without it jemalloc still climbs through the epoch, to 5.0 GB before the purge after
+validation (tcmalloc and glibc level off at 2.1 and 2.4 GB;
 ``docs/results/bench/memory_wmt/``).
 """
 
@@ -75,7 +76,7 @@ def find_jemalloc() -> str | None:
 
 
 def preload_allocator() -> None:
-    """Restart this process with tcmalloc or jemalloc preloaded (``os.execve``: the same
+    """Restart this process with jemalloc (else tcmalloc) preloaded (``os.execve``: the same
     PID, argv and environment plus ``LD_PRELOAD`` and the allocator's settings), once.
 
     ``NMT_ALLOCATOR``: ``auto`` (default) takes the first of :data:`ALLOCATORS` the system
@@ -132,11 +133,18 @@ def _mallctl():
 @functools.cache
 def _tcmalloc_release():
     """tcmalloc's ``MallocExtension_ReleaseFreeMemory`` when tcmalloc is this process's
-    malloc, else None."""
+    malloc (``malloc`` is its ``tc_malloc``, not just a tcmalloc library loaded), else None."""
     try:
-        return ctypes.CDLL(None).MallocExtension_ReleaseFreeMemory
+        process = ctypes.CDLL(None)
+        same = (
+            ctypes.cast(process.malloc, ctypes.c_void_p).value
+            == ctypes.cast(process.tc_malloc, ctypes.c_void_p).value
+        )
+        release = process.MallocExtension_ReleaseFreeMemory
     except (AttributeError, OSError):
         return None
+    release.restype = None
+    return release if same else None
 
 
 @functools.cache
@@ -157,7 +165,6 @@ def release_free_memory() -> bool:
     Returns whether it did."""
     release = _tcmalloc_release()
     if release is not None:
-        release.restype = None
         release()
         return True
     mallctl = _mallctl()

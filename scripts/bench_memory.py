@@ -117,8 +117,8 @@ def verdict(
     later = max((e["high_mb"] for e in per_epoch[1:]), default=first)
     after_end = [rss for t, rss in samples if t > bounds[-1]]
     growth = later / first - 1
-    peak = max(rss for _, rss in samples if rss is not None)
     peaks = [e["high_mb"] for e in per_epoch]
+    peak = max((rss for _, rss in samples if rss is not None), default=max(peaks))
     return {
         # each epoch's peak over the one before: where the growth is, and whether it ends
         "epoch_over_epoch": [round(b / a - 1, 4) for a, b in itertools.pairwise(peaks)],
@@ -151,16 +151,21 @@ def main(argv: list[str] | None = None) -> None:
     result["environment"] = {
         "cpu": platform.processor() or platform.machine(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
+        "malloc_env": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith(("MALLOC_", "NMT_ALLOCATOR", "LD_PRELOAD"))
+        },
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(
         f"RSS peak in epoch 1: {result.get('first_epoch_peak_mb')} MB; in the later epochs: "
         f"{result.get('later_epochs_peak_mb')} MB "
-        f"({result.get('growth_after_first_epoch', 0):+.1%}); highest {result.get('peak_mb')} MB; "
-        f"within "
-        f"{args.tolerance:.0%}: {result['ok']}; {result['speed']['train_tgt_tokens_per_s']:,.0f} "
+        f"({result.get('growth_after_first_epoch', 0):+.1%}, allowed {args.tolerance:.0%}); "
+        f"highest {result.get('peak_mb')} MB"
+        + (f" (allowed {args.max_peak_mb:,.0f} MB)" if args.max_peak_mb else "")
+        + f"; ok: {result['ok']}; {result['speed']['train_tgt_tokens_per_s']:,.0f} "
         f"target tok/s; {result['allocator']} malloc  -> {args.out}"
     )
     if result["ok"] is False:

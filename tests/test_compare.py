@@ -371,8 +371,13 @@ def test_report_has_intervals_significance_and_how_runs_stopped(compared: Path, 
         assert low <= float(row["test_bleu"]) <= high
         assert row["stop_reason"] == "max_steps" and int(row["train_tgt_tokens"]) > 0
         assert float(row["exact_match_low"]) <= float(row["exact_match"])
-        losses = [float(row[k]) for k in ("valid_loss_at_best_bleu", "valid_loss_last")]
-        assert min(losses) >= float(row["valid_loss_lowest"]) > 0
+        records = [json.loads(line) for line in (Path(row["run"]) / "metrics.jsonl").open()]
+        losses = [r["valid_loss"] for r in records if "valid_loss" in r]
+        best = max(r["valid_bleu"] for r in records if "valid_bleu" in r)
+        at_best = next(r["valid_loss"] for r in records if r.get("valid_bleu") == best)
+        assert float(row["valid_loss_at_best_bleu"]) == pytest.approx(at_best)
+        assert float(row["valid_loss_last"]) == pytest.approx(losses[-1])
+        assert float(row["valid_loss_lowest"]) == pytest.approx(min(losses))
     tests = list(csv.DictReader((compared / "significance.csv").open(encoding="utf-8")))
     pairs = {(t["a"], t["b"]) for t in tests}
     assert pairs == {("transformer", "bahdanau"), ("transformer", "seq2seq"),
@@ -655,6 +660,9 @@ def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bl
     flat = _run_with_curve("patience", [(0.5, 4.9), (0.8, 4.7), (0.7, 4.6), (0.8, 4.55)])
     assert loss_still_falling(flat) == (4.7, 4.55)
     assert flat.validation_losses() == (4.7, 4.55, 4.55)
+    # a loss that still creeps down, by less than 1%: not flagged
+    creep = _run_with_curve("patience", [(0.5, 4.6), (0.8, 4.563), (0.7, 4.55), (0.8, 4.545)])
+    assert loss_still_falling(creep) is None
     # patience after overfitting (the loss rose again): converged, not flagged
     done = _run_with_curve("patience", [(20.0, 2.1), (25.0, 1.9), (24.5, 2.0), (24.0, 2.05)])
     assert loss_still_falling(done) is None and still_improving(done) is None

@@ -169,9 +169,15 @@ def still_improving(run: Run) -> float | None:
     return gain if gain >= RISING else None
 
 
+#: a run that patience stopped "still fell" when its last validation loss is the lowest of
+#: the run and this share below its loss at the best validation BLEU
+FALLING = 0.01
+
+
 def loss_still_falling(run: Run) -> tuple[float, float] | None:
     """For a run that patience stopped: its validation loss at its best validation BLEU and
-    at its last validation, when the last is the lowest loss of the run (None otherwise).
+    at its last validation, when the last is the run's lowest and at least FALLING (1%)
+    below the first (None otherwise).
 
     Such a run stopped because BLEU stopped rising while the model's likelihood still
     improved: on a hard task whose BLEU is close to its noise, patience on BLEU may stop a
@@ -180,7 +186,7 @@ def loss_still_falling(run: Run) -> tuple[float, float] | None:
     if run.results.get("stop_reason") != "patience" or losses is None:
         return None
     at_best, last, lowest = losses
-    return (at_best, last) if last <= lowest else None
+    return (at_best, last) if last <= lowest and last <= at_best * (1 - FALLING) else None
 
 
 def convergence_lines(c: Comparison) -> list[str]:
@@ -206,7 +212,8 @@ def convergence_lines(c: Comparison) -> list[str]:
         lines += [
             "",
             f"**Stopped by patience while the validation loss still fell** (its loss at the "
-            f"best validation BLEU → at the last validation, the lowest of the run): {names}. "
+            f"best validation BLEU → at the last validation, the lowest of the run and at "
+            f"least {FALLING:.0%} lower): {names}. "
             "Validation BLEU stopped rising, the likelihood did not: where BLEU is low, its "
             "epoch-to-epoch noise can end such a run early, and its score may be below what "
             "a longer run reaches.",
