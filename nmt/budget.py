@@ -28,7 +28,8 @@ from typing import Any
 
 #: why a run stopped -> what that means, for results.json and reports
 STOP_REASONS = {
-    "patience": "converged: validation BLEU did not improve for train.patience validations",
+    "patience": "converged: train.early_stopping_metric (validation BLEU or loss) did not improve "
+    "for train.patience validations",
     "max_target_tokens": "budget: target tokens trained (train.max_target_tokens)",
     "max_steps": "budget: optimiser updates (train.max_steps)",
     "max_epochs": "budget: passes over the training data (train.max_epochs)",

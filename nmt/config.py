@@ -46,7 +46,10 @@ class TrainConfig:
     eval_every: int = 0  # steps between validations; 0 = once per epoch
     eval_beam: int = 1  # beam size for validation BLEU (1 = greedy; the rest: decode.*)
     eval_max_sentences: int = 0  # 0 = the whole validation set
-    patience: int = 10  # early stopping: evaluations without a better valid BLEU
+    patience: int = 10  # early stopping: evaluations without a better early_stopping_metric
+    # what decides early stopping, best.pt and the plateau schedules: validation BLEU (higher
+    # is better) or validation loss (lower is better; steadier where BLEU is near its noise)
+    early_stopping_metric: str = "bleu"  # bleu | loss
     keep_last: int = 0  # keep the weights of the last N validations (step_<N>.pt), for nmt-average
     # logging
     log_every: int = 50  # steps between TensorBoard / progress-bar updates
@@ -79,6 +82,7 @@ class NMTConfig:
 CHOICES = {
     "train.scheduler": ("auto", "inverse_sqrt", "plateau", "warmup_plateau", "constant"),
     "train.precision": ("auto", "fp32", "bf16"),
+    "train.early_stopping_metric": ("bleu", "loss"),
 }
 
 

@@ -57,7 +57,8 @@ def run_results(
         "threads": torch.get_num_threads(),
         "allocator": allocator_name(),
         "seed": t.tcfg.seed,
-        "best_valid_bleu": t.best_bleu,
+        "early_stopping_metric": t.metric,  # what chose best.pt and ended a patience stop
+        "best_valid_bleu": t.best_bleu,  # best.pt's
         "best_step": t.best_step,
         # how the test scores were decoded (nmt-compare compares only matching runs)
         "decode": {**t.decoding.as_dict(), "precision": t.precision},

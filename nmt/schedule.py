@@ -25,6 +25,12 @@ def resolve_scheduler(cfg: TrainConfig, variant: str) -> str:
     return declared(variant).schedule
 
 
+def metric_mode(cfg: TrainConfig) -> str:
+    """``max`` when the early-stopping metric is BLEU, ``min`` when it is the loss."""
+    check_choice("train.early_stopping_metric", cfg.early_stopping_metric)
+    return "min" if cfg.early_stopping_metric == "loss" else "max"
+
+
 def inverse_sqrt(warmup: int):
     """lr multiplier: linear warm-up to 1, then sqrt(warmup / step) (Vaswani et al. 2017, Eq. 3)."""
     warmup = max(1, warmup)
@@ -37,11 +43,12 @@ def inverse_sqrt(warmup: int):
 
 
 class WarmupPlateau:
-    """Linear warm-up to the peak rate, then the peak until validation BLEU stalls, when the
-    rate is multiplied by ``factor`` (at least ``min_lr``). The stall test is
-    ``ReduceLROnPlateau``'s (mode max, relative threshold 1e-4, no cool-down), so
-    ``plateau`` and ``warmup_plateau`` decay alike once warmed up: one schedule every variant
-    can share, the Transformer's warm-up included."""
+    """Linear warm-up to the peak rate, then the peak until the validation metric stalls
+    (BLEU, or the loss with ``train.early_stopping_metric=loss``), when the rate is
+    multiplied by ``factor`` (at least ``min_lr``). The stall test is
+    ``ReduceLROnPlateau``'s (relative threshold 1e-4, no cool-down; mode max for BLEU, min
+    for the loss), so ``plateau`` and ``warmup_plateau`` decay alike once warmed up: one
+    schedule every variant can share, the Transformer's warm-up included."""
 
     threshold = 1e-4
 
@@ -55,7 +62,8 @@ class WarmupPlateau:
         )
         self.peaks = [group["lr"] for group in optimizer.param_groups]
         self.scale = 1.0  # product of the decays so far
-        self.best = float("-inf")
+        self.sign = -1.0 if metric_mode(cfg) == "min" else 1.0  # a loss: lower is better
+        self.best = float("-inf")  # of sign * metric
         self.bad = 0  # validations since the best
         self.steps = 0
         self._apply()
@@ -69,9 +77,12 @@ class WarmupPlateau:
         self.steps += 1
         self._apply()
 
-    def on_eval(self, valid_bleu: float) -> None:
-        if valid_bleu > self.best * (1 + self.threshold):  # best starts at -inf
-            self.best, self.bad = valid_bleu, 0
+    def on_eval(self, value: float) -> None:
+        value *= self.sign
+        # ReduceLROnPlateau's relative test: beyond the best by threshold x |best|
+        first = self.best == float("-inf")
+        if first or value > self.best + self.threshold * abs(self.best):
+            self.best, self.bad = value, 0
             return
         self.bad += 1
         if self.bad > self.patience:
@@ -80,7 +91,7 @@ class WarmupPlateau:
             self._apply()
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("peaks", "scale", "best", "bad", "steps")}
+        return {k: getattr(self, k) for k in ("peaks", "scale", "best", "bad", "steps", "sign")}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
@@ -89,8 +100,8 @@ class WarmupPlateau:
 
 
 class Scheduler:
-    """One object for all schedules: ``step()`` after each update, ``on_eval(bleu)`` after each
-    validation. Its ``state_dict`` goes into checkpoints for exact resumption."""
+    """One object for all schedules: ``step()`` after each update, ``on_eval(metric)`` after
+    each validation. Its ``state_dict`` goes into checkpoints for exact resumption."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, variant: str) -> None:
         self.kind = resolve_scheduler(cfg, variant)
@@ -105,7 +116,7 @@ class Scheduler:
         elif self.kind == "plateau":
             self.plateau = ReduceLROnPlateau(
                 optimizer,
-                mode="max",
+                mode=metric_mode(cfg),
                 factor=cfg.plateau_factor,
                 patience=cfg.plateau_patience,
                 min_lr=cfg.min_lr,
@@ -117,11 +128,13 @@ class Scheduler:
         if self.warm_plateau is not None:
             self.warm_plateau.step()
 
-    def on_eval(self, valid_bleu: float) -> None:
+    def on_eval(self, value: float) -> None:
+        """After a scheduled validation: ``value`` is its ``train.early_stopping_metric``
+        (validation BLEU, or validation loss)."""
         if self.plateau is not None:
-            self.plateau.step(valid_bleu)
+            self.plateau.step(value)
         if self.warm_plateau is not None:
-            self.warm_plateau.on_eval(valid_bleu)
+            self.warm_plateau.on_eval(value)
 
     @property
     def lr(self) -> float:

@@ -20,7 +20,7 @@ from nmt.errors import ConfigError
 DATA_ORDER_KEYS = ("name", "src", "tgt", "train", "max_len", "max_chars", "max_tokens", "seed",
                    "tokenizer", "synthetic")  # fmt: skip
 #: training settings that decide the update rule and batch order
-TRAIN_ORDER_KEYS = ("seed", "accum_steps", "scheduler")
+TRAIN_ORDER_KEYS = ("seed", "accum_steps", "scheduler", "early_stopping_metric")
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:

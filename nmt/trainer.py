@@ -41,7 +41,7 @@ from nmt.distributed import (
     broadcast_object,
     gather_objects,
 )
-from nmt.errors import CheckpointError, DataError, NMTError
+from nmt.errors import CheckpointError, ConfigError, DataError, NMTError
 from nmt.evaluation import evaluate_split, score_tests, validation_loss
 from nmt.loss import smoothed_cross_entropy
 from nmt.results import run_results, write_results
@@ -121,8 +121,11 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.position = 0  # batches of the current epoch already consumed
-        self.best_bleu, self.best_step = -1.0, 0  # best validation so far (best.pt)
-        self.patience_bleu, self.bad_evals = -1.0, 0  # scheduled validations only
+        # train.early_stopping_metric as a score, higher is better: BLEU, or minus the loss
+        self.metric = self.tcfg.early_stopping_metric
+        self.best_score, self.best_step = float("-inf"), 0  # best validation so far (best.pt)
+        self.best_bleu = -1.0  # the validation BLEU of best.pt
+        self.patience_score, self.bad_evals = float("-inf"), 0  # scheduled validations only
         self.tokens_tgt = self.tokens_src = 0  # this rank's, this process's
         self.trained_tgt_tokens = self.trained_src_tokens = 0  # all ranks, every process
         self.processes = 1  # this one and those before a resume
@@ -138,7 +141,7 @@ class Trainer:
     def ckpt_dir(self) -> Path:
         return self.run_dir / "checkpoints"
 
-    COUNTERS = ("best_step", "patience_bleu", "bad_evals", "trained_tgt_tokens",
+    COUNTERS = ("best_step", "best_score", "patience_score", "bad_evals", "trained_tgt_tokens",
                 "trained_src_tokens", "last_eval_step", "processes", "stops")  # fmt: skip
 
     def save(self, name: str, full: bool = True) -> None:
@@ -196,6 +199,14 @@ class Trainer:
         for key, value in saved.items():
             if key in self.COUNTERS:
                 setattr(self, key, value)
+        if "best_score" not in saved:  # a checkpoint from before early_stopping_metric: BLEU
+            if self.metric != "bleu":
+                raise ConfigError(
+                    f"{path}: its run stopped early on validation BLEU; resume it with "
+                    "train.early_stopping_metric=bleu"
+                )
+            self.best_score = self.best_bleu
+            self.patience_score = float(saved.get("patience_bleu", self.best_bleu))
         self.processes = int(saved.get("processes", 1)) + 1
         clock = ckpt.get("clock", {"train_seconds": saved.get("train_seconds", 0.0)})
         self.clock_state = {
@@ -411,18 +422,19 @@ class Trainer:
         result = self._validate_main() if self.dist.is_main else None
         release_free_memory()  # decoding's blocks of every size, freed: their pages back
         result = broadcast_object(result, self.dist)
-        bleu = result["valid_bleu"]
-        improved = bleu > self.best_bleu
+        bleu, loss = result["valid_bleu"], result["valid_loss"]
+        score = bleu if self.metric == "bleu" else -loss
+        improved = score > self.best_score
         if improved:
-            self.best_bleu, self.best_step = bleu, self.step
+            self.best_score, self.best_bleu, self.best_step = score, bleu, self.step
             self.save("best.pt", full=False)
         self._keep_last()
         if not final:
-            if bleu > self.patience_bleu:
-                self.patience_bleu, self.bad_evals = bleu, 0
+            if score > self.patience_score:
+                self.patience_score, self.bad_evals = score, 0
             else:
                 self.bad_evals += 1
-            self.scheduler.on_eval(bleu)
+            self.scheduler.on_eval(bleu if self.metric == "bleu" else loss)
         self.save("last.pt")
         if self.dist.is_main:
             record = {

@@ -49,3 +49,25 @@ def test_warmup_plateau_stops_at_min_lr_and_resumes_exactly() -> None:
 def test_unknown_scheduler_is_one_line_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"train\.scheduler='cosine' is not valid"):
         _scheduler(scheduler="cosine")
+
+
+@pytest.mark.parametrize("kind", ["warmup_plateau", "plateau"])
+def test_plateau_schedules_on_the_loss_decay_when_it_stops_falling(kind: str) -> None:
+    s = _scheduler(scheduler=kind, warmup_steps=1, plateau_patience=0,
+                   early_stopping_metric="loss")  # fmt: skip
+    s.step()
+    for loss in (3.0, 2.5, 2.0):  # falling: no decay
+        s.on_eval(loss)
+    assert s.lr == pytest.approx(1e-3)
+    s.on_eval(2.1)  # rose: halved
+    assert s.lr == pytest.approx(5e-4)
+    s.on_eval(1.99999)  # lower, but by less than the relative threshold 1e-4: a stall
+    assert s.lr == pytest.approx(2.5e-4)
+    s.on_eval(1.5)  # a real improvement: kept
+    assert s.lr == pytest.approx(2.5e-4)
+    # on BLEU the same numbers are read the other way: falling BLEU decays at once
+    b = _scheduler(scheduler=kind, warmup_steps=1, plateau_patience=0)
+    b.step()
+    for bleu in (3.0, 2.5):
+        b.on_eval(bleu)
+    assert b.lr == pytest.approx(5e-4)

@@ -348,6 +348,55 @@ def test_a_target_token_budget_ends_the_run_and_resumes_exactly(env, tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_early_stopping_on_the_validation_loss(env, tmp_path):
+    """train.early_stopping_metric=loss: best.pt is the validation of the lowest loss (not of
+    the best BLEU), patience counts validations without a lower loss, the plateau schedule
+    decays when the loss stalls, and a run split in two resumes exactly."""
+    common = [  # 100 pairs, a high rate: the loss stalls and rises within 300 updates
+        *TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=6", "train.patience=3",
+        "train.early_stopping_metric=loss", "train.plateau_patience=0", "train.lr=0.01",
+        "data.synthetic.n_train=100", "train.max_epochs=1000", "train.max_steps=300",
+        "model.dropout=0.2",
+    ]  # fmt: skip
+    run = tmp_path / "loss"
+    nmt_train(env, run, *common)
+    r = results_of(run)
+    evals = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [e["valid_loss"] for e in evals]
+    lowest = losses.index(min(losses))
+    assert r["early_stopping_metric"] == "loss"
+    assert r["best_step"] == evals[lowest]["step"]
+    assert r["best_valid_bleu"] == evals[lowest]["valid_bleu"]
+    if r["stop_reason"] == "patience":  # three validations after the lowest loss, none lower
+        assert len(evals) == lowest + 4
+    else:  # not stopped early: then the lowest loss is among the last three
+        assert r["stop_reason"] == "max_steps" and lowest >= len(evals) - 3
+    # the plateau schedule follows the loss: the rate was halved at each validation that was
+    # not 1e-4 below the lowest loss so far (plateau patience 0)
+    best_loss, cuts = float("inf"), 0
+    for loss in losses:
+        if loss < best_loss * (1 - 1e-4):
+            best_loss = loss
+        else:
+            cuts += 1
+    assert evals[-1]["lr"] == pytest.approx(max(1e-5, 0.01 * 0.5**cuts))
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    assert best["step"] == r["best_step"]
+    # resumed half-way, it continues exactly as the run that went straight through
+    half = evals[len(evals) // 2]["step"]
+    nmt_train(env, tmp_path / "split", *common[:-2], f"train.max_steps={half}", "model.dropout=0.2")
+    nmt_train(env, tmp_path / "split", *common, "train.resume=true")
+    assert results_of(tmp_path / "split")["best_step"] == r["best_step"]
+    assert results_of(tmp_path / "split")["steps"] == r["steps"]
+    # the metric is part of the update rule: a run on the loss is not continued on BLEU
+    on_bleu = [x for x in common if not x.startswith(("train.early_stop", "train.max_steps"))]
+    on_bleu += ["train.resume=true", "train.max_steps=200", "train.early_stopping_metric=bleu"]
+    proc = nmt_train(env, tmp_path / "split", *on_bleu, check=False)
+    assert (
+        proc.returncode == 2 and "train.early_stopping_metric was 'loss', now 'bleu'" in proc.stderr
+    )
+
+
 def test_resume_refuses_a_changed_setting(env, tmp_path):
     common = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0"]
     nmt_train(env, tmp_path / "r", *common, "train.max_steps=4")
@@ -402,6 +451,7 @@ def test_existing_run_is_not_overwritten(env, trained: Path):
         ("model=rnn", "seq2seq"),
         ("model.score=foo", "score"),
         ("train.log_every=0", "train.log_every=0 must be at least 1"),
+        ("train.early_stopping_metric=ppl", "train.early_stopping_metric='ppl' is not valid"),
     ],
 )
 def test_bad_config_fails_at_start_up_naming_the_key(env, tmp_path, override, needle):

@@ -99,6 +99,7 @@ def check_config(cfg: DictConfig) -> None:
     Decoding.from_dict(OmegaConf.to_container(cfg.decode, resolve=True))  # checks its ranges
     check_choice("train.scheduler", cfg.train.scheduler)
     check_choice("train.precision", cfg.train.precision)
+    check_choice("train.early_stopping_metric", cfg.train.early_stopping_metric)
     for key in POSITIVE:
         if cfg.train[key] < 1:
             raise ConfigError(f"train.{key}={cfg.train[key]} must be at least 1")
@@ -215,7 +216,11 @@ def print_summary(results: dict[str, Any], run_dir: Path) -> None:
         f"{', ' + str(results['processes']) + ' processes' if results['processes'] > 1 else ''}"
         f"), {results['train_tgt_tokens_per_s']:,.0f} target tok/s"
     )
-    print(f"best valid BLEU {results['best_valid_bleu']:.2f} (step {results['best_step']})")
+    by_loss = results.get("early_stopping_metric") == "loss"
+    print(
+        f"best valid BLEU {results['best_valid_bleu']:.2f} (step {results['best_step']}"
+        f"{', the checkpoint of the lowest validation loss' if by_loss else ''})"
+    )
     for name, s in results["test"].items():
         print(
             f"{name}: BLEU {format_ci(s, 'bleu')}  chrF {format_ci(s, 'chrf')}  lowercased "

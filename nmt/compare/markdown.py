@@ -154,6 +154,17 @@ def mismatch_lines(c: Comparison) -> list[str]:
     return [*lines, ""]
 
 
+def stopping_metric(c: Comparison) -> str:
+    """What chose the runs' best checkpoints and ended their patience stops, in words."""
+    names = {"bleu": "best validation BLEU", "loss": "lowest validation loss"}
+    by_metric: dict[str, list[str]] = {}
+    for r in c.runs:
+        by_metric.setdefault(r.results.get("early_stopping_metric", "bleu"), []).append(r.label)
+    if len(by_metric) == 1:
+        return names.get(next(iter(by_metric)), "best validation BLEU")
+    return "; ".join(f"{names.get(m, m)}: {', '.join(labels)}" for m, labels in by_metric.items())
+
+
 #: a run stopped by a budget is "still improving" when its last validation BLEU is this much
 #: above every earlier one
 RISING = 0.5
@@ -315,8 +326,8 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         "± is the half-width of the 95% confidence interval from sacreBLEU's bootstrap "
         "resampling of the test sentences (1000 resamples): it says how much a score "
         "depends on which sentences are in the test set, not on the training run. Test "
-        "scores use the best checkpoint (best validation BLEU) and the decoding shown in "
-        "the runs' settings below. Stopped by: `patience` = converged (validation BLEU "
+        f"scores use the best checkpoint ({stopping_metric(c)}) and the decoding shown in "
+        "the runs' settings below. Stopped by: `patience` = converged (that metric "
         "stopped improving); `max_target_tokens`, `max_steps`, `max_epochs`, "
         "`max_minutes` = that budget ran out; `signal` = interrupted. Updates, epochs, "
         "target tokens (all processes together) and train time (training only: "
