@@ -13,7 +13,8 @@ are equal by construction:
   budget that does not depend on how fast or busy the machine is. Not to be confused
   with ``data.max_tokens``, the size of one batch.
 - ``train.max_steps`` and ``train.max_epochs`` cap updates and passes over the data, and
-  ``train.patience`` stops a run whose validation BLEU has converged.
+  ``train.patience`` stops a run whose validation BLEU (or loss,
+  ``train.early_stopping_metric``) has converged.
 
 Every run records which of these ended it (:data:`STOP_REASONS`) and what it used.
 """

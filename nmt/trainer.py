@@ -3,8 +3,9 @@
 ``Trainer.fit`` runs epochs of token-budget batches with AdamW, label
 smoothing, gradient clipping and accumulation, validates (loss and sacreBLEU)
 every ``train.eval_every`` updates or every epoch, keeps ``best.pt`` /
-``last.pt`` (written atomically), stops early on a stalled validation BLEU,
-and finally scores the test sets with beam search into ``results.json``.
+``last.pt`` (written atomically), stops early on a stalled validation BLEU (or
+loss: ``train.early_stopping_metric``), and finally scores the test sets with beam
+search into ``results.json``.
 
 Exact resumption: checkpoints are only written at update boundaries, with the
 weights, optimiser, scheduler, step, epoch, the position inside the epoch, the
@@ -30,6 +31,7 @@ from nmt.allocator import release_free_memory
 from nmt.budget import Budget, TrainClock
 from nmt.build import build_training
 from nmt.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
+from nmt.config import check_choice
 from nmt.data.batch import Batch
 from nmt.decoding import Decoding
 from nmt.device import autocast
@@ -122,6 +124,7 @@ class Trainer:
         self.epoch = 0
         self.position = 0  # batches of the current epoch already consumed
         # train.early_stopping_metric as a score, higher is better: BLEU, or minus the loss
+        check_choice("train.early_stopping_metric", self.tcfg.early_stopping_metric)
         self.metric = self.tcfg.early_stopping_metric
         self.best_score, self.best_step = float("-inf"), 0  # best validation so far (best.pt)
         self.best_bleu = -1.0  # the validation BLEU of best.pt

@@ -668,8 +668,21 @@ def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bl
     assert loss_still_falling(done) is None and still_improving(done) is None
     # a budget that ends a rising curve: flagged as not converged, not as loss-falling
     cut = _run_with_curve("max_target_tokens", [(10.0, 3.0), (15.0, 2.5), (18.0, 2.3)])
-    assert still_improving(cut) == 3.0 and loss_still_falling(cut) is None
+    assert still_improving(cut) == "+3.00" and loss_still_falling(cut) is None
     text = "\n".join(convergence_lines(SimpleNamespace(runs=[flat, done, cut])))
     assert "**Not converged.**" in text and "max_target_tokens (+3.00)" in text
+    # runs that stop on the loss are judged by the loss: cut by the cap while it fell is
+    # "not converged" even with a flat BLEU; patience on the loss is not second-guessed
+    on_loss = [(0.5, 4.9), (0.8, 4.7), (0.7, 4.6), (0.6, 4.55)]
+    cut_loss = _run_with_curve("max_target_tokens", on_loss)
+    cut_loss.results["early_stopping_metric"] = "loss"
+    assert still_improving(cut_loss) == "loss -1.09%"
+    assert still_improving(_run_with_curve("max_target_tokens", on_loss)) is None  # on BLEU
+    flat_loss = _run_with_curve("patience", [*on_loss[:-1], (0.8, 4.55)])
+    flat_loss.results["early_stopping_metric"] = "loss"
+    assert loss_still_falling(flat_loss) is None and still_improving(flat_loss) is None
+    stalled = _run_with_curve("max_target_tokens", [*on_loss[:-1], (0.9, 4.6)])
+    stalled.results["early_stopping_metric"] = "loss"
+    assert still_improving(stalled) is None
     assert "patience (4.700 → 4.550)" in text and text.count("patience (") == 1
     assert convergence_lines(SimpleNamespace(runs=[done])) == []

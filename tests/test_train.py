@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nmt.checkpoint import load_checkpoint
+from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.models import VARIANTS
 from tests.runs import BIN, QUIET, TINY_BAHDANAU, TINY_DATA, TINY_TRANSFORMER, nmt_train
 from tests.tiny import TINY_MODELS
@@ -367,6 +367,8 @@ def test_early_stopping_on_the_validation_loss(env, tmp_path):
     assert r["early_stopping_metric"] == "loss"
     assert r["best_step"] == evals[lowest]["step"]
     assert r["best_valid_bleu"] == evals[lowest]["valid_bleu"]
+    bleus = [e["valid_bleu"] for e in evals]  # this setup tells the two metrics apart
+    assert bleus.index(max(bleus)) != lowest
     if r["stop_reason"] == "patience":  # three validations after the lowest loss, none lower
         assert len(evals) == lowest + 4
     else:  # not stopped early: then the lowest loss is among the last three
@@ -379,7 +381,7 @@ def test_early_stopping_on_the_validation_loss(env, tmp_path):
             best_loss = loss
         else:
             cuts += 1
-    assert evals[-1]["lr"] == pytest.approx(max(1e-5, 0.01 * 0.5**cuts))
+    assert cuts > 0 and evals[-1]["lr"] == pytest.approx(max(1e-5, 0.01 * 0.5**cuts))
     best = load_checkpoint(run / "checkpoints" / "best.pt")
     assert best["step"] == r["best_step"]
     # resumed half-way, it continues exactly as the run that went straight through
@@ -395,6 +397,29 @@ def test_early_stopping_on_the_validation_loss(env, tmp_path):
     assert (
         proc.returncode == 2 and "train.early_stopping_metric was 'loss', now 'bleu'" in proc.stderr
     )
+
+
+def test_a_checkpoint_from_before_the_stopping_metric_resumes_on_bleu(env, tmp_path):
+    """A last.pt written before train.early_stopping_metric existed (BLEU counters only)
+    continues exactly on BLEU, and refuses the loss with a one-line error."""
+    common = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=2", "train.patience=50"]
+    nmt_train(env, tmp_path / "straight", *common, "train.max_steps=8")
+    nmt_train(env, tmp_path / "old", *common, "train.max_steps=4")
+    last = tmp_path / "old" / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(last)
+    ckpt["trainer"].pop("best_score")  # the counters as the older format kept them
+    ckpt["trainer"]["patience_bleu"] = ckpt["trainer"].pop("patience_score")
+    del ckpt["train_config"]["early_stopping_metric"]
+    save_checkpoint({k: v for k, v in ckpt.items() if k not in ("format", "version")}, last)
+    proc = nmt_train(
+        env, tmp_path / "old", *common, "train.max_steps=8", "train.resume=true",
+        "train.early_stopping_metric=loss", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "resume it with train.early_stopping_metric=bleu" in proc.stderr
+    nmt_train(env, tmp_path / "old", *common, "train.max_steps=8", "train.resume=true")
+    old, straight = results_of(tmp_path / "old"), results_of(tmp_path / "straight")
+    for key in ("steps", "best_step", "best_valid_bleu", "early_stopping_metric"):
+        assert old[key] == straight[key], key
 
 
 def test_resume_refuses_a_changed_setting(env, tmp_path):

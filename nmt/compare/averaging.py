@@ -4,8 +4,9 @@ decoding, with 95% intervals and a paired test.
 
 Averaging the weights of the last checkpoints (Vaswani et al. 2017, Sec. 6.1; fairseq's
 ``average_checkpoints.py``, JoeyNMT's and OpenNMT's ``average_models``) smooths the noise
-of the last updates. Whether it beats picking the checkpoint with the best validation BLEU
-is an empirical question per run; this module measures it.
+of the last updates. Whether it beats picking the checkpoint with the best validation score
+(BLEU, or the loss with ``train.early_stopping_metric=loss``) is an empirical question per
+run; this module measures it.
 
 The averaged model's test hypotheses and scores are kept beside the run
 (``<run>/eval/average_last<N>.<test>.beam<k>.{txt,json}``, with the updates they average),
@@ -131,14 +132,15 @@ def averaging_table(results: Sequence[Averaged]) -> str:
     return "\n".join(lines)
 
 
-def averaging_lines(results: Sequence[Averaged], n: int) -> list[str]:
-    """report.md's section: the table and how to read it."""
+def averaging_lines(results: Sequence[Averaged], n: int, chosen_by: str) -> list[str]:
+    """report.md's section: the table and how to read it; ``chosen_by`` says what picked
+    the runs' best checkpoints (e.g. "best validation BLEU")."""
     better = sum(a.paired.significant and a.delta > 0 for a in results)
     worse = sum(a.paired.significant and a.delta < 0 for a in results)
     return [
         "## Checkpoint averaging",
         "",
-        f"Each run's best checkpoint (best validation BLEU; the test scores above) against "
+        f"Each run's best checkpoint ({chosen_by}; the test scores above) against "
         f"the element-wise mean of the weights of its last {n} validated checkpoints "
         f"(`train.keep_last`, `nmt-average --last {n} RUN`), decoded alike. Δ = averaged − "
         "best; p from the paired bootstrap test (1000 resamples), ✓ at p < 0.05.",

@@ -166,18 +166,29 @@ def stopping_metric(c: Comparison) -> str:
 
 
 #: a run stopped by a budget is "still improving" when its last validation BLEU is this much
-#: above every earlier one
+#: above every earlier one (runs that stop on BLEU) ...
 RISING = 0.5
+#: ... or its last validation loss this share below every earlier one (runs that stop on
+#: the loss, whose validation loss is far less noisy than a low BLEU)
+RISING_LOSS = 0.001
 
 
-def still_improving(run: Run) -> float | None:
-    """How far the last validation BLEU of a run that a budget stopped lies above every
-    earlier one (None when it converged, was stopped early, or did not rise by RISING)."""
+def still_improving(run: Run) -> str | None:
+    """For a run that a budget stopped: how far its last validation lies beyond every
+    earlier one on its ``train.early_stopping_metric``, e.g. "+0.62" (BLEU) or "loss
+    -0.28%"; None when it converged, was stopped early, or did not improve by RISING
+    (BLEU) or RISING_LOSS (the loss)."""
     if run.results.get("stop_reason") == "patience" or len(run.metrics) < 2:
         return None
+    if run.results.get("early_stopping_metric") == "loss":
+        losses = [float(m["valid_loss"]) for m in run.metrics if "valid_loss" in m]
+        if len(losses) < 2:
+            return None
+        drop = 1 - losses[-1] / min(losses[:-1])
+        return f"loss -{drop:.2%}" if drop >= RISING_LOSS else None
     bleus = [float(m.get("valid_bleu", 0.0)) for m in run.metrics]
     gain = bleus[-1] - max(bleus[:-1])
-    return gain if gain >= RISING else None
+    return f"+{gain:.2f}" if gain >= RISING else None
 
 
 #: a run that patience stopped "still fell" when its last validation loss is the lowest of
@@ -196,6 +207,8 @@ def loss_still_falling(run: Run) -> tuple[float, float] | None:
     losses = run.validation_losses()
     if run.results.get("stop_reason") != "patience" or losses is None:
         return None
+    if run.results.get("early_stopping_metric") == "loss":  # patience already on the loss
+        return None
     at_best, last, lowest = losses
     return (at_best, last) if last <= lowest and last <= at_best * (1 - FALLING) else None
 
@@ -206,11 +219,13 @@ def convergence_lines(c: Comparison) -> list[str]:
     lines = []
     rising = [(r, g) for r in c.runs if (g := still_improving(r)) is not None]
     if rising:
-        names = ", ".join(f"{r.label} (+{g:.2f})" for r, g in rising)
+        names = ", ".join(f"{r.label} ({g})" for r, g in rising)
         lines += [
             "",
             f"**Not converged.** Still improving when their budget ended (the last validation "
-            f"BLEU at least {RISING} above every earlier one): {names}. Their scores are what "
+            f"BLEU at least {RISING} above every earlier one, or for runs that stop on the "
+            f"loss, the last validation loss at least {RISING_LOSS:.1%} below every earlier "
+            f"one): {names}. Their scores are what "
             "the variant reached on this budget, a lower bound, not what it can do: a "
             "difference involving them is a finding about the budget until a longer run or "
             "early stopping (`train.patience`) says otherwise.",
@@ -374,7 +389,7 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         ]
     lines += output_length_lines(c)
     if c.averaging:
-        lines += averaging_lines(c.averaging, c.average_last)
+        lines += averaging_lines(c.averaging, c.average_last, stopping_metric(c))
     b = c.buckets
     lines += [
         "## BLEU by source length",

@@ -47,7 +47,7 @@ RESULT_COLUMNS = [
     Column("epochs_trained", "Epochs", "{:.1f}"),
     Column("train_tgt_tokens", "Target tokens", "tokens"),
     Column("train_seconds", "Train time", "seconds"),
-    Column("best_valid_bleu", "Best valid BLEU", "{:.2f}"),
+    Column("best_valid_bleu", "Valid BLEU (best.pt)", "{:.2f}"),
     Column("test_bleu", "Test BLEU (95% CI)", "ci"),
     Column("test_chrf", "Test chrF (95% CI)", "ci"),
     Column("test_bleu_lc", "BLEU (lc)", "{:.2f}"),
@@ -208,7 +208,7 @@ def group_columns(exact: bool, extra_tests: Sequence[str]) -> list[Column]:
     cols += [Column(f"{name}_bleu", f"{name} BLEU", "meansd") for name in extra_tests]
     return [
         *cols,
-        Column("best_valid_bleu", "Best valid BLEU", "meansd"),
+        Column("best_valid_bleu", "Valid BLEU (best.pt)", "meansd"),
         Column("steps", "Updates", "meansd0"),
         Column("train_tgt_tokens", "Target tokens", "meansd0"),
         Column("train_seconds", "Train s", "meansd0"),
