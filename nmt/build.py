@@ -3,7 +3,6 @@ and the network the loop calls (compiled and/or wrapped in DDP)."""
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.parallel import DistributedDataParallel
 
-from nmt.device import resolve_device, resolve_precision
+from nmt.device import cpu_description, resolve_device, resolve_precision
 from nmt.distributed import DistInfo
 from nmt.models import EncoderDecoder, build_model
 from nmt.schedule import Scheduler, resolve_lr
@@ -29,7 +28,7 @@ def device_name(device: torch.device) -> str:
     """The device in words, for results.json."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()})"
+    return f"cpu: {cpu_description()}"
 
 
 @dataclass

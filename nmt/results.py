@@ -50,6 +50,9 @@ def run_results(
         "train_tgt_tokens_per_s": round(tgt / seconds, 1),
         "train_src_tokens_per_s": round(src / seconds, 1),
         "device": device_name(t.device),
+        # each process's device, the last = this one (a resumed run may span machines;
+        # checkpoints from before this record hold only the later processes')
+        "machines": t.machines,
         "world_size": t.dist.world_size,
         "backend": torch.distributed.get_backend() if t.dist.enabled else None,
         "precision": t.precision,

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from nmt import PAD_ID
 from nmt.allocator import release_free_memory
 from nmt.budget import Budget, TrainClock
-from nmt.build import build_training
+from nmt.build import build_training, device_name
 from nmt.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
 from nmt.config import check_choice
 from nmt.data.batch import Batch
@@ -133,6 +133,7 @@ class Trainer:
         self.trained_tgt_tokens = self.trained_src_tokens = 0  # all ranks, every process
         self.processes = 1  # this one and those before a resume
         self.stops: list[str] = []  # why each process ended (the earlier ones of a resumed run)
+        self.machines: list[str] = []  # where each process trained (device_name)
         self.last_eval_step = -1
         self.budget = Budget.from_config(self.tcfg)
         self.clock = TrainClock()  # replaced when fit() begins, from clock_state
@@ -145,7 +146,8 @@ class Trainer:
         return self.run_dir / "checkpoints"
 
     COUNTERS = ("best_step", "best_score", "patience_score", "bad_evals", "trained_tgt_tokens",
-                "trained_src_tokens", "last_eval_step", "processes", "stops")  # fmt: skip
+                "trained_src_tokens", "last_eval_step", "processes", "stops",
+                "machines")  # fmt: skip
 
     def save(self, name: str, full: bool = True) -> None:
         """Write a checkpoint (rank 0). ``full`` adds what resumption needs; with DDP it
@@ -329,6 +331,7 @@ class Trainer:
         """
         t = self.tcfg
         self.clock = TrainClock(**self.clock_state)  # this process counts from here
+        self.machines.append(device_name(self.device))
         bar = self._progress_bar()
         meter = Meter(self.device, self.tokens_tgt, self.clock.train_seconds)
         with StopFlag() as flag:

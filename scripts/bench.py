@@ -43,7 +43,7 @@ from nmt import PAD_ID
 from nmt.allocator import release_free_memory
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.prepare import prepare_data
-from nmt.device import autocast, resolve_device, resolve_precision
+from nmt.device import autocast, cpu_description, resolve_device, resolve_precision
 from nmt.loss import smoothed_cross_entropy
 from nmt.models import VARIANTS as REGISTERED
 from nmt.models import build_model
@@ -325,7 +325,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "python": platform.python_version(),
         "device": str(device),
         "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_description(),
         "cpu_count": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }

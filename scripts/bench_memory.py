@@ -20,7 +20,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -148,8 +147,10 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         result = measure(overrides, Path(tmp) / "run", args.interval)
     result |= verdict(result, args.tolerance, args.max_peak_mb)
+    from nmt.device import cpu_description  # torch, after the measured run: not in its way
+
     result["environment"] = {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_description(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "malloc_env": {
             k: v

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -24,7 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nmt.data.prepare import prepare_data
-from nmt.device import resolve_precision
+from nmt.device import cpu_description, resolve_precision
 from nmt.models import build_model
 from scripts.bench import VARIANTS, bench_data, model_config, nmt_loss, training_step
 
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     precision = resolve_precision(args.precision, torch.device("cpu"))
     data = prepare_data(bench_data(args.data), log=lambda m: print(m, file=sys.stderr))
     rows = [profile_variant(v, data, precision, args) for v in args.variants.split(",")]
-    result = {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+    result = {"cpu": cpu_description(), "torch": torch.__version__,
               "threads": torch.get_num_threads(), "variants": rows}  # fmt: skip
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     cats = [c for c, _ in CATEGORIES] + ["other"]

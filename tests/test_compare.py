@@ -650,6 +650,21 @@ def _run_with_curve(stop: str, curve: list[tuple[float, float]]) -> Run:
     return run
 
 
+def test_run_md_names_each_machine_a_resumed_run_trained_on():
+    from nmt.compare.markdown import where_trained
+
+    a, b = "cpu: AMD EPYC (AVX512-BF16)", "cpu: Intel Xeon (AMX, AVX512-BF16)"
+    assert where_trained({"device": a, "machines": [a], "processes": 1}) == a
+    assert where_trained({"device": a, "machines": [a, a], "processes": 2}) == a
+    assert where_trained({"device": "cpu (x86_64)"}) == "cpu (x86_64)"  # older results.json
+    mixed = {"device": a, "machines": [a, b, b, a], "processes": 4}
+    assert where_trained(mixed) == f"{a} (process 1), {b} (processes 2-3), {a} (process 4)"
+    # a checkpoint from before the record: only the later processes are named, numbered right
+    assert where_trained({"device": b, "machines": [a, b], "processes": 3}) == (
+        f"{a} (process 2), {b} (process 3)"
+    )
+
+
 def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bleu():
     from types import SimpleNamespace
 

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from nmt import device as nmt_device
-from nmt.device import autocast, cpu_has_native_bf16, resolve_device, resolve_precision
+from nmt.device import (
+    autocast,
+    cpu_description,
+    cpu_has_native_bf16,
+    resolve_device,
+    resolve_precision,
+)
 from nmt.errors import ConfigError
 
 
@@ -39,6 +45,17 @@ def test_native_bf16_follows_the_cpu_flags(monkeypatch):
     monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
     monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
     assert cpu_has_native_bf16() is False  # a torch without the probes: stay fp32
+
+
+def test_the_cpu_is_named_with_its_bf16_matrix_instructions(monkeypatch):
+    monkeypatch.setattr(nmt_device, "cpu_model", lambda: "Some CPU")
+    for avx512_bf16, amx, units in [(True, True, "AMX, AVX512-BF16"), (True, False, "AVX512-BF16"),
+                                    (False, False, "no bf16 matrix instructions")]:  # fmt: skip
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        assert cpu_description() == f"Some CPU ({units})"
+    monkeypatch.undo()
+    assert nmt_device.cpu_model() and cpu_description().startswith(nmt_device.cpu_model())
 
 
 def test_autocast_runs_matmuls_in_bf16_only_when_resolved_to_bf16(monkeypatch):

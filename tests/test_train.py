@@ -47,6 +47,7 @@ def test_end_to_end_run_writes_everything(trained: Path):
     # how it stopped, what it used, how it decoded
     assert results["stop_reason"] == "max_steps" and "train.max_steps" in results["stop_detail"]
     assert results["processes"] == 1 and results["budget"]["max_steps"] == 300
+    assert results["machines"] == [results["device"]] and results["device"].startswith("cpu: ")
     assert results["train_tgt_tokens"] == lines[-1]["train_tgt_tokens"] > 0
     assert 0 < results["train_seconds"] <= results["wall_seconds"]
     assert results["decode"] == {

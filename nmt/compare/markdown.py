@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-import platform
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from nmt.compare.averaging import averaging_lines
 from nmt.compare.runs import DECODE_NAMES, Run
 from nmt.compare.stats import Paired, format_p, holds, mean_delta
 from nmt.compare.table import bucket_table, describe_decoding, format_seconds
+from nmt.device import cpu_description
 from nmt.metrics import LENGTH_EDGES, MIN_BUCKET, brevity_penalty, length_ratio
 
 if TYPE_CHECKING:
@@ -30,19 +30,30 @@ def corpus_line(run: Run) -> str:
 
 
 def machine() -> str:
-    """CPU model and cores of this machine (and its GPU, when there is one)."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{model}, {os.cpu_count()} cores"
+    """CPU model, its bf16 matrix instructions and cores of this machine (and its GPU, when
+    there is one): where the comparison ran; each run names its own (results.json)."""
+    text = f"{cpu_description()}, {os.cpu_count()} cores"
     if torch.cuda.is_available():
         text += f"; GPU: {torch.cuda.get_device_name(0)}"
     return text
+
+
+def where_trained(results: dict) -> str:
+    """The device a run trained on, or each process's when a resumed run changed machine
+    (``cpu: AMD EPYC (AVX512-BF16) (processes 1-2), cpu: Intel Xeon ... (process 3)``)."""
+    machines = results.get("machines") or []
+    if len(set(machines)) < 2:
+        return str(results.get("device"))
+    first = int(results.get("processes") or len(machines)) - len(machines) + 1
+    parts: list[list] = []  # [machine, first process, last process]
+    for i, m in enumerate(machines, first):
+        if parts and parts[-1][0] == m:
+            parts[-1][2] = i
+        else:
+            parts.append([m, i, i])
+    return ", ".join(
+        f"{m} (process {a})" if a == b else f"{m} (processes {a}-{b})" for m, a, b in parts
+    )
 
 
 def _pair_cell(tests: list[Paired]) -> str:
@@ -544,7 +555,7 @@ def run_markdown(
         "",
         f"- command: `{command}`" if command else "- command: (not given; see the runs below)",
         f"- comparison: `{shlex.join(compare)}`",
-        f"- machine: {machine()}",
+        f"- machine (this comparison): {machine()}",
         f"- date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
     ]
     if wall_seconds is not None:
@@ -556,7 +567,7 @@ def run_markdown(
     lines += ["", "Runs:", ""]
     for run in runs:
         lines.append(
-            f"- `{run.path}`: `{run.command}` on {run.results.get('device')} "
+            f"- `{run.path}`: `{run.command}` on {where_trained(run.results)} "
             f"({format_seconds(run.results.get('wall_seconds'))})"
         )
     return "\n".join(lines) + "\n"
