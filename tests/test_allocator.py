@@ -1,4 +1,4 @@
-"""The allocator nmt-train runs with: jemalloc (else tcmalloc) preloaded by restarting the
+"""The allocator nmt-train runs with: tcmalloc (else jemalloc) preloaded by restarting the
 process when the system has it, glibc's malloc when asked (NMT_ALLOCATOR=system) or when it
 has neither."""
 
@@ -33,7 +33,7 @@ def test_system_malloc_when_asked() -> None:
 def test_jemalloc_is_preloaded_by_restarting_with_the_same_arguments() -> None:
     if find_jemalloc() is None:
         pytest.skip("no libjemalloc on this system (apt-get install libjemalloc2)")
-    out = probe()
+    out = probe(NMT_ALLOCATOR="jemalloc")
     name, released, *args = out.stdout.strip().split(maxsplit=2)
     assert name == "jemalloc" and released == "True"  # its arenas purged via mallctl
     assert args == ["['x', '--y=1']"]  # the restarted process got the same arguments
@@ -66,10 +66,11 @@ def test_tcmalloc_when_asked() -> None:
     assert name == "tcmalloc" and released == "True"  # MallocExtension_ReleaseFreeMemory
 
 
-def test_auto_takes_jemalloc_first() -> None:
+def test_auto_takes_tcmalloc_first() -> None:
     if find_jemalloc() is None or find_allocator("tcmalloc") is None:
         pytest.skip("needs both libjemalloc2 and libtcmalloc-minimal4")
-    assert probe(NMT_ALLOCATOR="auto").stdout.split()[0] == "jemalloc"
+    out = probe(NMT_ALLOCATOR="auto")
+    assert out.stdout.split()[0] == "tcmalloc" and out.stderr.count("start") == 2
 
 
 @pytest.fixture
@@ -90,17 +91,17 @@ def no_restart(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     return call
 
 
-def test_auto_falls_back_to_tcmalloc_without_jemalloc(
+def test_auto_falls_back_to_jemalloc_without_tcmalloc(
     monkeypatch: pytest.MonkeyPatch, no_restart: dict[str, object]
 ) -> None:
     from nmt import allocator
 
-    libraries = {"jemalloc": None, "tcmalloc": "libtcmalloc_minimal.so.4"}
+    libraries = {"jemalloc": "libjemalloc.so.2", "tcmalloc": None}
     monkeypatch.setattr(allocator, "find_allocator", libraries.get)
     allocator.preload_allocator()
     env = no_restart["env"]
-    assert env["LD_PRELOAD"] == "libtcmalloc_minimal.so.4" and "MALLOC_CONF" not in env
-    assert env[allocator._MARK] == "libtcmalloc_minimal.so.4"
+    assert env["LD_PRELOAD"] == "libjemalloc.so.2" and env[allocator._MARK] == "libjemalloc.so.2"
+    assert env["MALLOC_CONF"] == allocator.JEMALLOC_CONF  # freed pages kept, no oversize arena
 
 
 def test_an_allocator_that_is_missing_warns_and_keeps_the_system_malloc(

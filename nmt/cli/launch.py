@@ -1,5 +1,5 @@
 """The ``nmt-train`` console command: the memory allocator first (it may restart the
-process with jemalloc or tcmalloc, :func:`nmt.allocator.preload_allocator`), then the Hydra app."""
+process with tcmalloc or jemalloc, :func:`nmt.allocator.preload_allocator`), then the Hydra app."""
 
 from __future__ import annotations
 
