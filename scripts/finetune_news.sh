@@ -10,8 +10,9 @@
 #    dev = newstest2013, test = newstest2014.
 # 2. The checkpoint as it is, on newstest2014 (nmt-evaluate) -> OUT_DIR/before.json.
 # 3. nmt-train data=files ... train.init_from=CKPT on the wmt_news preset's budget
-#    (validation every epoch on 1,000 dev pairs, patience 4, at most 24M target tokens,
-#    dropout 0.3, beam 5) -> OUT_DIR/run/, which scores newstest2014 at the end.
+#    (validation every epoch on 1,000 dev pairs, patience 4 on the validation loss, at
+#    most 48M target tokens, dropout 0.3, beam 5) -> OUT_DIR/run/, which scores
+#    newstest2014 at the end.
 # A scratch model on the same data and budget is the wmt_news preset's Transformer
 # (`make compare experiment=wmt_news`).
 set -euo pipefail
@@ -40,6 +41,7 @@ echo "+ fine-tuning"
 "$bin/nmt-train" data=files data.src=de data.tgt=en data.train="$files/train" \
     data.valid="$files/dev" data.test="$files/test" data.max_len=256 \
     "data.length_edges=[10,20,30,40,50]" train.init_from="$ckpt" model.dropout=0.3 \
-    train.lr=1e-4 train.warmup_steps=800 train.max_target_tokens=24000000 \
-    train.max_epochs=40 train.eval_every=0 train.eval_max_sentences=1000 train.patience=4 \
+    train.lr=1e-4 train.warmup_steps=800 train.max_target_tokens=48000000 \
+    train.max_epochs=60 train.eval_every=0 train.eval_max_sentences=1000 train.patience=4 \
+    train.early_stopping_metric=loss \
     train.keep_last=5 decode.beam=5 hydra.run.dir="$out/run" "$@"
