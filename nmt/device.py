@@ -30,13 +30,21 @@ def resolve_device(name: str, key: str = "--device") -> str:
     return name
 
 
+# bf16 matrix units this CPU may have, each with the torch.cpu probe that finds it.
+BF16_UNITS = (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported"))
+
+
+def cpu_bf16_units() -> list[str]:
+    """The bf16 matrix units this CPU has (names from ``BF16_UNITS``), maybe none."""
+    return [name for name, probe in BF16_UNITS if getattr(torch.cpu, probe, lambda: False)()]
+
+
 def cpu_has_native_bf16() -> bool:
     """True when this CPU has bf16 dot-product instructions (AVX512-BF16 or AMX tiles).
 
     Without them bf16 matrix products are emulated and slower than fp32.
     """
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return bool(cpu_bf16_units())
 
 
 def cpu_model() -> str:
@@ -54,9 +62,7 @@ def cpu_description() -> str:
     """The CPU and its bf16 matrix instructions, e.g. ``AMD EPYC (AVX512-BF16)`` or ``Intel
     Xeon ... (AMX, AVX512-BF16)``: two machines of one model name can differ ~5x in bf16
     matmul speed, so every speed figure names both."""
-    units = [name for name, check in (("AMX", "_is_amx_tile_supported"),
-                                      ("AVX512-BF16", "_is_avx512_bf16_supported"))
-             if getattr(torch.cpu, check, lambda: False)()]  # fmt: skip
+    units = cpu_bf16_units()
     return f"{cpu_model()} ({', '.join(units) or 'no bf16 matrix instructions'})"
 
 
