@@ -40,7 +40,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nmt import PAD_ID
-from nmt.allocator import release_free_memory
+from nmt.allocator import allocator_name, preload_allocator, release_free_memory
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.prepare import prepare_data
 from nmt.device import autocast, cpu_description, resolve_device, resolve_precision
@@ -327,6 +327,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "cpu": cpu_description(),
         "cpu_count": os.cpu_count(),
+        "allocator": allocator_name(),  # nmt-train's (NMT_ALLOCATOR), for nmt and baseline alike
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     if device.type == "cuda":
@@ -362,7 +363,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Written by `{result['command']}`; the raw numbers are in `{result['json']}`.",
         "",
         f"Device: {env.get('gpu', env['cpu'])} ({env['device']}), torch {env['torch']}, "
-        f"{env['threads']} threads, {env['date']}.",
+        f"{env['threads']} threads, malloc: {env.get('allocator', '?')} (nmt and the textbook "
+        f"models alike, as nmt-train preloads it), {env['date']}.",
         f"Matmul peak measured in this run (best of the start and the end): "
         f"fp32 {peaks['fp32'] * 1e3:.0f} GFLOP/s, bf16 {peaks['bf16'] * 1e3:.0f} GFLOP/s.",
         f"Data: {result['data']}, max_tokens {result['max_tokens']}.",
@@ -526,4 +528,5 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    preload_allocator()  # nmt-train's malloc (tcmalloc, else jemalloc): measure what it runs
     main()

@@ -22,6 +22,7 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nmt.allocator import allocator_name, preload_allocator
 from nmt.data.prepare import prepare_data
 from nmt.device import cpu_description, resolve_precision
 from nmt.models import build_model
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     precision = resolve_precision(args.precision, torch.device("cpu"))
     data = prepare_data(bench_data(args.data), log=lambda m: print(m, file=sys.stderr))
     rows = [profile_variant(v, data, precision, args) for v in args.variants.split(",")]
-    result = {"cpu": cpu_description(), "torch": torch.__version__,
+    result = {"cpu": cpu_description(), "allocator": allocator_name(), "torch": torch.__version__,
               "threads": torch.get_num_threads(), "variants": rows}  # fmt: skip
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     cats = [c for c, _ in CATEGORIES] + ["other"]
@@ -114,4 +115,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    preload_allocator()  # nmt-train's malloc (tcmalloc, else jemalloc): measure what it runs
     main()
