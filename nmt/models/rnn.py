@@ -19,6 +19,7 @@ from torch import nn
 from nmt import PAD_ID
 from nmt.models.base import EncoderDecoder, State
 from nmt.models.config import RNNConfig
+from nmt.models.dropout import Dropout
 from nmt.models.encoder import Bridge, RNNEncoder, make_rnn
 
 
@@ -32,7 +33,7 @@ class DeepOutput(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, vocab_size: int, dropout: float) -> None:
         super().__init__()
         self.hidden = nn.Linear(in_dim, out_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.proj = nn.Linear(out_dim, vocab_size)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -72,7 +73,7 @@ class RNNEncoderDecoder(EncoderDecoder):
         self.rnn = make_rnn(
             cfg.rnn_type, rnn_input_dim, cfg.hidden_size, cfg.dec_layers, cfg.dropout
         )
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.readout = readout  # features (B, T, F) -> logits (B, T, V)
 
     # -- the variant's idea ---------------------------------------------------------------

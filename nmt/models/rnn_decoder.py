@@ -13,6 +13,7 @@ from torch import nn
 from nmt.models.attention import AdditiveAttention, Attention, luong_attention
 from nmt.models.base import State
 from nmt.models.config import BahdanauConfig, LuongConfig, RNNConfig
+from nmt.models.dropout import Dropout
 from nmt.models.rnn import DeepOutput, RNNEncoderDecoder
 
 
@@ -103,7 +104,7 @@ class Luong(AttentionMemory, RNNEncoderDecoder):
 
     def __init__(self, cfg: LuongConfig, src_vocab_size: int, tgt_vocab_size: int) -> None:
         h, e = cfg.hidden_size, cfg.emb_dim
-        readout = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(h, tgt_vocab_size))  # W_s
+        readout = nn.Sequential(Dropout(cfg.dropout), nn.Linear(h, tgt_vocab_size))  # W_s
         super().__init__(cfg, src_vocab_size, tgt_vocab_size, e + h * cfg.input_feeding, readout)
         self.input_feeding = cfg.input_feeding
         self.parallel = not cfg.input_feeding

@@ -18,6 +18,7 @@ from nmt import PAD_ID
 from nmt.errors import ConfigError
 from nmt.models.base import EncoderDecoder, State
 from nmt.models.config import TransformerConfig
+from nmt.models.dropout import Dropout
 from nmt.models.transformer_layers import DecoderLayer, EncoderLayer, KeyValue, sinusoids
 
 
@@ -66,7 +67,7 @@ class Transformer(EncoderDecoder):
         # pre-norm leaves the residual stream unnormalised: one LayerNorm closes each stack
         self.encoder_norm = nn.LayerNorm(d) if cfg.pre_norm else nn.Identity()
         self.decoder_norm = nn.LayerNorm(d) if cfg.pre_norm else nn.Identity()
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.generator = nn.Linear(d, tgt_vocab_size)
         self._reset_parameters()
         if cfg.tie_embeddings:

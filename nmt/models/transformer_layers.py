@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from nmt.models.attention import MultiHeadAttention
+from nmt.models.dropout import Dropout
 
 KeyValue = tuple[torch.Tensor, torch.Tensor]  # projected keys, values: (B, h, S, d_k) each
 
@@ -38,7 +39,7 @@ class Residual(nn.Module):
     def __init__(self, d_model: int, dropout: float, pre_norm: bool) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.pre_norm = pre_norm
 
     def before(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,7 +55,7 @@ class FeedForward(nn.Sequential):
 
     def __init__(self, d_model: int, ff_dim: int, dropout: float) -> None:
         super().__init__(
-            nn.Linear(d_model, ff_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff_dim, d_model)
+            nn.Linear(d_model, ff_dim), nn.ReLU(), Dropout(dropout), nn.Linear(ff_dim, d_model)
         )
 
 
