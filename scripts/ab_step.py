@@ -5,7 +5,7 @@ times both on the same real batches in alternating windows (A B, then B A, ...),
 one process on one machine: drift cancels and nothing else runs in between. A side
 is a comma-separated list of ``key=value``:
 
-- ``optimizer=foreach|fused|for``: AdamW's implementation (the same update);
+- ``optimizer=fused|foreach|for``: AdamW's implementation (the same update; nmt-train: fused);
 - ``compile=true|false``: ``torch.compile`` the model (its compile time is reported
   apart, from the warm-up steps, so one can tell when it pays back);
 - ``precision=fp32|bf16``;
@@ -46,7 +46,7 @@ OPTIONS = {"optimizer": ("foreach", "fused", "for"), "compile": ("true", "false"
 
 def parse_side(text: str) -> dict[str, str]:
     """``optimizer=fused,compile=true`` -> a dict, every key and value checked."""
-    side = {"optimizer": "foreach", "compile": "false", "precision": "auto", "dropout": "nmt"}
+    side = {"optimizer": "fused", "compile": "false", "precision": "auto", "dropout": "nmt"}
     for item in filter(None, text.split(",")):
         key, _, value = item.partition("=")
         if key not in OPTIONS or value not in OPTIONS[key]:

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nmt import PAD_ID
 from nmt.allocator import allocator_name, preload_allocator, release_free_memory
+from nmt.build import make_optimizer
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.prepare import prepare_data
 from nmt.device import autocast, cpu_description, resolve_device, resolve_precision
@@ -196,7 +197,7 @@ def bench_training(
     model = build_model(
         model_config(variant, args.model_overrides), tok.src_vocab_size, tok.tgt_vocab_size
     ).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    optimizer = make_optimizer(model.parameters(), 1e-4, device)  # as nmt-train makes it
     net = torch.compile(model) if args.compile else model
     sampler, collate = data.make_batches("train", max_tokens=args.max_tokens, shuffle=True, seed=1)
     encoded = data.encoded["train"]

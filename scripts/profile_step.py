@@ -23,6 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nmt.allocator import allocator_name, preload_allocator
+from nmt.build import make_optimizer
 from nmt.data.prepare import prepare_data
 from nmt.device import cpu_description, resolve_precision
 from nmt.models import build_model
@@ -57,7 +58,7 @@ def profile_variant(variant: str, data: Any, precision: str, args: argparse.Name
     torch.manual_seed(0)
     model = build_model(model_config(variant, {}), tok.src_vocab_size, tok.tgt_vocab_size)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = make_optimizer(model.parameters(), 1e-4, device)  # as nmt-train makes it
     sampler, collate = data.make_batches("train", max_tokens=args.max_tokens, shuffle=True, seed=1)
     encoded = data.encoded["train"]
     batches = [

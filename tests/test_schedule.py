@@ -71,3 +71,27 @@ def test_plateau_schedules_on_the_loss_decay_when_it_stops_falling(kind: str) ->
     for bleu in (3.0, 2.5):
         b.on_eval(bleu)
     assert b.lr == pytest.approx(5e-4)
+
+
+def test_the_fused_optimiser_updates_as_the_textbook_adamw() -> None:
+    """nmt's AdamW (fused on the CPU where torch has it) makes the updates of the
+    per-tensor loop, to float rounding, with weight decay and a scheduled rate."""
+    from nmt.build import FUSED_ADAMW_ON_CPU, make_optimizer
+
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(5))]
+    ref = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt = make_optimizer(ours, 1e-2, torch.device("cpu"), betas=(0.9, 0.98), weight_decay=0.01)
+    textbook = torch.optim.AdamW(ref, lr=1e-2, betas=(0.9, 0.98), weight_decay=0.01,
+                                 foreach=False)  # fmt: skip
+    assert opt.defaults["fused"] is FUSED_ADAMW_ON_CPU
+    for step in range(5):
+        grads = [torch.randn_like(p) for p in ours]
+        for group in (opt, textbook):
+            group.param_groups[0]["lr"] = 1e-2 / (step + 1)
+        for p, q, g in zip(ours, ref, grads, strict=True):
+            p.grad, q.grad = g.clone(), g.clone()
+        opt.step()
+        textbook.step()
+    for p, q in zip(ours, ref, strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
