@@ -4,9 +4,11 @@ has neither."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +132,19 @@ def test_an_allocator_already_preloaded_is_kept(
 def test_an_unknown_choice_warns_and_keeps_the_system_malloc() -> None:
     out = probe(NMT_ALLOCATOR="mimalloc")
     assert out.stdout.split()[0] == "system" and "NMT_ALLOCATOR='mimalloc'" in out.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "translate", "evaluate", "serve"])
+def test_every_command_that_runs_a_model_preloads_the_allocator_first(command, monkeypatch):
+    """nmt-train, nmt-translate, nmt-evaluate and nmt-serve go through nmt.cli.launch: the
+    allocator (which may restart the process) before the command's own module is imported."""
+    from nmt.cli import launch
+
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert f'nmt-{command} = "nmt.cli.launch:{command}"' in pyproject.splitlines()
+    calls: list[str] = []
+    monkeypatch.setattr(launch, "preload_allocator", lambda: calls.append("allocator"))
+    cli = importlib.import_module(f"nmt.cli.{command}")
+    monkeypatch.setattr(cli, "main", lambda: calls.append("main"))
+    getattr(launch, command)()
+    assert calls == ["allocator", "main"]
