@@ -2,7 +2,7 @@
 
 Each element is kept with probability ``1 - p`` and scaled by ``1 / (1 - p)`` so that its
 expectation is unchanged (inverted dropout). torch's CPU kernel draws one Bernoulli
-sample per element from its serial generator: 9-13% of a training step of the default
+sample per element from its serial generator: 8-13% of a training step of the default
 models on a 2-core AMD EPYC (``scripts/profile_step.py``). Here the mask comes from 16
 random bits an element, two elements per 32-bit draw of the same generator: an element
 is dropped when its bits fall below ``q = round(p * 2^16)``, so the drop rate is
