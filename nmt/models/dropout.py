@@ -4,12 +4,16 @@ Each element is kept with probability ``1 - p`` and scaled by ``1 / (1 - p)`` so
 expectation is unchanged (inverted dropout). torch's CPU kernel draws one Bernoulli
 sample per element from its serial generator: 8-13% of a training step of the default
 models on a 2-core AMD EPYC (``scripts/profile_step.py``). Here the mask comes from 16
-random bits an element, two elements per 32-bit draw of the same generator: an element
+random bits an element, two elements per 32-bit value of the same generator (torch
+draws a 64-bit number for each value when asked for the full 32-bit range): an element
 is dropped when its bits fall below ``q = round(p * 2^16)``, so the drop rate is
 ``q / 2^16`` (within ``2^-17`` of ``p``) and the scale ``2^16 / (2^16 - q)`` keeps the
-expectation exact. The draws come from torch's CPU generator, so ``torch.manual_seed``
-and a checkpoint's saved generator state reproduce them like any other sample.
+expectation exact (in bf16 the scale is rounded to bf16, as in torch's own dropout).
+The draws come from torch's CPU generator, so ``torch.manual_seed`` and a checkpoint's
+saved generator state reproduce them like any other sample.
 On other devices, in eval mode, with ``p = 0`` or ``inplace`` it is :class:`nn.Dropout`.
+The dropout between the layers of a stacked ``nn.GRU``/``nn.LSTM`` (the RNN encoder's two
+layers) and on attention weights (``attention_dropout``, 0 by default) is torch's own.
 """
 
 from __future__ import annotations
