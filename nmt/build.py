@@ -43,6 +43,21 @@ def make_optimizer(
     )
 
 
+#: optimiser settings that choose an implementation, not the update: a checkpoint's are
+#: not restored, so a run resumes with the implementation this torch and device have
+IMPLEMENTATION_KEYS = ("fused", "foreach", "capturable", "differentiable")
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """``optimizer.load_state_dict(state)`` keeping the optimiser's own implementation
+    settings (:data:`IMPLEMENTATION_KEYS`): a last.pt from the per-tensor AdamW resumes
+    fused, and a fused one resumes on a torch without the fused CPU kernel."""
+    kept = [{k: g[k] for k in IMPLEMENTATION_KEYS if k in g} for g in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, settings in zip(optimizer.param_groups, kept, strict=True):
+        group.update(settings)
+
+
 def device_name(device: torch.device) -> str:
     """The device in words, for results.json."""
     if device.type == "cuda":

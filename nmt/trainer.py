@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from nmt import PAD_ID
 from nmt.allocator import release_free_memory
 from nmt.budget import Budget, TrainClock
-from nmt.build import build_training, device_name
+from nmt.build import build_training, device_name, load_optimizer_state
 from nmt.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
 from nmt.config import check_choice
 from nmt.data.batch import Batch
@@ -196,7 +196,7 @@ class Trainer:
             self.dist.world_size,
         )
         self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        load_optimizer_state(self.optimizer, ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.step, self.best_bleu = ckpt["step"], ckpt["best_bleu"]
         self.epoch, self.position = ckpt["sampler"]["epoch"], ckpt["sampler"]["position"]

@@ -95,3 +95,23 @@ def test_the_fused_optimiser_updates_as_the_textbook_adamw() -> None:
         textbook.step()
     for p, q in zip(ours, ref, strict=True):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_a_checkpoints_optimiser_resumes_with_this_torchs_implementation() -> None:
+    """A last.pt of the per-tensor AdamW resumes with nmt's (fused) one, its moments and
+    rate restored; a fused one resumes per-tensor where the fused kernel is missing."""
+    from nmt.build import load_optimizer_state, make_optimizer
+
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(4, 3))]
+    old = torch.optim.AdamW(params, lr=3e-3, foreach=False)
+    params[0].grad = torch.randn(4, 3)
+    old.step()
+    opt = make_optimizer(params, 1e-3, torch.device("cpu"))
+    load_optimizer_state(opt, old.state_dict())
+    group = opt.param_groups[0]
+    assert group["lr"] == 3e-3 and group["fused"] is opt.defaults["fused"]
+    assert torch.equal(opt.state[params[0]]["exp_avg"], old.state[params[0]]["exp_avg"])
+    looped = torch.optim.AdamW(params, lr=1e-3, foreach=False)
+    load_optimizer_state(looped, opt.state_dict())
+    assert not looped.param_groups[0]["fused"] and looped.param_groups[0]["foreach"] is False
