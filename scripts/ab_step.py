@@ -7,7 +7,8 @@ is a comma-separated list of ``key=value``:
 
 - ``optimizer=fused|foreach|for``: AdamW's implementation (the same update; nmt-train: fused);
 - ``compile=true|false``: ``torch.compile`` the model (its compile time is reported
-  apart, from the warm-up steps, so one can tell when it pays back);
+  apart, from the warm-up steps, so one can tell when it pays back; batches of new
+  shapes may recompile inside the timed windows: give ``--warmup`` enough steps);
 - ``precision=fp32|bf16``;
 - ``dropout=nmt|torch``: nmt's dropout modules (:mod:`nmt.models.dropout`) or torch's.
 
@@ -34,6 +35,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nmt.allocator import allocator_name, preload_allocator
+from nmt.build import FUSED_ADAMW_ON_CPU
 from nmt.data.prepare import prepare_data
 from nmt.device import cpu_description, resolve_precision
 from nmt.models import build_model
@@ -67,6 +69,8 @@ def make_step(variant: str, side: dict[str, str], data: Any, device: torch.devic
             if isinstance(module, Dropout):
                 module.__class__ = nn.Dropout
     impl = side["optimizer"]
+    if impl == "fused" and not FUSED_ADAMW_ON_CPU:
+        raise SystemExit(f"ab_step.py: torch {torch.__version__} has no fused CPU AdamW (2.4+)")
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=1e-4, fused=impl == "fused", foreach=impl == "foreach"
     )
@@ -120,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 steps[name](b)
             rates[name].append(tokens / (time.perf_counter() - t0))
     ratio = [b / a for a, b in zip(rates["A"], rates["B"], strict=True)]
+    wins = sum(r > 1 for r in ratio)  # windows where B was faster: a sign test
     result = {
         "cpu": cpu_description(),
         "allocator": allocator_name(),
@@ -144,7 +149,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"{args.variant} on {result['cpu']}: A {statistics.median(rates['A']):,.0f} tok/s, "
         f"B {statistics.median(rates['B']):,.0f} tok/s, B/A {r['median']:.3f} "
-        f"({r['min']:.3f}-{r['max']:.3f}); warm-up A {warmup_s['A']:.1f} s, B {warmup_s['B']:.1f} s"
+        f"({r['min']:.3f}-{r['max']:.3f}, B faster in {wins} of {len(ratio)} windows); "
+        f"warm-up A {warmup_s['A']:.1f} s, B {warmup_s['B']:.1f} s"
     )
     return result
 

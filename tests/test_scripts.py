@@ -195,3 +195,24 @@ def test_profile_step_splits_a_step_into_categories(tmp_path):
         assert r["ms_per_step"] > 0 and abs(sum(r["shares"].values()) - 1) < 0.01
         assert r["shares"]["matmul"] > 0 and r["top_ops"]
     assert "| transformer (" in proc.stdout
+
+
+def test_ab_step_times_two_sides_on_the_same_batches(tmp_path):
+    out = tmp_path / "ab.json"
+    proc = run(["scripts/ab_step.py", "--data", "synthetic", "--variant", "transformer",
+                "--a", "dropout=torch,optimizer=for", "--b", "dropout=nmt", "--warmup", "1",
+                "--windows", "2", "--window-steps", "2", "--max-tokens", "256", "--out", str(out)],
+               tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["sides"]["A"]["dropout"] == "torch" and result["sides"]["A"]["optimizer"] == "for"
+    assert result["sides"]["B"] == {
+        "optimizer": "fused",
+        "compile": "false",
+        "precision": result["sides"]["B"]["precision"],
+        "dropout": "nmt",
+    }
+    assert len(result["tgt_tok_s"]["A"]) == len(result["tgt_tok_s"]["B"]) == 2
+    assert result["allocator"] and result["cpu"] and "B/A" in proc.stdout
+    bad = run(["scripts/ab_step.py", "--b", "optimiser=fused"], tmp_path)
+    assert bad.returncode != 0 and "bad option 'optimiser=fused'" in bad.stderr
