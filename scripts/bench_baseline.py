@@ -6,8 +6,10 @@ with padding and causal masks for the Transformer family; for the RNN family an
 ``nn.GRU``/``nn.LSTM`` encoder and a decoder cell stepped in a Python loop over the
 target positions, with the variant's attention (none, additive or a Luong score, input
 feeding) written out plainly; ``F.cross_entropy`` with label smoothing; the same sizes
-as the variant's config. Their outputs are not compared with nmt's (different
-parametrisations); only their speed is.
+as the variant's config; ``torch.optim.AdamW`` with its defaults (on the CPU a loop over
+the parameters, where nmt uses the fused kernel: part of what the ratio measures).
+Their outputs are not compared with nmt's (different parametrisations); only their
+speed is.
 """
 
 from __future__ import annotations
