@@ -40,7 +40,7 @@ from nmt.data.prepare import prepare_data
 from nmt.device import cpu_description, resolve_precision
 from nmt.models import build_model
 from nmt.models.dropout import Dropout
-from scripts.bench import bench_data, model_config, nmt_loss, training_step
+from scripts.bench import bench_data, model_config, nmt_loss, training_batches, training_step
 
 OPTIONS = {"optimizer": ("foreach", "fused", "for"), "compile": ("true", "false"),
            "precision": ("fp32", "bf16", "auto"), "dropout": ("nmt", "torch")}  # fmt: skip
@@ -97,14 +97,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     device = torch.device("cpu")
     sides = {"A": parse_side(args.a), "B": parse_side(args.b)}
     data = prepare_data(bench_data(args.data), log=lambda m: print(m, file=sys.stderr))
-    sampler, collate = data.make_batches("train", max_tokens=args.max_tokens, shuffle=True, seed=1)
-    encoded = data.encoded["train"]
-    need = args.warmup + args.windows * args.window_steps
-    batches = [
-        collate([encoded[i] for i in idx]) for idx, _ in zip(sampler, range(need), strict=False)
-    ]
-    if len(batches) < need:
-        raise SystemExit(f"ab_step.py: {len(batches)} batches, need {need}; fewer steps")
+    batches = training_batches(
+        data, args.max_tokens, args.warmup + args.windows * args.window_steps
+    )
     steps, precisions, warmup_s = {}, {}, {}
     for name, side in sides.items():
         steps[name], precisions[name] = make_step(args.variant, side, data, device)

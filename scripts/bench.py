@@ -184,6 +184,24 @@ def step_flops(model: torch.nn.Module, batch: Any) -> int:
     return int(counter.get_total_flops())
 
 
+def training_batches(data: Any, max_tokens: int, n: int) -> list[Any]:
+    """The first ``n`` training batches of ``data`` (shuffled with seed 1, as every benchmark
+    script draws them), collated up front so that timing leaves out batching; wraps around
+    the epoch when ``n`` is larger."""
+    sampler, collate = data.make_batches("train", max_tokens=max_tokens, shuffle=True, seed=1)
+    encoded = data.encoded["train"]
+    batches: list[Any] = []
+    while len(batches) < n:
+        size = len(batches)
+        for idx in sampler:
+            batches.append(collate([encoded[i] for i in idx]))
+            if len(batches) == n:
+                break
+        if len(batches) == size:
+            raise ValueError("training_batches: the training split yields no batches")
+    return batches
+
+
 def bench_training(
     variant: str,
     data: Any,
@@ -199,16 +217,9 @@ def bench_training(
     ).to(device)
     optimizer = make_optimizer(model.parameters(), 1e-4, device)  # as nmt-train makes it
     net = torch.compile(model) if args.compile else model
-    sampler, collate = data.make_batches("train", max_tokens=args.max_tokens, shuffle=True, seed=1)
-    encoded = data.encoded["train"]
-
-    def batches():
-        while True:
-            for idx in sampler:
-                yield collate([encoded[i] for i in idx])
-
-    it = batches()
-    prefetched = [next(it) for _ in range(args.warmup + args.windows * args.window_steps)]
+    prefetched = training_batches(
+        data, args.max_tokens, args.warmup + args.windows * args.window_steps
+    )
     flops_per_step = statistics.mean(step_flops(model, b) for b in prefetched[:3])
     tgt_per_step = statistics.mean(b.num_tgt_tokens for b in prefetched[:3])
     if device.type == "cuda":

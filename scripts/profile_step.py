@@ -27,7 +27,14 @@ from nmt.build import make_optimizer
 from nmt.data.prepare import prepare_data
 from nmt.device import cpu_description, resolve_precision
 from nmt.models import build_model
-from scripts.bench import VARIANTS, bench_data, model_config, nmt_loss, training_step
+from scripts.bench import (
+    VARIANTS,
+    bench_data,
+    model_config,
+    nmt_loss,
+    training_batches,
+    training_step,
+)
 
 #: operator name fragments -> category (first match wins)
 CATEGORIES = (
@@ -59,12 +66,7 @@ def profile_variant(variant: str, data: Any, precision: str, args: argparse.Name
     model = build_model(model_config(variant, {}), tok.src_vocab_size, tok.tgt_vocab_size)
     model.train()
     opt = make_optimizer(model.parameters(), 1e-4, device)  # as nmt-train makes it
-    sampler, collate = data.make_batches("train", max_tokens=args.max_tokens, shuffle=True, seed=1)
-    encoded = data.encoded["train"]
-    batches = [
-        collate([encoded[i] for i in idx])
-        for idx, _ in zip(sampler, range(args.steps + 2), strict=False)
-    ]
+    batches = training_batches(data, args.max_tokens, args.steps + 2)
 
     step = training_step(model, model, opt, nmt_loss, device, precision)
     for b in batches[:2]:  # warm-up

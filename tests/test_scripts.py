@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nmt.models import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,3 +218,28 @@ def test_ab_step_times_two_sides_on_the_same_batches(tmp_path):
     assert result["allocator"] and result["cpu"] and "B/A" in proc.stdout
     bad = run(["scripts/ab_step.py", "--b", "optimiser=fused"], tmp_path)
     assert bad.returncode != 0 and "bad option 'optimiser=fused'" in bad.stderr
+
+
+def test_training_batches_takes_the_first_n_and_wraps_around_the_epoch():
+    """Every benchmark script draws its batches with scripts.bench.training_batches."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from scripts.bench import training_batches
+    finally:
+        sys.path.remove(str(ROOT))
+
+    class Data:
+        def __init__(self, epoch: list[list[int]]) -> None:
+            self.encoded = {"train": ["a", "b", "c", "d", "e"]}
+            self.epoch, self.calls = epoch, []
+
+        def make_batches(self, split, max_tokens, shuffle, seed):
+            self.calls.append((split, max_tokens, shuffle, seed))
+            return self.epoch, lambda items: "".join(items)
+
+    data = Data([[0, 1], [2], [3, 4]])
+    assert training_batches(data, 64, 2) == ["ab", "c"]
+    assert training_batches(data, 64, 7) == ["ab", "c", "de", "ab", "c", "de", "ab"]
+    assert data.calls[0] == ("train", 64, True, 1)
+    with pytest.raises(ValueError, match="no batches"):
+        training_batches(Data([]), 64, 1)

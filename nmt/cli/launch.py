@@ -5,32 +5,27 @@ fresh large block page-faults (``scripts/bench.py`` measures nmt under the same 
 
 from __future__ import annotations
 
+import importlib
+
 from nmt.allocator import preload_allocator
 
 
-def train() -> None:
+def _launch(command: str) -> None:
     preload_allocator()  # before torch is imported: the process may start over
-    from nmt.cli.train import main
+    importlib.import_module(f"nmt.cli.{command}").main()
 
-    main()
+
+def train() -> None:
+    _launch("train")
 
 
 def translate() -> None:
-    preload_allocator()
-    from nmt.cli.translate import main
-
-    main()
+    _launch("translate")
 
 
 def evaluate() -> None:
-    preload_allocator()
-    from nmt.cli.evaluate import main
-
-    main()
+    _launch("evaluate")
 
 
 def serve() -> None:
-    preload_allocator()
-    from nmt.cli.serve import main
-
-    main()
+    _launch("serve")
