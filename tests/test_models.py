@@ -175,6 +175,33 @@ def test_reorder_state_commutes_with_step(variant: str, index: list[int]) -> Non
         torch.testing.assert_close(lp_a, lp_b[index_t])
 
 
+def test_a_beam_step_within_sentences_keeps_the_source_state(variant: str) -> None:
+    """Beam search reorders hypotheses within their sentences without copying the
+    source-side state (:attr:`EncoderDecoder.source_state`): that must decode exactly
+    as the full reorder does, and those entries must really be the same in every
+    hypothesis of a sentence."""
+    model = make_model(variant).eval()
+    src, src_mask, tgt_in = make_batch()
+    k = 3
+    expand = torch.arange(3).repeat_interleave(k)  # (9,): 3 hypotheses per sentence
+    within = torch.tensor([2, 0, 0, 4, 5, 3, 6, 8, 7])  # each row from its own sentence
+    tokens = tgt_in[expand]  # (9, 5)
+    with torch.no_grad():
+        state = model.reorder_state(model.encode(src, src_mask), expand)
+        assert set(model.source_state) <= set(state), "source_state names a missing entry"
+        _, state, _ = model.decode_step(tokens[:, 1], state)
+        kept = model.reorder_state(state, within, within_sentences=True)
+        full = model.reorder_state(state, within)
+        for name in model.source_state:
+            assert kept[name] is state[name]
+        lp_kept, _, attn_kept = model.decode_step(tokens[within, 2], kept)
+        lp_full, _, attn_full = model.decode_step(tokens[within, 2], full)
+    assert torch.equal(lp_kept, lp_full)
+    assert (attn_kept is None) == (attn_full is None)
+    if attn_kept is not None:
+        assert torch.equal(attn_kept, attn_full)
+
+
 def test_every_parameter_gets_a_finite_gradient(variant: str) -> None:
     model = make_model(variant).train()
     src, src_mask, tgt_in = make_batch()

@@ -38,6 +38,10 @@ class EncoderDecoder(nn.Module):
 
     #: variant name, as registered in nmt.models.registry
     variant: str = ""
+    #: state entries computed from the source alone (encoder outputs, their projections,
+    #: the source mask): equal in every hypothesis of one sentence, so a beam that only
+    #: reorders hypotheses within their sentences leaves them as they are
+    source_state: tuple[str, ...] = ()
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> State:
         """Encode a source batch and return the decoder's initial state.
@@ -103,9 +107,17 @@ class EncoderDecoder(nn.Module):
         heads = self.attention_heads(src, src_mask, tgt_in)
         return None if heads is None else heads.unsqueeze(1)
 
-    def reorder_state(self, state: State, beam_index: torch.Tensor) -> State:
-        """Select / permute hypotheses: row i of the result is row beam_index[i]."""
-        return _index_select(state, beam_index)
+    def reorder_state(
+        self, state: State, beam_index: torch.Tensor, *, within_sentences: bool = False
+    ) -> State:
+        """Select / permute hypotheses: row i of the result is row beam_index[i].
+
+        ``within_sentences``: every row i is drawn from a row of the same sentence (a
+        beam step where no sentence left the batch), so the :attr:`source_state`
+        entries, equal across those rows, are kept without copying them.
+        """
+        keep = self.source_state if within_sentences else ()
+        return {k: v if k in keep else _index_select(v, beam_index) for k, v in state.items()}
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -27,6 +27,7 @@ class Seq2Seq(RNNEncoderDecoder):
     """
 
     variant = "seq2seq"
+    source_state = ("context",)
     parallel = True  # c is the same at every step, so the RNN runs once over the target
 
     def __init__(self, cfg: RNNConfig, src_vocab_size: int, tgt_vocab_size: int) -> None:
@@ -55,6 +56,7 @@ class AttentionMemory:
     """Mixin: keep the annotations, their precomputed key projections and the source mask."""
 
     attention: Attention
+    source_state = ("memory", "keys", "src_mask")
 
     def _memory(
         self, outputs: torch.Tensor, final: dict[str, torch.Tensor], src_mask: torch.Tensor

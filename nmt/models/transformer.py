@@ -32,6 +32,7 @@ class Transformer(EncoderDecoder):
     """
 
     variant = "transformer"
+    source_state = ("src_mask", "cross_kv")
 
     def __init__(self, cfg: TransformerConfig, src_vocab_size: int, tgt_vocab_size: int) -> None:
         super().__init__()
@@ -117,7 +118,12 @@ class Transformer(EncoderDecoder):
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> State:
         memory = self._memory(src, src_mask)
-        cross_kv = [layer.project_memory(memory) for layer in self.decoder_layers]
+        # contiguous once here, or every step's attention copies them (a (B, h, S, d_k) view
+        # of (B, S, h, d_k) does not flatten to (B * h, S, d_k) for the batched matmul)
+        cross_kv = [
+            (k.contiguous(), v.contiguous())
+            for k, v in (layer.project_memory(memory) for layer in self.decoder_layers)
+        ]
         empty = cross_kv[0][0][:, :, :0]  # (B, h, 0, d_k)
         return {
             "src_mask": src_mask,
