@@ -9,9 +9,12 @@ For each variant at its default (Multi30k) size, on the same data and device:
   over the matmul peak measured on the same device in the same run (the best of
   a measurement at the start and one at the end);
 - peak memory (CUDA: max allocated; CPU: the process's max RSS so far);
-- decoding speed on the test set (sentences/s, greedy and beam 5), with a
-  trained checkpoint when given (``--checkpoint variant=PATH``), else with the
-  untrained model, whose outputs run to the length limit (a worst case).
+- decoding speed on the test set (sentences/s, greedy and beam 5) through
+  ``nmt-translate``'s own path (:class:`nmt.translator.Translator`), in each
+  precision benchmarked, with a trained checkpoint when given
+  (``--checkpoint variant=PATH``; then the outputs' sacreBLEU is recorded too, so a
+  faster precision shows what it costs), else with the untrained model, whose
+  outputs run to the length limit (a worst case).
 
 Usage::
 
@@ -46,6 +49,7 @@ from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.prepare import prepare_data
 from nmt.device import autocast, cpu_description, resolve_device, resolve_precision
 from nmt.loss import smoothed_cross_entropy
+from nmt.metrics import corpus_scores
 from nmt.models import VARIANTS as REGISTERED
 from nmt.models import build_model
 from nmt.translator import Translator
@@ -310,8 +314,10 @@ def bench_decoding(
     trained: bool,
 ) -> dict[str, Any]:
     translator = Translator(model.eval(), data.tokenizer, device, precision=precision)
-    sentences = data.text["test"].src[: args.decode_sentences]
-    out: dict[str, Any] = {"sentences": len(sentences), "trained": trained}
+    test = data.text["test"]
+    sentences = test.src[: args.decode_sentences]
+    refs = [list(r[: len(sentences)]) for r in test.refs]
+    out: dict[str, Any] = {"sentences": len(sentences), "trained": trained, "precision": precision}
     reset_peak_rss()
     for name, beam in (("greedy", 1), ("beam5", 5)):
         translator.translate(sentences[:16], translator.decoding.replace(beam=beam))  # warm-up
@@ -322,6 +328,8 @@ def bench_decoding(
         dt = time.perf_counter() - t0
         out[f"{name}_sent_per_s"] = len(sentences) / dt
         out[f"{name}_mean_output_tokens"] = statistics.mean(len(h[0].tokens) for h in hyps)
+        if trained:  # the outputs' quality in this precision: sacreBLEU against the test refs
+            out[f"{name}_bleu"] = corpus_scores([h[0].text for h in hyps], refs)["bleu"]
     if device.type == "cpu":
         out["peak_rss_mb"] = peak_rss_mb()  # the process while translating (model included)
     return out
@@ -394,15 +402,18 @@ def markdown(result: dict[str, Any]) -> str:
         d = r.get("decoding", {})
         note = "" if d.get("trained", False) else " (untrained)"
 
-        def speed(key: str, d: dict = d, note: str = note) -> str:
-            return f"{d[key]:.0f}{note}" if key in d else "–"
+        def speed(name: str, d: dict = d, note: str = note) -> str:
+            if f"{name}_sent_per_s" not in d:
+                return "–"
+            bleu = f" (BLEU {d[f'{name}_bleu']:.1f})" if f"{name}_bleu" in d else ""
+            return f"{d[f'{name}_sent_per_s']:.0f}{note}{bleu}"
 
         lines.append(
             f"| {r['variant']} | {r['parameters'] / 1e6:.1f}M | {r['precision']} | "
             f"{t['min']:,.0f} / {t['median']:,.0f} / {t['max']:,.0f} | "
             f"{r['src_tokens_per_s']:,.0f} | {r['mfu']:.1%} | "
             f"{r['target_padding_fraction']:.0%} | {baseline(r)} | "
-            f"{speed('greedy_sent_per_s')} | {speed('beam5_sent_per_s')} | {memory(r)} |"
+            f"{speed('greedy')} | {speed('beam5')} | {memory(r)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -468,13 +479,13 @@ def bench_data(name: str) -> DataConfig:
 def bench_variant(
     variant: str,
     precision: str,
-    decode: bool,
     data: Any,
     device: torch.device,
     checkpoints: dict[str, str],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """Training throughput, then (when ``decode``) decoding speed; errors are recorded."""
+    """Training throughput, then decoding speed in the same precision (unless
+    ``--no-decode``); errors are recorded."""
     print(f"bench: {variant} ({precision}) training ...", file=sys.stderr)
     try:
         row = bench_training(variant, data, device, precision, args)
@@ -482,7 +493,7 @@ def bench_variant(
         print(f"bench: {variant} failed: {e}", file=sys.stderr)
         return {"variant": variant, "precision": precision, "error": f"{type(e).__name__}: {e}"}
     model = row.pop("_model")
-    if decode and not args.no_decode:
+    if not args.no_decode:
         print(f"bench: {variant} decoding ...", file=sys.stderr)
         trained = variant in checkpoints
         if trained:
@@ -510,8 +521,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     checkpoints = dict(kv.split("=", 1) for kv in args.checkpoint)
     rows = []
     for variant in args.variants.split(","):
-        for k, precision in enumerate(precisions):
-            rows.append(bench_variant(variant, precision, k == 0, data, device, checkpoints, args))
+        for precision in precisions:
+            rows.append(bench_variant(variant, precision, data, device, checkpoints, args))
     # the peak again at the end: a shared machine's speed drifts, so MFU is taken
     # against the best of the two measurements (the peak this device showed)
     start = dict(args.peaks)

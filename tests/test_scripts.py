@@ -50,6 +50,7 @@ def test_bench_writes_json_and_markdown(tmp_path):
         assert 0 < t["min"] <= t["median"] <= t["max"]
         assert 0 < r["mfu"] < 1 and r["flops_per_step"] > 0
         assert r["decoding"]["greedy_sent_per_s"] > 0 and r["decoding"]["beam5_sent_per_s"] > 0
+        assert r["decoding"]["precision"] == r["precision"]  # decoded as it trained
         # the textbook PyTorch model of its family, timed on the same batches
         b = r["baseline"]
         assert b["parameters"] > 0 and b["tgt_tokens_per_s"]["median"] > 0
@@ -243,3 +244,27 @@ def test_training_batches_takes_the_first_n_and_wraps_around_the_epoch():
     assert data.calls[0] == ("train", 64, True, 1)
     with pytest.raises(ValueError, match="no batches"):
         training_batches(Data([]), 64, 1)
+
+
+def test_bench_table_gives_each_precisions_decoding_speed_with_its_bleu():
+    sys.path.insert(0, str(ROOT))
+    try:
+        from scripts.bench import markdown
+    finally:
+        sys.path.remove(str(ROOT))
+    row = {"variant": "transformer", "parameters": 9.6e6, "src_tokens_per_s": 3000.0,
+           "tgt_tokens_per_s": {"min": 1.0, "median": 2.0, "max": 3.0}, "mfu": 0.4,
+           "target_padding_fraction": 0.05, "peak_rss_mb": 900.0}  # fmt: skip
+    trained = {"trained": True, "greedy_sent_per_s": 512.4, "greedy_bleu": 36.04,
+               "beam5_sent_per_s": 151.0, "beam5_bleu": 37.5, "peak_rss_mb": 700.0}  # fmt: skip
+    untrained = {"trained": False, "greedy_sent_per_s": 99.0, "beam5_sent_per_s": 20.0}
+    result = {
+        "environment": {"cpu": "x", "device": "cpu", "torch": "2", "threads": 2, "date": "d"},
+        "matmul_peak_tflops": {"fp32": 0.2, "bf16": 0.4}, "data": "multi30k", "max_tokens": 4096,
+        "command": "python scripts/bench.py", "json": "bench.json",
+        "variants": [row | {"precision": "fp32", "decoding": trained},
+                     row | {"precision": "bf16", "decoding": untrained}],
+    }  # fmt: skip
+    table = markdown(result)
+    assert "| 512 (BLEU 36.0) | 151 (BLEU 37.5) | 900 / 700 |" in table
+    assert "| 99 (untrained) | 20 (untrained) |" in table

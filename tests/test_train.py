@@ -257,6 +257,25 @@ def test_evaluate_prints_a_table_and_writes_json(trained: Path, env, tmp_path):
     assert f"{report['bleu']:.2f} ± {report['bleu_ci']:.2f}" in proc.stdout
     assert "95% confidence interval" in proc.stdout and report["bootstrap"] == 1000
     assert all(b["bleu_ci"] is not None for b in report["bleu_by_length"])
+    assert report["decode"]["beam"] == 2 and report["decode"]["precision"] == "fp32"
+    assert "decoded: beam 2, " in proc.stdout and "precision fp32" in proc.stdout
+
+
+def test_evaluate_and_translate_decode_under_bf16_when_asked(trained: Path, env, tmp_path):
+    best = str(trained / "checkpoints" / "best.pt")
+    out = tmp_path / "bf16.json"
+    proc = subprocess.run([str(BIN / "nmt-evaluate"), best, "--precision", "bf16", "--beam", "1",
+                           "--bootstrap", "0", "--out", str(out)],
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["decode"]["precision"] == "bf16" and report["bleu"] > 60
+    proc = subprocess.run([str(BIN / "nmt-translate"), best, "--precision", "bf16", "a b c"],
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 1, proc.stderr[-2000:]
+    proc = subprocess.run([str(BIN / "nmt-translate"), best, "--precision", "fp16", "a"],
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "--precision: invalid choice: 'fp16'" in proc.stderr
 
 
 @pytest.mark.parametrize(

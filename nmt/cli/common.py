@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from nmt.decoding import Decoding
-from nmt.device import resolve_device
+import torch
 
-__all__ = ["add_decoding_args", "decoding_from_args", "positive_int", "resolve_device"]
+from nmt.decoding import Decoding
+from nmt.device import resolve_device, resolve_precision
+
+__all__ = [
+    "add_decoding_args",
+    "add_precision_arg",
+    "decoding_from_args",
+    "positive_int",
+    "precision_from_args",
+    "resolve_device",
+]
 
 
 def positive_int(text: str) -> int:
@@ -36,6 +45,22 @@ def add_decoding_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--batch-tokens", type=positive_int, help="search batch budget: sentences x source x beam"
     )
+
+
+def add_precision_arg(p: argparse.ArgumentParser) -> None:
+    """``--precision``: the matmul precision of decoding (fp32 unless asked)."""
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "auto"),
+        default="fp32",
+        help="decode in fp32 (default) or under bf16 autocast, as validation decodes in a "
+        "bf16 run; auto = bf16 on CUDA and on CPUs with bf16 matrix units",
+    )
+
+
+def precision_from_args(args: argparse.Namespace, device: str) -> str:
+    """``--precision`` resolved for ``device``: ``fp32`` or ``bf16``."""
+    return resolve_precision(args.precision, torch.device(device))
 
 
 def decoding_from_args(default: Decoding, args: argparse.Namespace) -> Decoding:

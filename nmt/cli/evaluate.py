@@ -13,7 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from nmt.cli.common import add_decoding_args, decoding_from_args, resolve_device
+from nmt.cli.common import (
+    add_decoding_args,
+    add_precision_arg,
+    decoding_from_args,
+    precision_from_args,
+    resolve_device,
+)
 from nmt.errors import ConfigError, NMTError
 from nmt.metrics import N_BOOTSTRAP, format_ci
 
@@ -38,6 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=N_BOOTSTRAP,
         help=f"bootstrap resamples for the 95%% intervals (default {N_BOOTSTRAP}; 0 = none)",
     )
+    add_precision_arg(p)
     add_decoding_args(p)
     args = p.parse_args(argv)
     if args.src and args.split:
@@ -63,8 +70,9 @@ def file_test_set(src: str, refs: list[str]):
     return ParallelText(name, src_lines, streams[0], streams)
 
 
-def format_table(name: str, scores: dict) -> str:
-    """The split's scores, each BLEU and chrF with its 95% bootstrap interval."""
+def format_table(name: str, scores: dict, decode: dict | None = None) -> str:
+    """The split's scores, each BLEU and chrF with its 95% bootstrap interval, and how it
+    was decoded."""
     bleu, chrf = format_ci(scores, "bleu"), format_ci(scores, "chrf")
     lines = [
         f"{'split':<18} {'sentences':>9} {'BLEU':>15} {'chrF':>15} {'BLEU(lc)':>9}",
@@ -81,6 +89,8 @@ def format_table(name: str, scores: dict) -> str:
             f"± is the half-width of the 95% confidence interval: sacreBLEU's bootstrap over "
             f"the test sentences ({scores['bootstrap']} resamples).",
         ]
+    if decode:
+        lines += ["", "decoded: " + ", ".join(f"{k} {v}" for k, v in decode.items())]
     lines += [
         "",
         f"BLEU      {scores['bleu_signature']}",
@@ -107,7 +117,10 @@ def main(argv: list[str] | None = None) -> None:
 
         if args.src:
             test = file_test_set(args.src, args.ref)  # read first: a bad file fails at once
-        translator = Translator.from_checkpoint(args.checkpoint, device=resolve_device(args.device))
+        device = resolve_device(args.device)
+        translator = Translator.from_checkpoint(
+            args.checkpoint, device=device, precision=precision_from_args(args, device)
+        )
         decoding = decoding_from_args(translator.decoding, args)
         if not args.src:
             args.split = args.split or "test"
@@ -138,10 +151,10 @@ def main(argv: list[str] | None = None) -> None:
         hyp_path.parent.mkdir(parents=True, exist_ok=True)
         hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
         where = {"split": args.split} if args.split else {"src": args.src, "refs": args.ref}
-        write_results(
-            {"checkpoint": str(ckpt), **where, **scores, "hypotheses": str(hyp_path)}, out
-        )
-        print(format_table(name, scores))
+        decode = {**decoding.as_dict(), "precision": translator.precision}
+        record = {"checkpoint": str(ckpt), **where, **scores, "decode": decode}
+        write_results(record | {"hypotheses": str(hyp_path)}, out)
+        print(format_table(name, scores, decode))
         print(f"\nhypotheses: {hyp_path}\nreport: {out}")
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -21,7 +21,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from nmt.cli.common import add_decoding_args, decoding_from_args, positive_int, resolve_device
+from nmt.cli.common import (
+    add_decoding_args,
+    add_precision_arg,
+    decoding_from_args,
+    positive_int,
+    precision_from_args,
+    resolve_device,
+)
 from nmt.errors import NMTError
 
 
@@ -43,6 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--max-input-tokens", type=positive_int, default=250, help="truncate longer inputs"
     )
+    add_precision_arg(p)
     add_decoding_args(p)
     args = p.parse_intermixed_args(argv)
     if args.input and args.sentences:
@@ -165,10 +173,12 @@ def main(argv: list[str] | None = None) -> None:
             source = stack.enter_context(open_input(args.input)) if args.input else None
             from nmt.translator import Translator
 
+            device = resolve_device(args.device)
             translator = Translator.from_checkpoint(
                 args.checkpoint,
-                device=resolve_device(args.device),
+                device=device,
                 max_input_tokens=args.max_input_tokens,
+                precision=precision_from_args(args, device),
             )
             out = sys.stdout
             if args.output:
