@@ -26,7 +26,7 @@ COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format train data compare bench bench-memory bench-memory-wmt clean
+.PHONY: help install test lint format train data compare time-to-bleu bench bench-memory bench-memory-wmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,19 @@ compare: $(STAMP) ## Train the variants on a preset and compare them (experiment
 	wall=$$(( $$(date +%s) - start )); \
 	$(BIN)/nmt-compare "$$sweep"/*/ --out "$(COMPARE_OUT)" --command "$$cmd" --wall-seconds "$$wall" \
 		--note "make compare experiment=$(experiment) SEEDS=$(SEEDS)$(if $(RESUME), RESUME=$(RESUME)) ARGS=\"$$COMPARE_ARGS\""
+
+TTB_RUNS ?= runs/time_to_bleu
+TTB_OUT ?= docs/results/time_to_bleu/time_to_bleu.json
+MINUTES ?= 20
+time-to-bleu: $(STAMP) ## Minutes of training to validation BLEU 30 and 35, default recipe, one run per seed (SEEDS=1,2,3 MINUTES=20 ARGS="...") -> JSON
+	@set -euo pipefail; stamp=$$(date +%Y-%m-%d_%H-%M-%S); runs=""; \
+	for seed in $$(echo "$(or $(SEEDS),1)" | tr , ' '); do \
+		dir="$(TTB_RUNS)/$${stamp}_seed$$seed"; \
+		echo "+ nmt-train hydra.run.dir=$$dir train.seed=$$seed train.max_minutes=$(MINUTES) $(ARGS)"; \
+		$(BIN)/nmt-train hydra.run.dir="$$dir" train.seed=$$seed train.max_minutes=$(MINUTES) $(ARGS); \
+		runs="$$runs $$dir"; \
+	done; \
+	$(BIN)/python scripts/time_to_bleu.py $$runs --out "$(TTB_OUT)"
 
 BENCH_OUT ?= docs/results/bench/bench.json
 bench: $(STAMP) ## Training/decoding speed of every variant -> JSON + BENCHMARK.md (BENCH_ARGS="...")

@@ -168,22 +168,39 @@ def test_bench_memory_verdict_when_two_validations_fall_between_samples():
 
 
 def test_time_to_bleu_reads_the_first_validation_over_each_threshold(tmp_path):
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    records = [(100, 12.0, 60.0), (200, 31.5, 125.0), (300, 29.0, 190.0), (400, 35.2, 250.0)]
-    (run_dir / "metrics.jsonl").write_text("".join(
-        json.dumps({"step": s, "epoch": 1, "valid_bleu": b, "train_seconds": t}) + "\n"
-        for s, b, t in records
-    ))  # fmt: skip
-    (run_dir / "results.json").write_text(json.dumps({"device": "cpu (x)", "precision": "bf16"}))
+    def make_run(name: str, seed: int, records: list[tuple[int, float, float]]) -> Path:
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        (run_dir / "metrics.jsonl").write_text("".join(
+            json.dumps({"step": s, "epoch": 1, "valid_bleu": b, "train_seconds": t}) + "\n"
+            for s, b, t in records
+        ))  # fmt: skip
+        (run_dir / "results.json").write_text(
+            json.dumps({"device": "cpu (x)", "precision": "bf16", "seed": seed})
+        )
+        return run_dir
+
+    one = make_run("a", 1, [(100, 12.0, 60.0), (200, 31.5, 125.0), (300, 29.0, 190.0),
+                            (400, 35.2, 250.0)])  # fmt: skip
+    two = make_run("b", 2, [(100, 30.0, 90.0), (200, 33.0, 150.0)])
     out = tmp_path / "t.json"
-    proc = run(["scripts/time_to_bleu.py", str(run_dir), "--thresholds", "30,35,40",
+    proc = run(["scripts/time_to_bleu.py", str(one), str(two), "--thresholds", "30,35,40",
                 "--out", str(out)], tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    reached = json.loads(out.read_text())["reached"]
+    result = json.loads(out.read_text())
+    reached = result["runs"][0]["reached"]
+    assert result["runs"][0]["seed"] == 1
     assert reached["30"]["step"] == 200 and reached["30"]["minutes"] == round(125 / 60, 2)
     assert reached["35"]["step"] == 400 and reached["40"] is None
     assert "never reached" in proc.stdout
+    summary = result["summary"]
+    assert summary["30"]["reached_in"] == 2 and summary["30"]["minutes"] == [2.08, 1.5]
+    assert summary["30"]["min"] == 1.5 and summary["30"]["max"] == 2.08
+    assert summary["30"]["mean"] == 1.79 and summary["30"]["sd"] == 0.41
+    assert summary["35"]["reached_in"] == 1 and summary["35"]["sd"] is None
+    assert summary["40"] == {"runs": 2, "reached_in": 0, "minutes": [], "mean": None, "sd": None,
+                             "min": None, "max": None}  # fmt: skip
+    assert "reached in 2 of 2 runs; minutes 1.79 ± 0.41 (mean ± sd), range 1.5–2.1" in proc.stdout
 
 
 def test_profile_step_splits_a_step_into_categories(tmp_path):
