@@ -108,6 +108,19 @@ def test_requests_waiting_together_are_translated_in_one_batch(trained: Path) ->
     assert all(a["batched_with"] == 2 for a in answers)
 
 
+def test_models_decode_in_the_precision_asked_for(trained: Path) -> None:
+    [served] = load_models([str(trained)], "cpu", precision="bf16").values()
+    assert served.translator.precision == "bf16"
+    idle = Served("t", served.variant, served.path, served.translator, layers=1, heads=2)
+    job = Job(["a b c"], Decoding(beam=1), 1, False)
+    idle.submit(job)
+    idle.jobs.put(None)
+    idle.serve_forever()
+    assert job.future.result(timeout=1)["translations"][0]["text"] == "a b c"
+    [default] = load_models([str(trained)], "cpu").values()
+    assert default.translator.precision == "fp32"
+
+
 def start_server(env, *checkpoints: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([str(BIN / "nmt-serve"), *map(str, checkpoints), "--port", "0"],
                             env=env, stderr=subprocess.PIPE, text=True)  # fmt: skip

@@ -13,7 +13,7 @@ import argparse
 import socket
 import sys
 
-from nmt.cli.common import positive_int, resolve_device
+from nmt.cli.common import add_precision_arg, positive_int, precision_from_args, resolve_device
 from nmt.errors import NMTError
 
 
@@ -25,6 +25,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--max-sentences", type=positive_int, default=64, help="per request")
     p.add_argument("--max-chars", type=positive_int, default=1000, help="per sentence")
+    add_precision_arg(p)
     return p.parse_args(argv)
 
 
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
             ) from None
         from nmt.serve.models import load_models
 
-        models = load_models(args.checkpoints, resolve_device(args.device))
+        device = resolve_device(args.device)
+        models = load_models(args.checkpoints, device, precision_from_args(args, device))
         app = create_app(models, Limits(max_sentences=args.max_sentences, max_chars=args.max_chars))
         for m in models.values():
             print(f"loaded {m.id}: {m.path}", file=sys.stderr)

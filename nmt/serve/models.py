@@ -162,14 +162,15 @@ def resolve_checkpoint(item: str) -> Path:
     return path
 
 
-def load_models(items: list[str], device: str) -> dict[str, Served]:
-    """Load each checkpoint (or run directory), start its worker; ids are unique labels."""
+def load_models(items: list[str], device: str, precision: str = "fp32") -> dict[str, Served]:
+    """Load each checkpoint (or run directory) to decode in ``precision`` (fp32 | bf16),
+    start its worker; ids are unique labels."""
     from nmt.models.registry import variant as declared
 
     models: dict[str, Served] = {}
     for item in items:
         path = resolve_checkpoint(item)
-        translator = Translator.from_checkpoint(path, device=device)
+        translator = Translator.from_checkpoint(path, device=device, precision=precision)
         name = translator.model.variant
         ckpt_id = name
         n = 2
