@@ -80,15 +80,20 @@ compare: $(STAMP) ## Train the variants on a preset and compare them (experiment
 TTB_RUNS ?= runs/time_to_bleu
 TTB_OUT ?= docs/results/time_to_bleu/time_to_bleu.json
 MINUTES ?= 20
+time-to-bleu: export TTB_ARGS = $(ARGS)
 time-to-bleu: $(STAMP) ## Minutes of training to validation BLEU 30 and 35, default recipe, one run per seed (SEEDS=1,2,3 MINUTES=20 ARGS="...") -> JSON
-	@set -euo pipefail; stamp=$$(date +%Y-%m-%d_%H-%M-%S); runs=""; \
-	for seed in $$(echo "$(or $(SEEDS),1)" | tr , ' '); do \
+	@set -uo pipefail; stamp=$$(date +%Y-%m-%d_%H-%M-%S); runs=(); failed=""; \
+	seeds=$$(echo "$(or $(SEEDS),1)" | tr , ' '); \
+	for seed in $$seeds; do case "$$seed" in *[!0-9]*) \
+		echo "error: SEEDS=$(SEEDS): give seeds as numbers, e.g. SEEDS=1,2,3" >&2; exit 2;; esac; done; \
+	for seed in $$seeds; do \
 		dir="$(TTB_RUNS)/$${stamp}_seed$$seed"; \
-		echo "+ nmt-train hydra.run.dir=$$dir train.seed=$$seed train.max_minutes=$(MINUTES) $(ARGS)"; \
-		$(BIN)/nmt-train hydra.run.dir="$$dir" train.seed=$$seed train.max_minutes=$(MINUTES) $(ARGS); \
-		runs="$$runs $$dir"; \
+		echo "+ nmt-train hydra.run.dir=$$dir train.seed=$$seed train.max_minutes=$(MINUTES) $$TTB_ARGS"; \
+		if $(BIN)/nmt-train hydra.run.dir="$$dir" train.seed=$$seed train.max_minutes=$(MINUTES) $$TTB_ARGS; \
+		then runs+=("$$dir"); else failed="$$failed $$seed"; fi; \
 	done; \
-	$(BIN)/python scripts/time_to_bleu.py $$runs --out "$(TTB_OUT)"
+	if [ $${#runs[@]} -gt 0 ]; then $(BIN)/python scripts/time_to_bleu.py "$${runs[@]}" --out "$(TTB_OUT)" || exit 1; fi; \
+	if [ -n "$$failed" ]; then echo "error: the run(s) of seed(s)$$failed failed" >&2; exit 1; fi
 
 BENCH_OUT ?= docs/results/bench/bench.json
 bench: $(STAMP) ## Training/decoding speed of every variant -> JSON + BENCHMARK.md (BENCH_ARGS="...")

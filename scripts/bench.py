@@ -190,8 +190,10 @@ def step_flops(model: torch.nn.Module, batch: Any) -> int:
 
 def training_batches(data: Any, max_tokens: int, n: int) -> list[Any]:
     """The first ``n`` training batches of ``data`` (shuffled with seed 1, as every benchmark
-    script draws them), collated up front so that timing leaves out batching; wraps around
-    the epoch when ``n`` is larger."""
+    script draws them), collated up front so that timing leaves out batching; when ``n`` is
+    larger than an epoch, the sampler's next epoch (its next shuffle) follows."""
+    if n < 1:
+        raise ValueError(f"training_batches: n must be at least 1, got {n}")
     sampler, collate = data.make_batches("train", max_tokens=max_tokens, shuffle=True, seed=1)
     encoded = data.encoded["train"]
     batches: list[Any] = []
@@ -335,8 +337,16 @@ def bench_decoding(
     return out
 
 
-def load_trained(path: str, device: torch.device) -> Any:
-    return Translator.from_checkpoint(path, device=str(device)).model
+def load_trained(path: str, device: torch.device, tokenizer: Any) -> Any:
+    """A checkpoint's model, refused unless it tokenizes as the benchmark data does (its
+    outputs are decoded and scored with that tokenizer)."""
+    translator = Translator.from_checkpoint(path, device=str(device))
+    if translator.tokenizer.fingerprint() != tokenizer.fingerprint():
+        raise SystemExit(
+            f"error: --checkpoint {path}: trained with another SentencePiece model than the "
+            "benchmark data's; give a checkpoint of a run on that data (--data)"
+        )
+    return translator.model
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -497,7 +507,7 @@ def bench_variant(
         print(f"bench: {variant} decoding ...", file=sys.stderr)
         trained = variant in checkpoints
         if trained:
-            model = load_trained(checkpoints[variant], device)
+            model = load_trained(checkpoints[variant], device, data.tokenizer)
         try:
             row["decoding"] = bench_decoding(model, data, device, precision, args, trained)
         except Exception as e:

@@ -261,6 +261,8 @@ def test_training_batches_takes_the_first_n_and_wraps_around_the_epoch():
     assert data.calls[0] == ("train", 64, True, 1)
     with pytest.raises(ValueError, match="no batches"):
         training_batches(Data([]), 64, 1)
+    with pytest.raises(ValueError, match="at least 1"):
+        training_batches(data, 64, 0)
 
 
 def test_bench_table_gives_each_precisions_decoding_speed_with_its_bleu():

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from nmt import EOS_ID
+from nmt import EOS_ID, PAD_ID
 from nmt.decoding import Decoding
 from nmt.errors import ConfigError
 from nmt.search import beam_search, greedy_search, length_penalty
@@ -120,3 +120,36 @@ def test_decoding_settings_have_one_name_and_read_older_records():
 def test_bad_decoding_settings_are_one_line(values, needle):
     with pytest.raises(ConfigError, match=needle):
         Decoding(**values)
+
+
+@pytest.mark.parametrize("name", ["transformer", "luong", "seq2seq"])
+def test_beam_that_keeps_the_source_state_equals_full_reorders(name, monkeypatch):
+    """Beam search skips copying the source-side state while no sentence leaves the batch;
+    with every reorder a full one instead, the hypotheses are exactly the same."""
+    from nmt.models import VARIANTS, build_model
+
+    torch.manual_seed(0)
+    model = build_model({"name": name, **VARIANTS[name].tiny}, 13, 11).eval()
+    src = torch.randint(4, 12, (4, 7))
+    mask = torch.arange(7) < torch.tensor([[7], [2], [5], [3]])  # sentences of 7, 2, 5, 3
+    src = src.masked_fill(~mask, PAD_ID)
+    decoding = Decoding(beam=3, max_len_a=1.0, max_len_b=2)  # they finish at different steps
+    calls: list[bool] = []
+    reorder = type(model).reorder_state
+
+    def spy(self, state, index, *, within_sentences=False):
+        calls.append(within_sentences)
+        return reorder(self, state, index, within_sentences=within_sentences)
+
+    monkeypatch.setattr(type(model), "reorder_state", spy)
+    kept = beam_search(model, src, mask, decoding, nbest=3)
+    assert True in calls and calls.count(False) >= 2  # the expansion, and a sentence leaving
+
+    def full(self, state, index, *, within_sentences=False):
+        return reorder(self, state, index)
+
+    monkeypatch.setattr(type(model), "reorder_state", full)
+    reference = beam_search(model, src, mask, decoding, nbest=3)
+    assert [[(h.tokens, h.score) for h in s] for s in kept] == [
+        [(h.tokens, h.score) for h in s] for s in reference
+    ]
