@@ -130,7 +130,6 @@ def beam_search(
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     step = 0
     while True:
-        left = False  # did a sentence leave the batch this step?
         n = active.numel()
         lp, state, attn = model.decode_step(prev, state)  # (n*k, V), (n*k, S)
         lp = lp.float()
@@ -173,13 +172,12 @@ def beam_search(
             rows, new_tok = rows[keep_rows], new_tok[keep_rows]
             live_scores = live_scores[keep.to(device)]
             active = active[keep]
-            left = True
         seqs = torch.cat([seqs[rows], new_tok.unsqueeze(1)], 1)
         if attn_hist is not None:
             attn_hist = attn_hist[rows]
-        # hypotheses move only within their sentence unless one left: the source-side
-        # state (encoder outputs, the Transformer's cross-attention keys) stays put
-        state = model.reorder_state(state, rows, within_sentences=not left)
+        # hypotheses move only within their sentence unless a sentence left the batch:
+        # then the source-side state (encoder outputs, cross-attention keys) stays put
+        state = model.reorder_state(state, rows, within_sentences=not bool(done.any()))
         scores = live_scores
         prev = new_tok
     return [sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished]

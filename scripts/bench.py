@@ -337,16 +337,29 @@ def bench_decoding(
     return out
 
 
-def load_trained(path: str, device: torch.device, tokenizer: Any) -> Any:
-    """A checkpoint's model, refused unless it tokenizes as the benchmark data does (its
-    outputs are decoded and scored with that tokenizer)."""
-    translator = Translator.from_checkpoint(path, device=str(device))
-    if translator.tokenizer.fingerprint() != tokenizer.fingerprint():
-        raise SystemExit(
-            f"error: --checkpoint {path}: trained with another SentencePiece model than the "
-            "benchmark data's; give a checkpoint of a run on that data (--data)"
-        )
-    return translator.model
+def load_trained(
+    checkpoints: dict[str, str], variants: list[str], device: torch.device, tokenizer: Any
+) -> dict[str, Any]:
+    """Each ``--checkpoint`` variant's model, loaded once before anything is timed.
+
+    Refused with a one-line error: a variant that is not benchmarked, or a checkpoint that
+    does not tokenize as the benchmark data does (its outputs are decoded and scored with
+    that tokenizer)."""
+    models = {}
+    for variant, path in checkpoints.items():
+        if variant not in variants:
+            raise SystemExit(
+                f"error: --checkpoint {variant}={path}: {variant} is not among --variants "
+                f"({','.join(variants)}); name one of them"
+            )
+        translator = Translator.from_checkpoint(path, device=str(device))
+        if translator.tokenizer.fingerprint() != tokenizer.fingerprint():
+            raise SystemExit(
+                f"error: --checkpoint {path}: trained with another SentencePiece model than "
+                "the benchmark data's; give a checkpoint of a run on that data (--data)"
+            )
+        models[variant] = translator.model
+    return models
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -459,7 +472,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default="bench.json")
     p.add_argument("--markdown", help="also write the table to this Markdown file")
     args = p.parse_args(argv)
-    args.model_overrides = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.model)}
+    for flag, items, form in (("--checkpoint", args.checkpoint, "VARIANT=PATH"),
+                              ("--model", args.model, "KEY=VALUE")):  # fmt: skip
+        for kv in items:
+            if "=" not in kv:
+                p.error(f"{flag} {kv}: expected {form}")
+    args.checkpoints = dict(kv.split("=", 1) for kv in args.checkpoint)
+    try:
+        args.model_overrides = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.model)}
+    except ValueError as e:
+        p.error(f"--model: sizes are integers ({e})")
     return args
 
 
@@ -491,7 +513,7 @@ def bench_variant(
     precision: str,
     data: Any,
     device: torch.device,
-    checkpoints: dict[str, str],
+    trained_models: dict[str, Any],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     """Training throughput, then decoding speed in the same precision (unless
@@ -505,9 +527,9 @@ def bench_variant(
     model = row.pop("_model")
     if not args.no_decode:
         print(f"bench: {variant} decoding ...", file=sys.stderr)
-        trained = variant in checkpoints
-        if trained:
-            model = load_trained(checkpoints[variant], device, data.tokenizer)
+        trained = variant in trained_models
+        if trained:  # decoding is autocast, so one fp32 model serves every precision
+            model = trained_models[variant]
         try:
             row["decoding"] = bench_decoding(model, data, device, precision, args, trained)
         except Exception as e:
@@ -528,11 +550,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n = args.peak_n or (8192 if device.type == "cuda" else 2048)
     args.peaks = matmul_peaks(device, n)
     data = prepare_data(bench_data(args.data), log=lambda m: print(m, file=sys.stderr))
-    checkpoints = dict(kv.split("=", 1) for kv in args.checkpoint)
+    variants = args.variants.split(",")
+    trained_models = load_trained(args.checkpoints, variants, device, data.tokenizer)
     rows = []
-    for variant in args.variants.split(","):
+    for variant in variants:
         for precision in precisions:
-            rows.append(bench_variant(variant, precision, data, device, checkpoints, args))
+            rows.append(bench_variant(variant, precision, data, device, trained_models, args))
     # the peak again at the end: a shared machine's speed drifts, so MFU is taken
     # against the best of the two measurements (the peak this device showed)
     start = dict(args.peaks)

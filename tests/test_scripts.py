@@ -287,3 +287,46 @@ def test_bench_table_gives_each_precisions_decoding_speed_with_its_bleu():
     table = markdown(result)
     assert "| 512 (BLEU 36.0) | 151 (BLEU 37.5) | 900 / 700 |" in table
     assert "| 99 (untrained) | 20 (untrained) |" in table
+
+
+def test_bench_loads_each_checkpoint_once_and_refuses_a_foreign_one(monkeypatch):
+    sys.path.insert(0, str(ROOT))
+    try:
+        import scripts.bench as bench
+    finally:
+        sys.path.remove(str(ROOT))
+
+    class Tok:
+        def __init__(self, fp: str) -> None:
+            self.fp = fp
+
+        def fingerprint(self) -> str:
+            return self.fp
+
+    loaded = []
+
+    class FakeTranslator:
+        @classmethod
+        def from_checkpoint(cls, path, device):
+            loaded.append(path)
+            t = cls()
+            t.tokenizer, t.model = Tok("other" if "foreign" in path else "ours"), f"model@{path}"
+            return t
+
+    monkeypatch.setattr(bench, "Translator", FakeTranslator)
+    cpu = bench.torch.device("cpu")
+    models = bench.load_trained({"luong": "a.pt", "transformer": "b.pt"},
+                                ["luong", "transformer", "seq2seq"], cpu, Tok("ours"))  # fmt: skip
+    assert models == {"luong": "model@a.pt", "transformer": "model@b.pt"} and loaded == [
+        "a.pt",
+        "b.pt",
+    ]
+    with pytest.raises(SystemExit, match="another SentencePiece model"):
+        bench.load_trained({"luong": "foreign.pt"}, ["luong"], cpu, Tok("ours"))
+    with pytest.raises(SystemExit, match="bahdanau is not among --variants"):
+        bench.load_trained({"bahdanau": "a.pt"}, ["luong"], cpu, Tok("ours"))
+    args = bench.parse_args(["--checkpoint", "luong=x.pt", "--model", "d_model=32"])
+    assert args.checkpoints == {"luong": "x.pt"} and args.model_overrides == {"d_model": 32}
+    for bad in (["--checkpoint", "x.pt"], ["--model", "d_model"], ["--model", "d_model=big"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args(bad)
