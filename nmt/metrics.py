@@ -84,6 +84,7 @@ def corpus_scores(
         "bleu_signature": str(bleu.get_signature()),
         "bleu_detail": str(b),
         "bleu_bp": round(b.bp, 4),
+        "bleu_precisions": [round(x, 2) for x in b.precisions],  # 1- to 4-gram, %
         "length_ratio": round(b.sys_len / b.ref_len, 4) if b.ref_len else None,
         "chrf": round(c.score, 2),
         "chrf_signature": str(chrf.get_signature()),
@@ -117,6 +118,17 @@ def brevity_penalty(scores: dict) -> float | None:
     """BLEU's brevity penalty, exp(1 - 1/ratio) below ratio 1 (Papineni et al. 2002,
     §2.2.2), as sacreBLEU computed it: ``bleu_bp`` or an older result's ``bleu_detail``."""
     return _from_scores(scores, "bleu_bp", "BP")
+
+
+def ngram_precisions(scores: dict) -> list[float] | None:
+    """BLEU's modified 1- to 4-gram precisions in % (Papineni et al. 2002, Eq. 1):
+    ``bleu_precisions``, or an older result's ``bleu_detail`` (``42.9/14.6/6.0/2.7``)."""
+    if scores.get("bleu_precisions") is not None:
+        return [float(x) for x in scores["bleu_precisions"]]
+    found = re.search(
+        r"([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) \(BP", str(scores.get("bleu_detail") or "")
+    )
+    return [float(x) for x in found.groups()] if found else None
 
 
 def with_ci(value: float, ci: float | None) -> str:

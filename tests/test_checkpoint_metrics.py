@@ -10,7 +10,13 @@ import torch
 
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.errors import CheckpointError
-from nmt.metrics import bleu_by_length, corpus_scores, length_buckets, length_ratio
+from nmt.metrics import (
+    bleu_by_length,
+    corpus_scores,
+    length_buckets,
+    length_ratio,
+    ngram_precisions,
+)
 
 
 def payload() -> dict:
@@ -77,6 +83,24 @@ def test_length_ratio_and_brevity_penalty_of_a_short_output():
     old = {"bleu_detail": s["bleu_detail"]}
     assert "ratio = 0.500" in old["bleu_detail"] and length_ratio(old) == pytest.approx(0.5)
     assert length_ratio({"bleu": 1.0}) is None
+
+
+def test_ngram_precisions_stored_and_read_from_an_older_results_detail():
+    """Output that stops halfway keeps its n-gram precisions (all 100%) while its ratio is
+    0.5; results written before they were stored give them from bleu_detail, with or
+    without a bootstrap interval in the string."""
+    refs = [["a b c d e f g h i j k l"]]
+    s = corpus_scores(["a b c d e f"], refs)
+    assert s["bleu_precisions"] == [100.0] * 4 and ngram_precisions(s) == [100.0] * 4
+    hyps = ["the cat sat on a mat today", "a dog ran off"] * 5
+    refs = [["the cat sat on the mat", "the dog ran away"] * 5]
+    for n in (0, 20):
+        scores = corpus_scores(hyps, refs, n_bootstrap=n)
+        expected = [round(p, 1) for p in sacrebleu.corpus_bleu(hyps, refs).precisions]
+        assert [round(p, 1) for p in scores["bleu_precisions"]] == expected
+        old = {"bleu_detail": scores["bleu_detail"]}
+        assert ngram_precisions(old) == expected, old
+    assert ngram_precisions({"bleu": 1.0}) is None
 
 
 def test_length_buckets_cover_everything_and_hold_enough():

@@ -636,6 +636,8 @@ def test_extra_test_splits_get_their_own_paired_tests(env, tmp_path):
         assert res["length_ratio"] == pytest.approx(ratio, abs=0.001)
         row = rf"^\| {d.name} \| [0-9.]+ \([0-9.]+\) \| {res['length_ratio']:.3f} "
         assert re.search(row, lengths, re.M), lengths
+        precisions = "/".join(f"{x:.1f}" for x in res["bleu_precisions"])
+        assert re.search(rf"^\| {d.name} \| [0-9./]+ \| {precisions} \|$", lengths, re.M), lengths
     table = {r["variant"]: r for r in csv.DictReader((out / "results.csv").open(encoding="utf-8"))}
     joined_ratio = float(table["seq2seq"]["test.join2_length_ratio"])
     assert joined_ratio == pytest.approx(results[1]["length_ratio"])
