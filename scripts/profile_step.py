@@ -6,6 +6,12 @@ autocast casts, the optimiser, and the rest; writes JSON (and prints a table).
 
 The shares say what is not matmul, i.e. what a faster step must remove. Name the CPU
 (``lscpu``) beside the numbers: AMX, AVX512-BF16 and AVX2 machines differ.
+
+With ``--baseline`` the textbook PyTorch model of each variant (``scripts/bench_baseline.py``,
+the one ``make bench`` times beside it) is profiled on the same batches too, and each
+variant gets Amdahl's bound on ``nmt``'s speed-up over it: the textbook step's time over
+``nmt``'s matmul time, what ``nmt`` would reach if everything but its matrix products cost
+nothing (both do the same products, so neither can go below that time).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import argparse
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,7 @@ from nmt.device import cpu_description, resolve_precision
 from nmt.models import build_model
 from scripts.bench import (
     VARIANTS,
+    baseline_step,
     bench_data,
     model_config,
     nmt_loss,
@@ -59,16 +67,21 @@ def category(name: str) -> str:
     return "other"
 
 
-def profile_variant(variant: str, data: Any, precision: str, args: argparse.Namespace) -> dict:
+def nmt_step(variant: str, data: Any, precision: str) -> Callable[[Any], None]:
+    """``nmt``'s training step for ``variant``, its optimiser as ``nmt-train`` makes it."""
     device = torch.device("cpu")
     tok = data.tokenizer
     torch.manual_seed(0)
     model = build_model(model_config(variant, {}), tok.src_vocab_size, tok.tgt_vocab_size)
     model.train()
-    opt = make_optimizer(model.parameters(), 1e-4, device)  # as nmt-train makes it
-    batches = training_batches(data, args.max_tokens, args.steps + 2)
+    opt = make_optimizer(model.parameters(), 1e-4, device)
+    return training_step(model, model, opt, nmt_loss, device, precision)
 
-    step = training_step(model, model, opt, nmt_loss, device, precision)
+
+def profile_variant(
+    variant: str, step: Callable[[Any], None], batches: list, precision: str
+) -> dict:
+    """Self CPU time of each operator over ``batches[2:]`` (the first two warm up)."""
     for b in batches[:2]:  # warm-up
         step(b)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -101,20 +114,42 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--precision", default="auto", help="auto | fp32 | bf16")
     p.add_argument("--max-tokens", type=int, default=4096)
     p.add_argument("--steps", type=int, default=5, help="profiled steps per variant")
+    p.add_argument("--baseline", action="store_true", help="also profile the textbook models")
     p.add_argument("--out", default="profile.json")
     args = p.parse_args(argv)
     precision = resolve_precision(args.precision, torch.device("cpu"))
     data = prepare_data(bench_data(args.data), log=lambda m: print(m, file=sys.stderr))
-    rows = [profile_variant(v, data, precision, args) for v in args.variants.split(",")]
+    rows = []
+    for v in args.variants.split(","):
+        batches = training_batches(data, args.max_tokens, args.steps + 2)
+        row = profile_variant(v, nmt_step(v, data, precision), batches, precision)
+        if args.baseline:
+            model_args = argparse.Namespace(model_overrides={})
+            step, _ = baseline_step(v, data.tokenizer, torch.device("cpu"), precision, model_args)
+            base = profile_variant(v, step, batches, precision)
+            matmul_ms = row["ms_per_step"] * row["shares"].get("matmul", 0.0)
+            row["baseline"] = base
+            row["speedup"] = base["ms_per_step"] / row["ms_per_step"]
+            row["speedup_bound"] = base["ms_per_step"] / matmul_ms if matmul_ms else None
+        rows.append(row)
     result = {"cpu": cpu_description(), "allocator": allocator_name(), "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "variants": rows}  # fmt: skip
+              "threads": torch.get_num_threads(), "command": " ".join(sys.argv),
+              "variants": rows}  # fmt: skip
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     cats = [c for c, _ in CATEGORIES] + ["other"]
     print(f"| variant | ms/step | {' | '.join(cats)} |")
     print(f"| --- | ---: | {' | '.join('---:' for _ in cats)} |")
     for r in rows:
-        shares = " | ".join(f"{r['shares'].get(c, 0):.0%}" for c in cats)
-        print(f"| {r['variant']} ({r['precision']}) | {r['ms_per_step']:.0f} | {shares} |")
+        for name, row in ((r["variant"], r), (f"{r['variant']}, textbook", r.get("baseline"))):
+            if row is not None:
+                shares = " | ".join(f"{row['shares'].get(c, 0):.0%}" for c in cats)
+                print(f"| {name} ({r['precision']}) | {row['ms_per_step']:.0f} | {shares} |")
+    for r in rows:
+        if "baseline" in r:
+            print(
+                f"{r['variant']}: nmt {r['speedup']:.2f}x the textbook step; at most "
+                f"{r['speedup_bound']:.2f}x if all but its matmuls cost nothing (Amdahl)"
+            )
 
 
 if __name__ == "__main__":

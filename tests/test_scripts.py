@@ -206,15 +206,21 @@ def test_time_to_bleu_reads_the_first_validation_over_each_threshold(tmp_path):
 def test_profile_step_splits_a_step_into_categories(tmp_path):
     out = tmp_path / "profile.json"
     proc = run(["scripts/profile_step.py", "--data", "synthetic", "--variants",
-                "transformer,luong", "--steps", "2", "--max-tokens", "256", "--out", str(out)],
-               tmp_path)  # fmt: skip
+                "transformer,luong", "--steps", "2", "--max-tokens", "256", "--baseline",
+                "--out", str(out)], tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(out.read_text())["variants"]
     assert [r["variant"] for r in rows] == ["transformer", "luong"]
     for r in rows:
-        assert r["ms_per_step"] > 0 and abs(sum(r["shares"].values()) - 1) < 0.01
-        assert r["shares"]["matmul"] > 0 and r["top_ops"]
-    assert "| transformer (" in proc.stdout
+        for row in (r, r["baseline"]):  # nmt's step and the textbook model's
+            assert row["ms_per_step"] > 0 and abs(sum(row["shares"].values()) - 1) < 0.01
+            assert row["shares"]["matmul"] > 0 and row["top_ops"]
+        assert r["baseline"]["top_ops"] != r["top_ops"]  # a different model was profiled
+        base_ms, nmt_ms = r["baseline"]["ms_per_step"], r["ms_per_step"]
+        assert r["speedup"] == pytest.approx(base_ms / nmt_ms)
+        assert r["speedup_bound"] == pytest.approx(base_ms / (nmt_ms * r["shares"]["matmul"]))
+    assert "| transformer (" in proc.stdout and "| transformer, textbook (" in proc.stdout
+    assert "at most" in proc.stdout
 
 
 def test_ab_step_times_two_sides_on_the_same_batches(tmp_path):
