@@ -353,7 +353,7 @@ def load_trained(
                 f"({','.join(variants)}); name one of them"
             )
         translator = Translator.from_checkpoint(path, device=str(device))
-        if translator.tokenizer.fingerprint() != tokenizer.fingerprint():
+        if translator.tokenizer.fingerprint != tokenizer.fingerprint:
             raise SystemExit(
                 f"error: --checkpoint {path}: trained with another SentencePiece model than "
                 "the benchmark data's; give a checkpoint of a run on that data (--data)"

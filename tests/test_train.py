@@ -303,6 +303,21 @@ def test_resume_gives_the_same_weights_as_training_straight(env, tmp_path, n_tra
     assert a["trainer"]["bad_evals"] == b["trainer"]["bad_evals"]
 
 
+def test_validating_more_often_changes_no_training_step(env, tmp_path):
+    """Validation draws no random numbers and touches no training state, so a run validated
+    every 3 updates ends with the weights of one validated only at its epochs' ends (the
+    Transformer's schedule does not depend on validation; dropout on, so the RNG counts)."""
+    common = [*TINY_DATA, *TINY_TRANSFORMER, *QUIET, "model.dropout=0.2", "train.max_steps=12",
+              "data.synthetic.n_train=2000"]  # fmt: skip
+    nmt_train(env, tmp_path / "rare", *common, "train.eval_every=0")
+    nmt_train(env, tmp_path / "often", *common, "train.eval_every=3")
+    evals = (tmp_path / "often" / "metrics.jsonl").read_text().splitlines()
+    assert len(evals) > len((tmp_path / "rare" / "metrics.jsonl").read_text().splitlines())
+    a = load_checkpoint(tmp_path / "rare" / "checkpoints" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "often" / "checkpoints" / "last.pt")["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def results_of(run: Path) -> dict:
     return json.loads((run / "results.json").read_text())
 
