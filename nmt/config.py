@@ -34,7 +34,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     # schedule: auto = inverse_sqrt for the Transformer, plateau for RNNs
     scheduler: str = "auto"  # auto | inverse_sqrt | plateau | warmup_plateau | constant
-    warmup_steps: int = 1000  # inverse_sqrt, warmup_plateau: linear warm-up steps
+    warmup_steps: int = 400  # inverse_sqrt, warmup_plateau: linear warm-up steps
     plateau_factor: float = 0.5  # (warmup_)plateau: multiply lr by this when valid BLEU stalls
     plateau_patience: int = 1  # (warmup_)plateau: evaluations without improvement before decaying
     min_lr: float = 1e-5
