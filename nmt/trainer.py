@@ -455,6 +455,8 @@ class Trainer:
                 ),
                 "train_seconds": round(self.clock.train_seconds, 1),
             }
+            if final:  # after the budget ran out, off the schedule (mid-epoch, say)
+                record["final"] = True
             with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
             tqdm.write(

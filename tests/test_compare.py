@@ -598,8 +598,8 @@ def test_length_edges_cut_the_buckets_and_extra_tests_get_their_own_table(env, r
     assert extra.startswith(": `test2`")
     recorded = json.loads((copies[0] / "results.json").read_text())["test"]["test2"]
     extra_rows = re.findall(r"^\| (\S+) \| (\d+) \| ([\d.]+)", extra, re.M)
-    assert [(r[0], int(r[1])) for r in extra_rows] == [
-        (b["label"], b["n"]) for b in recorded["bleu_by_length"]
+    assert [(r[0], int(r[1])) for r in extra_rows] == [  # written as the main table writes them
+        (b["label"].replace("-", "–"), b["n"]) for b in recorded["bleu_by_length"]
     ]
     proc = nmt_compare(env, *copies, *args, "--edges", "9,5")
     assert proc.returncode == 2 and "increasing positive integers" in proc.stderr
@@ -701,5 +701,18 @@ def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bl
     stalled = _run_with_curve("max_target_tokens", [*on_loss[:-1], (0.9, 4.6)])
     stalled.results["early_stopping_metric"] = "loss"
     assert still_improving(stalled) is None
+    # the extra validation a budget adds mid-epoch is no point of the curve: a rising curve
+    # whose last, partial-epoch validation fell back a little is still not converged
+    # (marked "final", or in older runs: in the same epoch as the scheduled one before it)
+    tail = _run_with_curve("max_target_tokens", [*on_loss, (0.6, 4.56)])
+    tail.results["early_stopping_metric"] = "loss"
+    tail.metrics[-1]["final"] = True
+    assert still_improving(tail) == "loss -1.09%"
+    for i, m in enumerate(tail.metrics):
+        m.pop("final", None)
+        m["epoch"] = min(i + 1, len(on_loss))  # the last two in one epoch
+    assert still_improving(tail) == "loss -1.09%"
+    tail.metrics[-1]["epoch"] += 1  # a scheduled validation after all: it decides
+    assert still_improving(tail) is None
     assert "patience (4.700 → 4.550)" in text and text.count("patience (") == 1
     assert convergence_lines(SimpleNamespace(runs=[done])) == []

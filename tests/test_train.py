@@ -383,6 +383,27 @@ def test_a_target_token_budget_ends_the_run_and_resumes_exactly(env, tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_the_validation_a_budget_adds_off_the_schedule_is_marked_final(env, tmp_path):
+    """A budget that ends training between two scheduled validations adds one more, marked
+    ``"final"`` in metrics.jsonl; nmt-compare's curve leaves it out, also for older runs
+    without the mark (its step is off the ``eval_every`` grid). At a scheduled step there
+    is no extra validation."""
+    from nmt.compare.runs import load_run
+
+    common = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=4"]
+    for steps, finals in ((10, [False, False, True]), (8, [False, False])):
+        run = tmp_path / f"steps{steps}"
+        nmt_train(env, run, *common, f"train.max_steps={steps}")
+        evals = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        assert [e.get("final", False) for e in evals] == finals
+        assert [m["step"] for m in load_run(run).scheduled_metrics] == [4, 8]
+    old = tmp_path / "steps10"  # as written before the mark
+    lines = [json.loads(x) for x in (old / "metrics.jsonl").read_text().splitlines()]
+    unmarked = [{k: v for k, v in e.items() if k != "final"} for e in lines]
+    (old / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in unmarked))
+    assert [m["step"] for m in load_run(old).scheduled_metrics] == [4, 8]
+
+
 def test_early_stopping_on_the_validation_loss(env, tmp_path):
     """train.early_stopping_metric=loss: best.pt is the validation of the lowest loss (not of
     the best BLEU), patience counts validations without a lower loss, the plateau schedule

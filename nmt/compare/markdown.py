@@ -185,19 +185,22 @@ RISING_LOSS = 0.001
 
 
 def still_improving(run: Run) -> str | None:
-    """For a run that a budget stopped: how far its last validation lies beyond every
-    earlier one on its ``train.early_stopping_metric``, e.g. "+0.62" (BLEU) or "loss
+    """For a run that a budget stopped: how far its last scheduled validation lies beyond
+    every earlier one on its ``train.early_stopping_metric``, e.g. "+0.62" (BLEU) or "loss
     -0.28%"; None when it converged, was stopped early, or did not improve by RISING
-    (BLEU) or RISING_LOSS (the loss)."""
-    if run.results.get("stop_reason") == "patience" or len(run.metrics) < 2:
+    (BLEU) or RISING_LOSS (the loss). The extra validation a budget adds between two
+    scheduled ones is left out (:attr:`Run.scheduled_metrics`): a few updates into an
+    interval, its score is noise around the last point of the curve, not the next one."""
+    metrics = run.scheduled_metrics
+    if run.results.get("stop_reason") == "patience" or len(metrics) < 2:
         return None
     if run.results.get("early_stopping_metric") == "loss":
-        losses = [float(m["valid_loss"]) for m in run.metrics if "valid_loss" in m]
+        losses = [float(m["valid_loss"]) for m in metrics if "valid_loss" in m]
         if len(losses) < 2:
             return None
         drop = 1 - losses[-1] / min(losses[:-1])
         return f"loss -{drop:.2%}" if drop >= RISING_LOSS else None
-    bleus = [float(m.get("valid_bleu", 0.0)) for m in run.metrics]
+    bleus = [float(m.get("valid_bleu", 0.0)) for m in metrics]
     gain = bleus[-1] - max(bleus[:-1])
     return f"+{gain:.2f}" if gain >= RISING else None
 
@@ -233,10 +236,10 @@ def convergence_lines(c: Comparison) -> list[str]:
         names = ", ".join(f"{r.label} ({g})" for r, g in rising)
         lines += [
             "",
-            f"**Not converged.** Still improving when their budget ended (the last validation "
-            f"BLEU at least {RISING} above every earlier one, or for runs that stop on the "
-            f"loss, the last validation loss at least {RISING_LOSS:.1%} below every earlier "
-            f"one): {names}. Their scores are what "
+            f"**Not converged.** Still improving when their budget ended (the last "
+            f"scheduled validation BLEU at least {RISING} above every earlier one, or for "
+            f"runs that stop on the loss, the last scheduled validation loss at least "
+            f"{RISING_LOSS:.1%} below every earlier one): {names}. Their scores are what "
             "the variant reached on this budget, a lower bound, not what it can do: a "
             "difference involving them is a finding about the budget until a longer run or "
             "early stopping (`train.patience`) says otherwise.",
@@ -275,11 +278,12 @@ def extra_length_lines(c: Comparison) -> list[str]:
         lines += [
             f"As each run scored it with its best checkpoint at the end of training "
             f"(`results.json`): buckets cut at {', '.join(map(str, edges))} source words, one "
-            f"with fewer than {MIN_BUCKET} sentences joined to the next; ± is the 95% bootstrap "
+            f"with fewer than {MIN_BUCKET} sentences joined to the next (the last, to the one "
+            "before); ± is the 95% bootstrap "
             "interval.",
             "",
             bucket_table(
-                labels,
+                [lab.replace("-", "–") for lab in labels],  # as the test set's table writes them
                 [b["n"] for b in per_run[0]],
                 {r.label: [b["bleu"] for b in p] for r, p in zip(c.runs, per_run, strict=True)},
                 {
@@ -424,7 +428,7 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
             if b.equal_count
             else f"Source length in words; the buckets are cut at "
             f"{', '.join(map(str, b.edges))} words ({b.origin}), one with fewer than "
-            f"{b.min_count} sentences joined to the next"
+            f"{b.min_count} sentences joined to the next (the last, to the one before)"
         )
         + ", the same buckets for every run. Error bars and ± are 95% bootstrap intervals of "
         "each bucket's BLEU.",

@@ -137,6 +137,27 @@ class Run:
     def test_scores(self, split: str = "test") -> dict[str, Any]:
         return dict(self.results["test"][split])
 
+    @property
+    def scheduled_metrics(self) -> list[dict[str, Any]]:
+        """The validations on the run's schedule (every ``train.eval_every`` updates or every
+        epoch), without the extra one a budget may add when it ends training between two
+        (``"final"`` in metrics.jsonl; in older runs, a last validation off the schedule:
+        its step not a multiple of ``eval_every``, or in the same epoch as the one before).
+        Its model has trained only part of an interval, so it is no point of the curve."""
+        records = list(self.metrics)
+        if any("final" in m for m in records):
+            return [m for m in records if not m.get("final")]
+        if len(records) >= 2:
+            last, before = records[-1], records[-2]
+            every = int((self.config.get("train") or {}).get("eval_every") or 0)
+            if every > 0:
+                off = int(last.get("step", 0)) % every != 0
+            else:
+                off = last.get("epoch") is not None and last.get("epoch") == before.get("epoch")
+            if off:
+                records.pop()
+        return records
+
     def validation_losses(self) -> tuple[float, float, float] | None:
         """Validation loss at the best validation BLEU (the first of equals), at the last
         validation, and the lowest of the run; None before two validations."""
