@@ -667,6 +667,15 @@ def test_run_md_names_each_machine_a_resumed_run_trained_on():
     )
 
 
+def test_the_report_says_how_many_processes_trained_a_run_and_what_ended_each():
+    from nmt.compare.markdown import processes_line
+
+    assert processes_line({"processes": 1, "stops": ["patience"]}) == "1 process"
+    resumed = {"processes": 3, "stops": ["signal", "signal", "max_target_tokens"]}
+    assert processes_line(resumed) == "3 processes, ended by signal, signal, max_target_tokens"
+    assert processes_line({"processes": 2}) == "2 processes"  # older results.json
+
+
 def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bleu():
     from types import SimpleNamespace
 

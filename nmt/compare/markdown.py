@@ -56,6 +56,16 @@ def where_trained(results: dict) -> str:
     )
 
 
+def processes_line(results: dict) -> str:
+    """How many processes trained a run and what ended each (a run interrupted and resumed:
+    ``3 processes, ended by signal, signal, max_target_tokens``)."""
+    n = int(results.get("processes") or 1)
+    stops = results.get("stops") or []
+    if n == 1:
+        return "1 process"
+    return f"{n} processes" + (f", ended by {', '.join(map(str, stops))}" if stops else "")
+
+
 def _pair_cell(tests: list[Paired]) -> str:
     """``+3.46 (p<0.001) ✓``: the mean difference over seed pairings, each pairing's p-value,
     and ✓ when the difference holds at 0.05 in every pairing."""
@@ -548,8 +558,8 @@ def runs_section(runs: list[Run]) -> list[str]:
             f"after {r.get('steps')} updates, {r.get('epochs_trained', r.get('epochs'))} epochs"
             + (f", {tokens:,} target tokens" if tokens is not None else "")
             + f", {format_seconds(r.get('train_seconds'))} of training "
-            f"({r.get('processes', 1)} process(es)); best step {r.get('best_step')}; "
-            f"{r.get('device')}, {r.get('precision')}, torch {r.get('torch')}, "
+            f"({processes_line(r)}); best step {r.get('best_step')}; "
+            f"{where_trained(r)}, {r.get('precision')}, torch {r.get('torch')}, "
             f"{r.get('threads')} threads, world size {r.get('world_size')}",
         ]
     return lines
