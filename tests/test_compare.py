@@ -667,6 +667,23 @@ def test_run_md_names_each_machine_a_resumed_run_trained_on():
     )
 
 
+def test_absolute_paths_inside_the_working_folder_are_written_relative(env, runs):
+    """Run folders and --out given as absolute paths inside the working folder appear
+    relative in every written file: a committed report carries no machine's paths."""
+    base = runs[0].parent.parent  # holds the runs' folder and the output
+    out = base / "abs_out"
+    proc = subprocess.run(
+        [str(BIN / "nmt-compare"), *map(str, runs), "--out", str(out), "--sentences", "0",
+         "--average-last", "0"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=base,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("report.md", "RUN.md", "results.csv", "variants.csv", "significance.csv"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert str(base) not in text, name
+    assert f"`{runs[0].relative_to(base)}`" in (out / "RUN.md").read_text(encoding="utf-8")
+
+
 def test_the_report_says_how_many_processes_trained_a_run_and_what_ended_each():
     from nmt.compare.markdown import processes_line
 

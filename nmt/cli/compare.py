@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from nmt.device import resolve_device
 from nmt.errors import NMTError
@@ -73,6 +74,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def relative(path: str | Path) -> Path:
+    """``path`` relative to the working folder when it lies inside it: the report, RUN.md and
+    the CSVs name the runs as given, and a committed report must not carry this machine's
+    absolute paths."""
+    path = Path(path)
+    if path.is_absolute() and path.resolve().is_relative_to(Path.cwd().resolve()):
+        return path.resolve().relative_to(Path.cwd().resolve())
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
@@ -82,8 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         device = resolve_device(args.device)
         run_dirs = expand_run_dirs(args.runs, warn=lambda m: print(m, file=sys.stderr))
         c = compare_runs(
-            run_dirs,
-            args.out,
+            [relative(d) for d in run_dirs],
+            relative(args.out),
             device=device,
             root=args.root,
             min_count=args.min_count,
