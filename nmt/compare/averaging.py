@@ -132,15 +132,18 @@ def averaging_table(results: Sequence[Averaged]) -> str:
     return "\n".join(lines)
 
 
-def averaging_lines(results: Sequence[Averaged], n: int, chosen_by: str) -> list[str]:
+def averaging_lines(
+    results: Sequence[Averaged], n: int, chosen_by: str, split: str = "test"
+) -> list[str]:
     """report.md's section: the table and how to read it; ``chosen_by`` says what picked
-    the runs' best checkpoints (e.g. "best validation BLEU")."""
+    the runs' best checkpoints (e.g. "best validation BLEU"), ``split`` is the test split
+    both are scored on."""
     better = sum(a.paired.significant and a.delta > 0 for a in results)
     worse = sum(a.paired.significant and a.delta < 0 for a in results)
     return [
         "## Checkpoint averaging",
         "",
-        f"Each run's best checkpoint ({chosen_by}; the test scores above) against "
+        f"Each run's best checkpoint ({chosen_by}; its `{split}` scores above) against "
         f"the element-wise mean of the weights of its last {n} validated checkpoints "
         f"(`train.keep_last`, `nmt-average --last {n} RUN`), decoded alike. Δ = averaged − "
         "best; p from the paired bootstrap test (1000 resamples), ✓ at p < 0.05.",

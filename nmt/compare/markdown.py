@@ -425,7 +425,7 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
         ]
     lines += output_length_lines(c)
     if c.averaging:
-        lines += averaging_lines(c.averaging, c.average_last, stopping_metric(c))
+        lines += averaging_lines(c.averaging, c.average_last, stopping_metric(c), c.test_name)
     b = c.buckets
     lines += [
         "## BLEU by source length",
