@@ -149,7 +149,7 @@ class Run:
             return [m for m in records if not m.get("final")]
         if len(records) >= 2:
             last, before = records[-1], records[-2]
-            every = int((self.config.get("train") or {}).get("eval_every") or 0)
+            every = int(self.train_config.get("eval_every") or 0)
             if every > 0:
                 off = int(last.get("step", 0)) % every != 0
             else:
