@@ -114,6 +114,14 @@ def length_ratio(scores: dict) -> float | None:
     return _from_scores(scores, "length_ratio", "ratio")
 
 
+def corpus_length_ratio(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float | None:
+    """BLEU's length ratio c / r of these sentences: hypothesis length over the effective
+    reference length (per sentence the closest reference), in sacreBLEU's 13a tokens
+    (Papineni et al. 2002, §2.2.2); None without reference tokens."""
+    b = BLEU().corpus_score(list(hyps), [list(r) for r in refs])
+    return round(b.sys_len / b.ref_len, 4) if b.ref_len else None
+
+
 def brevity_penalty(scores: dict) -> float | None:
     """BLEU's brevity penalty, exp(1 - 1/ratio) below ratio 1 (Papineni et al. 2002,
     §2.2.2), as sacreBLEU computed it: ``bleu_bp`` or an older result's ``bleu_detail``."""

@@ -17,12 +17,21 @@ import sys
 from pathlib import Path
 
 import pytest
+import sacrebleu
 import yaml
 from omegaconf import OmegaConf
 
 from nmt.compare.attention import pick_sentences
-from nmt.compare.lengths import common_buckets, exact_match, exact_match_per_bucket
+from nmt.compare.lengths import (
+    common_buckets,
+    count_per_bucket,
+    exact_match,
+    exact_match_per_bucket,
+    length_ratio_per_bucket,
+)
 from nmt.compare.runs import Run, expand_run_dirs, load_run
+from nmt.data.config import as_data_config
+from nmt.data.prepare import read_text
 from nmt.models import VARIANTS, describe_variant
 from tests.tiny import TINY_MODELS
 
@@ -522,6 +531,19 @@ def test_exact_match_by_bucket():
     ]
 
 
+def test_length_ratio_per_bucket_and_training_pairs_per_bucket():
+    lengths = [2, 3, 6, 7]
+    b = common_buckets(lengths, min_count=2, edges=[4])
+    refs = [["a b", "c d e", "f g h i j k", "l m n o p q r s"]]
+    hyps = ["a b", "c d e", "f g h", "l m n o"]  # the long two cut to half
+    assert length_ratio_per_bucket(lengths, hyps, refs, b) == [1.0, 0.5]
+    # with two references, the closer one to each hypothesis counts (BLEU's r)
+    two = [refs[0], ["a b", "c d e", "f g h x", "l m n o y"]]
+    assert length_ratio_per_bucket(lengths, hyps, two, b) == [1.0, round(7 / 9, 4)]
+    # every training length lands in a bucket, the open ends included
+    assert count_per_bucket([1, 4, 5, 500, 2], b) == [3, 2]
+
+
 def test_sentences_are_picked_deterministically_in_the_length_range():
     sources = [" ".join("a" * (i % 40 + 1)) for i in range(200)]
     picks = pick_sentences(sources, k=3)
@@ -641,6 +663,30 @@ def test_extra_test_splits_get_their_own_paired_tests(env, tmp_path):
     table = {r["variant"]: r for r in csv.DictReader((out / "results.csv").open(encoding="utf-8"))}
     joined_ratio = float(table["seq2seq"]["test.join2_length_ratio"])
     assert joined_ratio == pytest.approx(results[1]["length_ratio"])
+    # and per source-length bucket, on every split, beside the training pairs of that length
+    texts, _ = read_text(as_data_config(load_run(dirs[0]).data_config))
+    rows = list(csv.DictReader((out / "length_ratio_by_length.csv").open(encoding="utf-8")))
+    assert {r["split"] for r in rows} == {"test", "test.join2"}
+    section = report.split("\n### Output length by source length\n")[1].split("\n## ")[0]
+    train_lengths = [len(s.split()) for s in texts["train"].src]
+    for split, role in (("test", "test"), ("test.join2", "test.join2")):
+        text = texts[role]
+        lengths = [len(s.split()) for s in text.src]
+        mine = [r for r in rows if r["split"] == split]
+        assert sum(int(r["sentences"]) for r in mine) == len(text.src) * len(dirs)
+        assert sum(int(r["training_pairs"]) for r in mine) == len(train_lengths) * len(dirs)
+        for d in dirs:
+            hyps = (d / "hyps" / f"{split}.beam2.txt").read_text(encoding="utf-8").splitlines()
+            for r in (r for r in mine if r["run"] == d.name):
+                lo, _, hi = r["bucket"].partition("–")
+                inside = [i for i, n in enumerate(lengths) if int(lo) <= n <= int(hi or lo)]
+                assert len(inside) == int(r["sentences"])
+                refs = [[ref[i] for i in inside] for ref in text.refs]
+                got = sacrebleu.corpus_bleu([hyps[i] for i in inside], refs)
+                ratio = got.sys_len / got.ref_len
+                assert float(r["length_ratio"]) == pytest.approx(ratio, abs=1e-4)
+                cells = rf"^\| {r['bucket']} \| {r['sentences']} \| {r['training_pairs']} \|"
+                assert re.search(cells, section.split(f"`{split}`:")[1], re.M), section
 
 
 def _run_with_curve(stop: str, curve: list[tuple[float, float]]) -> Run:

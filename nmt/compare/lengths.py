@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nmt.metrics import MIN_BUCKET, bleu_by_length, length_buckets
+from nmt.metrics import MIN_BUCKET, bleu_by_length, corpus_length_ratio, length_buckets
 
 
 @dataclass
@@ -37,6 +37,16 @@ class Buckets:
             if lo <= length <= hi:
                 return i
         raise ValueError(f"length {length} is in no bucket")
+
+
+@dataclass
+class RatioTable:
+    """Output length against the reference per source-length bucket of one test split."""
+
+    labels: list[str]  # the buckets, "lo–hi" in source words
+    counts: list[int]  # test sentences per bucket
+    train: list[int] | None  # training pairs whose source falls in each bucket
+    ratios: dict[str, list[float | None]]  # run label -> length ratio per bucket
 
 
 def bucket_groups(lengths: Sequence[int], ranges: Sequence[tuple[int, int]]) -> list[list[int]]:
@@ -121,3 +131,20 @@ def exact_match_per_bucket(
     return [
         exact_match([hyps[i] for i in g], [refs[i] for i in g]) for g in buckets.groups(lengths)
     ]
+
+
+def length_ratio_per_bucket(
+    lengths: Sequence[int], hyps: Sequence[str], refs: Sequence[Sequence[str]], buckets: Buckets
+) -> list[float | None]:
+    """BLEU's length ratio (hypothesis / closest reference, sacreBLEU's tokens) inside each
+    bucket: where the ratio falls with source length, the model stops before the end."""
+    return [
+        corpus_length_ratio([hyps[i] for i in g], [[s[i] for i in g] for s in refs])
+        for g in buckets.groups(lengths)
+    ]
+
+
+def count_per_bucket(lengths: Sequence[int], buckets: Buckets) -> list[int]:
+    """How many of ``lengths`` fall in each bucket (e.g. the training sources: a bucket
+    the training data barely covers is a length the models learned from few examples)."""
+    return [len(g) for g in buckets.groups(lengths)]

@@ -14,11 +14,12 @@ import torch
 
 from nmt.budget import describe_stop
 from nmt.compare.averaging import averaging_lines
+from nmt.compare.output_length import output_length_lines, ratio_by_length_lines
 from nmt.compare.runs import DECODE_NAMES, Run
 from nmt.compare.stats import Paired, format_p, holds, mean_delta
 from nmt.compare.table import bucket_table, describe_decoding, format_seconds
 from nmt.device import cpu_description
-from nmt.metrics import LENGTH_EDGES, MIN_BUCKET, brevity_penalty, length_ratio, ngram_precisions
+from nmt.metrics import LENGTH_EDGES, MIN_BUCKET
 
 if TYPE_CHECKING:
     from nmt.compare.report import Comparison
@@ -305,44 +306,6 @@ def extra_length_lines(c: Comparison) -> list[str]:
     return lines
 
 
-def output_length_lines(c: Comparison) -> list[str]:
-    """Each run's output length against the reference on every test split: BLEU's length
-    ratio and the brevity penalty it costs, then its n-gram precisions. On long inputs (the
-    joined stress splits) a low ratio with precisions that hold means the model stopped
-    before it had translated the whole source."""
-    splits = [c.test_name, *c.extra_tests]
-    head = "| Run | " + " | ".join(f"`{s}`" for s in splits) + " |"
-    rule = "|---|" + "---:|" * len(splits)
-    lengths, precisions = [head, rule], [head, rule]
-    for r in c.runs:
-        ratio_cells, precision_cells = [], []
-        for split in splits:
-            scores = r.test_scores("test" if split == c.test_name else split)
-            ratio, bp = length_ratio(scores), brevity_penalty(scores)
-            ratio_cells.append("—" if ratio is None or bp is None else f"{ratio:.3f} ({bp:.3f})")
-            p = ngram_precisions(scores)
-            precision_cells.append("—" if p is None else "/".join(f"{x:.1f}" for x in p))
-        lengths.append(f"| {r.label} | " + " | ".join(ratio_cells) + " |")
-        precisions.append(f"| {r.label} | " + " | ".join(precision_cells) + " |")
-    return [
-        "## Output length",
-        "",
-        *lengths,
-        "",
-        "Hypothesis length / reference length over the whole split, from sacreBLEU, and "
-        "in brackets the brevity penalty BLEU multiplies by, exp(1 − 1/ratio) below 1 "
-        "(Papineni et al. 2002).",
-        "",
-        *precisions,
-        "",
-        "BLEU's modified 1-/2-/3-/4-gram precisions (%) on each split. A split whose BLEU "
-        "falls with a ratio far below 1 while these hold was cut short: the model ended "
-        "its output before the end of the source, which is a finding about where it "
-        "stops, not about how well it translates what it outputs.",
-        "",
-    ]
-
-
 def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, list[str]]) -> str:
     """report.md: the tables with 95% intervals, how each run stopped and what it used,
     the paired tests, the figures with error bars, and the runs' settings."""
@@ -424,6 +387,7 @@ def report_markdown(c: Comparison, tables: dict[str, str], attention: dict[str, 
             "",
         ]
     lines += output_length_lines(c)
+    lines += ratio_by_length_lines(c)
     if c.averaging:
         lines += averaging_lines(c.averaging, c.average_last, stopping_metric(c), c.test_name)
     b = c.buckets

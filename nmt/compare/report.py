@@ -25,6 +25,7 @@ from nmt.compare.markdown import (
     significance_matrix,
     write_significance_csv,
 )
+from nmt.compare.output_length import write_ratio_csv
 from nmt.compare.runs import (
     DECODE_NAMES,
     Group,
@@ -52,7 +53,7 @@ from nmt.compare.table import (
 from nmt.data.config import as_data_config
 from nmt.data.prepare import read_text
 from nmt.errors import ConfigError
-from nmt.metrics import N_BOOTSTRAP
+from nmt.metrics import LENGTH_EDGES, N_BOOTSTRAP
 
 #: what a previous comparison left in --out (removed first, so nothing stale mixes in)
 OUTPUTS = (
@@ -61,6 +62,7 @@ OUTPUTS = (
     "variants.csv",
     "significance.csv",
     "averaging.csv",
+    "length_ratio_by_length.csv",
     "RUN.md",
     "bleu_by_length.png",
     "accuracy_by_length.png",
@@ -98,6 +100,8 @@ class Comparison:
     #: best checkpoint against the average of the last ``average_last`` kept ones, per run
     averaging: list[Averaged] = field(default_factory=list)
     average_last: int = 0
+    #: test split -> output length against the reference per source-length bucket
+    length_ratios: dict[str, L.RatioTable] = field(default_factory=dict)
 
     @property
     def seeded(self) -> bool:
@@ -173,6 +177,43 @@ def extra_significance(c: Comparison, texts: dict[str, Any], log: Callable[[str]
         }
 
 
+def ratio_tables(
+    c: Comparison,
+    texts: dict[str, Any],
+    hyps: dict[str, list[str]],
+    edges: Sequence[int],
+    log: Callable[[str], None],
+) -> None:
+    """Every run's length ratio per source-length bucket on the test split (its common
+    buckets) and on each extra split (cut at ``edges``, as the runs' results.json cut it),
+    beside how many training pairs have a source of that length."""
+    train = texts.get("train")
+    train_lengths = L.source_lengths(train.src) if train is not None else None
+    splits = [(c.test_name, "test", c.buckets, hyps)]
+    for name in c.extra_tests:
+        split = texts.get(name)
+        if split is None:
+            continue
+        h = {r.label: r.hypotheses(name) for r in c.runs}
+        if any(len(x) != len(split.src) for x in h.values()):
+            log(f"{name}: the runs' hypotheses do not match the split; no length ratios on it")
+            continue
+        buckets = L.common_buckets(L.source_lengths(split.src), None, edges)
+        splits.append((name, name, buckets, h))
+    for name, role, buckets, h in splits:
+        split = texts[role]
+        lengths = L.source_lengths(split.src)
+        c.length_ratios[name] = L.RatioTable(
+            labels=buckets.labels,
+            counts=buckets.counts,
+            train=None if train_lengths is None else L.count_per_bucket(train_lengths, buckets),
+            ratios={
+                r.label: L.length_ratio_per_bucket(lengths, h[r.label], split.refs, buckets)
+                for r in c.runs
+            },
+        )
+
+
 def gather(
     groups: list[Group],
     root: str | None,
@@ -233,6 +274,7 @@ def gather(
     log(f"paired significance tests between {len(comparison.groups)} variants ...")
     significance(comparison, hyps, test.refs, lengths)
     extra_significance(comparison, texts, log)
+    ratio_tables(comparison, texts, hyps, data_cfg.length_edges or LENGTH_EDGES, log)
     return comparison, test
 
 
@@ -390,6 +432,7 @@ def compare_runs(
         write_significance_csv(c, out / "significance.csv")
         if c.averaging:
             write_averaging_csv(c.averaging, out / "averaging.csv")
+        write_ratio_csv(c, out / "length_ratio_by_length.csv")
         tables = {
             "runs": table,
             "details": markdown_table(rows, DETAIL_COLUMNS),
