@@ -155,9 +155,13 @@ def significance(
             ]
 
 
-def extra_significance(c: Comparison, texts: dict[str, Any], log: Callable[[str], None]) -> None:
-    """The paired tests between every two groups on each extra test split (the whole
-    split, one test per seed pairing), from the hypotheses the runs kept of it."""
+def extra_hypotheses(
+    c: Comparison, texts: dict[str, Any], log: Callable[[str], None]
+) -> dict[str, dict[str, list[str]]]:
+    """Every run's hypotheses of each extra test split, by split and run label; a split
+    that the corpus no longer has, or whose hypotheses do not match its lines, is left
+    out (and said so)."""
+    out: dict[str, dict[str, list[str]]] = {}
     for name in c.extra_tests:
         split = texts.get(name)
         if split is None:
@@ -165,11 +169,25 @@ def extra_significance(c: Comparison, texts: dict[str, Any], log: Callable[[str]
             continue
         hyps = {r.label: r.hypotheses(name) for r in c.runs}
         if any(len(h) != len(split.src) for h in hyps.values()):
-            log(f"{name}: the runs' hypotheses do not match the split's {len(split.src)} lines")
+            log(
+                f"{name}: the runs' hypotheses do not match the split's {len(split.src)} "
+                "lines; no paired tests or length ratios on it"
+            )
             continue
+        out[name] = hyps
+    return out
+
+
+def extra_significance(
+    c: Comparison, texts: dict[str, Any], extra: dict[str, dict[str, list[str]]]
+) -> None:
+    """The paired tests between every two groups on each extra test split (the whole
+    split, one test per seed pairing), from the hypotheses the runs kept of it."""
+    for name, hyps in extra.items():
+        refs = texts[name].refs
         c.extra_significance[name] = {
             (a.label, b.label): [
-                S.paired_bleu(hyps[ra.label], [hyps[rb.label]], split.refs)[0]
+                S.paired_bleu(hyps[ra.label], [hyps[rb.label]], refs)[0]
                 for ra, rb in seed_pairs(a, b)
             ]
             for i, a in enumerate(c.groups)
@@ -181,34 +199,29 @@ def ratio_tables(
     c: Comparison,
     texts: dict[str, Any],
     hyps: dict[str, list[str]],
+    lengths: list[int],
+    extra: dict[str, dict[str, list[str]]],
     edges: Sequence[int],
-    log: Callable[[str], None],
 ) -> None:
     """Every run's length ratio per source-length bucket on the test split (its common
-    buckets) and on each extra split (cut at ``edges``, as the runs' results.json cut it),
-    beside how many training pairs have a source of that length."""
+    buckets, its source ``lengths``) and on each extra split (cut at ``edges``, as the
+    runs' results.json cut it), beside how many training pairs have a source of that
+    length."""
     train = texts.get("train")
     train_lengths = L.source_lengths(train.src) if train is not None else None
-    splits = [(c.test_name, "test", c.buckets, hyps)]
-    for name in c.extra_tests:
-        split = texts.get(name)
-        if split is None:
-            continue
-        h = {r.label: r.hypotheses(name) for r in c.runs}
-        if any(len(x) != len(split.src) for x in h.values()):
-            log(f"{name}: the runs' hypotheses do not match the split; no length ratios on it")
-            continue
-        buckets = L.common_buckets(L.source_lengths(split.src), None, edges)
-        splits.append((name, name, buckets, h))
-    for name, role, buckets, h in splits:
-        split = texts[role]
-        lengths = L.source_lengths(split.src)
+    splits = [(c.test_name, texts["test"], lengths, c.buckets, hyps)]
+    for name, h in extra.items():
+        split = texts[name]
+        split_lengths = L.source_lengths(split.src)
+        buckets = L.common_buckets(split_lengths, None, edges)
+        splits.append((name, split, split_lengths, buckets, h))
+    for name, split, split_lengths, buckets, h in splits:
         c.length_ratios[name] = L.RatioTable(
             labels=buckets.labels,
             counts=buckets.counts,
             train=None if train_lengths is None else L.count_per_bucket(train_lengths, buckets),
             ratios={
-                r.label: L.length_ratio_per_bucket(lengths, h[r.label], split.refs, buckets)
+                r.label: L.length_ratio_per_bucket(split_lengths, h[r.label], split.refs, buckets)
                 for r in c.runs
             },
         )
@@ -273,8 +286,9 @@ def gather(
     )
     log(f"paired significance tests between {len(comparison.groups)} variants ...")
     significance(comparison, hyps, test.refs, lengths)
-    extra_significance(comparison, texts, log)
-    ratio_tables(comparison, texts, hyps, data_cfg.length_edges or LENGTH_EDGES, log)
+    extra = extra_hypotheses(comparison, texts, log)
+    extra_significance(comparison, texts, extra)
+    ratio_tables(comparison, texts, hyps, lengths, extra, data_cfg.length_edges or LENGTH_EDGES)
     return comparison, test
 
 
