@@ -188,13 +188,13 @@ def step_flops(model: torch.nn.Module, batch: Any) -> int:
     return int(counter.get_total_flops())
 
 
-def training_batches(data: Any, max_tokens: int, n: int) -> list[Any]:
-    """The first ``n`` training batches of ``data`` (shuffled with seed 1, as every benchmark
-    script draws them), collated up front so that timing leaves out batching; when ``n`` is
-    larger than an epoch, the sampler's next epoch (its next shuffle) follows."""
+def training_batches(data: Any, max_tokens: int, n: int, seed: int = 1) -> list[Any]:
+    """The first ``n`` training batches of ``data`` (shuffled with ``seed``; every benchmark
+    script draws them with seed 1), collated up front so that timing leaves out batching;
+    when ``n`` is larger than an epoch, the sampler's next epoch (its next shuffle) follows."""
     if n < 1:
         raise ValueError(f"training_batches: n must be at least 1, got {n}")
-    sampler, collate = data.make_batches("train", max_tokens=max_tokens, shuffle=True, seed=1)
+    sampler, collate = data.make_batches("train", max_tokens=max_tokens, shuffle=True, seed=seed)
     encoded = data.encoded["train"]
     batches: list[Any] = []
     while len(batches) < n:

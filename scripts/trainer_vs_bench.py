@@ -40,7 +40,7 @@ from nmt.distributed import DistInfo  # noqa: E402
 from nmt.models import build_model  # noqa: E402
 from nmt.train_state import StopFlag  # noqa: E402
 from nmt.trainer import Meter, Trainer  # noqa: E402
-from scripts.bench import nmt_loss, training_step  # noqa: E402
+from scripts.bench import nmt_loss, training_batches, training_step  # noqa: E402
 
 
 def main(argv: list[str]) -> None:
@@ -65,15 +65,10 @@ def main(argv: list[str]) -> None:
         "allocator", allocator_name(), "precision", tr.precision,
         "threads", torch.get_num_threads(), file=sys.stderr,
     )  # fmt: skip
-    # the trainer's batches, collated up front from an identical sampler
-    sampler, collate = data.make_batches(
-        "train", max_tokens=cfg.data.max_tokens, shuffle=True, seed=cfg.train.seed
-    )
-    sampler.load_state_dict({"epoch": 0, "position": 0})
-    enc = data.encoded["train"]
-    pre = [collate([enc[i] for i in idx]) for idx in sampler][: (windows + 1) * w_steps]
-    if len(pre) < (windows + 1) * w_steps:
-        sys.exit(f"one epoch has {len(pre)} batches: ask for fewer windows or updates")
+    # the trainer's first epoch (its batches stop there), collated up front
+    if (windows + 1) * w_steps > len(tr.sampler):
+        sys.exit(f"one epoch has {len(tr.sampler)} batches: ask for fewer windows or updates")
+    pre = training_batches(data, cfg.data.max_tokens, (windows + 1) * w_steps, cfg.train.seed)
     meter, meter2 = Meter(tr.device, 0, 0.0), Meter(tr.device, 0, 0.0)
     groups = tr._groups()
     bar = tqdm(total=100, disable=True)
@@ -81,12 +76,13 @@ def main(argv: list[str]) -> None:
     tr.net.train()
     tr2.net.train()
     bmodel.train()
-    seen = []
+    seen: list = []  # the trainer's batches of the warm-up window
 
     def run_trainer(n: int) -> None:
         for _ in range(n):
             g = next(groups)
-            seen.append(g[0])
+            if len(seen) < w_steps:
+                seen.append(g[0])
             tr._stop_reason(flag, *tr._update(g, meter))
             tr._advance(bar)
 
