@@ -34,12 +34,12 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nmt.allocator import allocator_name, preload_allocator
-from nmt.build import FUSED_ADAMW_ON_CPU
 from nmt.data.prepare import prepare_data
-from nmt.device import cpu_description, resolve_precision
 from nmt.models import build_model
 from nmt.models.dropout import Dropout
+from nmt.system.allocator import allocator_name, preload_allocator
+from nmt.system.device import cpu_description, resolve_precision
+from nmt.training.build import FUSED_ADAMW_ON_CPU
 from scripts.bench import bench_data, model_config, nmt_loss, training_batches, training_step
 
 OPTIONS = {"optimizer": ("foreach", "fused", "for"), "compile": ("true", "false"),

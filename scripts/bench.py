@@ -10,7 +10,7 @@ For each variant at its default (Multi30k) size, on the same data and device:
   a measurement at the start and one at the end);
 - peak memory (CUDA: max allocated; CPU: the process's max RSS so far);
 - decoding speed on the test set (sentences/s, greedy and beam 5) through
-  ``nmt-translate``'s own path (:class:`nmt.translator.Translator`), in each
+  ``nmt-translate``'s own path (:class:`nmt.translation.translator.Translator`), in each
   precision benchmarked, with a trained checkpoint when given
   (``--checkpoint variant=PATH``; then the outputs' sacreBLEU is recorded too, so a
   faster precision shows what it costs), else with the untrained model, whose
@@ -43,16 +43,17 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nmt import PAD_ID
-from nmt.allocator import allocator_name, preload_allocator, release_free_memory
-from nmt.build import make_optimizer
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
 from nmt.data.prepare import prepare_data
-from nmt.device import autocast, cpu_description, resolve_device, resolve_precision
-from nmt.loss import smoothed_cross_entropy
-from nmt.metrics import corpus_scores
+from nmt.evaluation.metrics import corpus_scores
 from nmt.models import VARIANTS as REGISTERED
 from nmt.models import build_model
-from nmt.translator import Translator
+from nmt.runs.checkpoint import load_translator
+from nmt.system.allocator import allocator_name, preload_allocator, release_free_memory
+from nmt.system.device import autocast, cpu_description, resolve_device, resolve_precision
+from nmt.training.build import make_optimizer
+from nmt.training.loss import smoothed_cross_entropy
+from nmt.translation.translator import Translator
 from scripts.bench_baseline import baseline_loss, build_baseline
 
 #: benchmark names that are a variant with settings changed (benchmarked after it)
@@ -352,7 +353,7 @@ def load_trained(
                 f"error: --checkpoint {variant}={path}: {variant} is not among --variants "
                 f"({','.join(variants)}); name one of them"
             )
-        translator = Translator.from_checkpoint(path, device=str(device))
+        translator = load_translator(path, device=str(device))
         if translator.tokenizer.fingerprint != tokenizer.fingerprint:
             raise SystemExit(
                 f"error: --checkpoint {path}: trained with another SentencePiece model than "

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         result = measure(overrides, Path(tmp) / "run", args.interval)
     result |= verdict(result, args.tolerance, args.max_peak_mb)
-    from nmt.device import cpu_description  # torch, after the measured run: not in its way
+    from nmt.system.device import cpu_description  # torch, after the measured run: not in its way
 
     result["environment"] = {
         "cpu": cpu_description(),

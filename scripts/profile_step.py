@@ -29,11 +29,11 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nmt.allocator import allocator_name, preload_allocator
-from nmt.build import make_optimizer
 from nmt.data.prepare import prepare_data
-from nmt.device import cpu_description, resolve_precision
 from nmt.models import build_model
+from nmt.system.allocator import allocator_name, preload_allocator
+from nmt.system.device import cpu_description, resolve_precision
+from nmt.training.build import make_optimizer
 from scripts.bench import (
     VARIANTS,
     baseline_step,

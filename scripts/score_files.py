@@ -20,7 +20,7 @@ from nmt.compare.lengths import bleu_per_bucket, common_buckets, source_lengths
 from nmt.compare.stats import format_p, paired_bleu, paired_by_bucket
 from nmt.data.validate import read_lines
 from nmt.errors import NMTError
-from nmt.metrics import N_BOOTSTRAP, corpus_scores, format_ci
+from nmt.evaluation.metrics import N_BOOTSTRAP, corpus_scores, format_ci
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -32,14 +32,14 @@ import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from nmt.allocator import allocator_name, preload_allocator  # noqa: E402
-from nmt.build import make_optimizer  # noqa: E402
-from nmt.config import register_configs  # noqa: E402
 from nmt.data.prepare import prepare_data  # noqa: E402
-from nmt.distributed import DistInfo  # noqa: E402
 from nmt.models import build_model  # noqa: E402
-from nmt.train_state import StopFlag  # noqa: E402
-from nmt.trainer import Meter, Trainer  # noqa: E402
+from nmt.system.allocator import allocator_name, preload_allocator  # noqa: E402
+from nmt.system.distributed import DistInfo  # noqa: E402
+from nmt.training.build import make_optimizer  # noqa: E402
+from nmt.training.config import register_configs  # noqa: E402
+from nmt.training.state import StopFlag  # noqa: E402
+from nmt.training.trainer import Meter, Trainer  # noqa: E402
 from scripts.bench import nmt_loss, training_batches, training_step  # noqa: E402
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from nmt.allocator import find_allocator, find_jemalloc
+from nmt.system.allocator import find_allocator, find_jemalloc
 
 PROBE = (
-    "import os, sys; from nmt.allocator import preload_allocator, allocator_name, "
+    "import os, sys; from nmt.system.allocator import preload_allocator, allocator_name, "
     "release_free_memory; print('start', file=sys.stderr); preload_allocator(); "
     "print(allocator_name(), release_free_memory(), sys.argv[1:])"
 )
@@ -49,7 +49,7 @@ def test_jemalloc_runs_without_the_oversize_arena() -> None:
     if find_jemalloc() is None:
         pytest.skip("no libjemalloc on this system (apt-get install libjemalloc2)")
     read = (
-        "import ctypes; from nmt.allocator import preload_allocator; preload_allocator(); "
+        "import ctypes; from nmt.system.allocator import preload_allocator; preload_allocator(); "
         "v = ctypes.c_size_t(); n = ctypes.c_size_t(ctypes.sizeof(v)); "
         "ctypes.CDLL(None).mallctl(b'opt.oversize_threshold', ctypes.byref(v), "
         "ctypes.byref(n), None, ctypes.c_size_t(0)); print(v.value)"
@@ -79,7 +79,7 @@ def test_auto_takes_tcmalloc_first() -> None:
 def no_restart(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """preload_allocator in this process with a clean environment, restored afterwards, and
     its os.execve caught instead of restarting pytest: the call's arguments are returned."""
-    from nmt import allocator
+    from nmt.system import allocator
 
     for key in (allocator._MARK, "LD_PRELOAD", "MALLOC_CONF", "NMT_ALLOCATOR"):
         monkeypatch.setenv(key, "")  # recorded, so that the teardown restores or removes it
@@ -96,7 +96,7 @@ def no_restart(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
 def test_auto_falls_back_to_jemalloc_without_tcmalloc(
     monkeypatch: pytest.MonkeyPatch, no_restart: dict[str, object]
 ) -> None:
-    from nmt import allocator
+    from nmt.system import allocator
 
     libraries = {"jemalloc": "libjemalloc.so.2", "tcmalloc": None}
     monkeypatch.setattr(allocator, "find_allocator", libraries.get)
@@ -109,7 +109,7 @@ def test_auto_falls_back_to_jemalloc_without_tcmalloc(
 def test_an_allocator_that_is_missing_warns_and_keeps_the_system_malloc(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_restart: dict
 ) -> None:
-    from nmt import allocator
+    from nmt.system import allocator
 
     monkeypatch.setattr(allocator, "find_allocator", lambda name: None)
     monkeypatch.setenv("NMT_ALLOCATOR", "tcmalloc")
@@ -121,7 +121,7 @@ def test_an_allocator_that_is_missing_warns_and_keeps_the_system_malloc(
 def test_an_allocator_already_preloaded_is_kept(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_restart: dict
 ) -> None:
-    from nmt import allocator
+    from nmt.system import allocator
 
     monkeypatch.setenv("LD_PRELOAD", "/usr/lib/libjemalloc.so.2")
     monkeypatch.setenv("NMT_ALLOCATOR", "tcmalloc")

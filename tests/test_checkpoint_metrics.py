@@ -8,15 +8,15 @@ import pytest
 import sacrebleu
 import torch
 
-from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.errors import CheckpointError
-from nmt.metrics import (
+from nmt.evaluation.metrics import (
     bleu_by_length,
     corpus_scores,
     length_buckets,
     length_ratio,
     ngram_precisions,
 )
+from nmt.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 def payload() -> dict:

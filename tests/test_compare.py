@@ -428,8 +428,8 @@ def test_seeds_of_one_variant_are_grouped(env, runs, tmp_path):
 def test_every_preset_composes_with_every_model(experiment: str, model: str):
     from hydra import compose, initialize_config_dir
 
-    from nmt.config import register_configs
     from nmt.models import build_model
+    from nmt.training.config import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
@@ -456,7 +456,7 @@ def test_every_preset_composes_with_every_model(experiment: str, model: str):
 def test_command_line_model_keys_override_the_preset_sizes():
     from hydra import compose, initialize_config_dir
 
-    from nmt.config import register_configs
+    from nmt.training.config import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):

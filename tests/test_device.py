@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nmt import device as nmt_device
-from nmt.device import (
+from nmt.errors import ConfigError
+from nmt.system import device as nmt_device
+from nmt.system.device import (
     autocast,
     cpu_description,
     cpu_has_native_bf16,
     resolve_device,
     resolve_precision,
 )
-from nmt.errors import ConfigError
 
 
 def test_auto_picks_cuda_only_when_there_is_one():

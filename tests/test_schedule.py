@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nmt.config import ConfigError, TrainConfig
-from nmt.schedule import Scheduler
+from nmt.training.config import ConfigError, TrainConfig
+from nmt.training.schedule import Scheduler
 
 
 def _scheduler(**train) -> Scheduler:
@@ -76,7 +76,7 @@ def test_plateau_schedules_on_the_loss_decay_when_it_stops_falling(kind: str) ->
 def test_the_fused_optimiser_updates_as_the_textbook_adamw() -> None:
     """nmt's AdamW (fused on the CPU where torch has it) makes the updates of the
     per-tensor loop, to float rounding, with weight decay and a scheduled rate."""
-    from nmt.build import FUSED_ADAMW_ON_CPU, make_optimizer
+    from nmt.training.build import FUSED_ADAMW_ON_CPU, make_optimizer
 
     torch.manual_seed(0)
     ours = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(5))]
@@ -100,7 +100,7 @@ def test_the_fused_optimiser_updates_as_the_textbook_adamw() -> None:
 def test_a_checkpoints_optimiser_resumes_with_this_torchs_implementation() -> None:
     """A last.pt of the per-tensor AdamW resumes with nmt's (fused) one, its moments and
     rate restored; a fused one resumes per-tensor where the fused kernel is missing."""
-    from nmt.build import load_optimizer_state, make_optimizer
+    from nmt.training.build import load_optimizer_state, make_optimizer
 
     torch.manual_seed(0)
     params = [torch.nn.Parameter(torch.randn(4, 3))]

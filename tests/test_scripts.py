@@ -309,14 +309,15 @@ def test_bench_loads_each_checkpoint_once_and_refuses_a_foreign_one(monkeypatch)
     loaded = []
 
     class FakeTranslator:
-        @classmethod
-        def from_checkpoint(cls, path, device):
-            loaded.append(path)
-            t = cls()
-            t.tokenizer, t.model = Tok("other" if "foreign" in path else "ours"), f"model@{path}"
-            return t
+        pass
 
-    monkeypatch.setattr(bench, "Translator", FakeTranslator)
+    def fake_load_translator(path, device):
+        loaded.append(path)
+        t = FakeTranslator()
+        t.tokenizer, t.model = Tok("other" if "foreign" in path else "ours"), f"model@{path}"
+        return t
+
+    monkeypatch.setattr(bench, "load_translator", fake_load_translator)
     from nmt.data.tokenizer import Tokenizer
 
     assert isinstance(Tokenizer.fingerprint, property)  # as the fake has it

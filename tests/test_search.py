@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from nmt import EOS_ID, PAD_ID
-from nmt.decoding import Decoding
 from nmt.errors import ConfigError
-from nmt.search import beam_search, greedy_search, length_penalty
+from nmt.translation.decoding import Decoding
+from nmt.translation.search import beam_search, greedy_search, length_penalty
 from tests.fakes import HashDecoder, ScriptedDecoder
 
 A, B = 4, 5

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from nmt.decoding import Decoding
 from nmt.serve.app import Limits, create_app
 from nmt.serve.models import Job, Served, load_models
+from nmt.translation.decoding import Decoding
 from tests.runs import BIN, QUIET, TINY_DATA, nmt_train
 from tests.tiny import TINY_MODELS
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import nmt.budget
-from nmt.budget import Budget, TrainClock
+import nmt.training.budget
 from nmt.compare.runs import Run, group_runs, name_runs
 from nmt.compare.stats import format_mean_sd, paired_bleu, paired_by_bucket, wilson
-from nmt.metrics import bleu_by_length, corpus_scores
+from nmt.evaluation.metrics import bleu_by_length, corpus_scores
+from nmt.training.budget import Budget, TrainClock
 
 
 def corpus(n: int, seed: int = 0) -> list[str]:
@@ -149,7 +149,9 @@ def test_mean_and_sample_sd_over_seeds():
 
 def test_the_clock_leaves_paused_time_out_and_continues_a_resumed_run(monkeypatch):
     now = [1000.0]  # a clock the test moves, so a busy machine cannot change the counts
-    monkeypatch.setattr(nmt.budget, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(
+        nmt.training.budget, "time", types.SimpleNamespace(monotonic=lambda: now[0])
+    )
     clock = TrainClock()
     now[0] += 5
     with clock.paused():

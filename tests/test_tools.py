@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from nmt.average import same
-from nmt.checkpoint import load_checkpoint, save_checkpoint
+from nmt.runs.average import same
+from nmt.runs.checkpoint import load_checkpoint, save_checkpoint
 from tests.runs import BIN, QUIET, TINY_DATA, TINY_TRANSFORMER, nmt_train
 
 

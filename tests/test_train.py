@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.models import VARIANTS
+from nmt.runs.checkpoint import load_checkpoint, save_checkpoint
 from tests.runs import BIN, QUIET, TINY_BAHDANAU, TINY_DATA, TINY_TRANSFORMER, nmt_train
 from tests.tiny import TINY_MODELS
 
@@ -673,21 +673,21 @@ def test_ddp_with_two_gloo_processes_only_rank0_writes(env, tmp_path):
 
 
 def test_translator_batches_within_its_budget_in_input_order(trained: Path, monkeypatch):
-    import nmt.translator
-    from nmt.translator import Translator
+    import nmt.translation.translator
+    from nmt.runs.checkpoint import load_translator
 
-    translator = Translator.from_checkpoint(trained / "checkpoints" / "best.pt")
+    translator = load_translator(trained / "checkpoints" / "best.pt")
     assert translator.decoding.beam == 2  # the run's own settings (decode.beam=2)
     sentences = ["a b c d e f", "b", "", "c a", "d d d", "a b c d", "e"]
     batches: list[int] = []
-    search = nmt.translator.search
+    search = nmt.translation.translator.search
 
     def counting(model, src, src_mask, decoding, **kwargs):
         batches.append(src.size(0))
         assert src.size(0) * src.size(1) * decoding.beam <= max(decoding.batch_tokens, 64)
         return search(model, src, src_mask, decoding, **kwargs)
 
-    monkeypatch.setattr(nmt.translator, "search", counting)
+    monkeypatch.setattr(nmt.translation.translator, "search", counting)
     one = translator.translate_text(sentences)
     assert batches == [6]  # the blank line is not searched
     batches.clear()

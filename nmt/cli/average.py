@@ -27,8 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def newest(run: Path, n: int) -> list[Path]:
     """The newest ``n`` validation checkpoints (``step_<N>.pt``) of a run directory."""
-    from nmt.checkpoint import step_checkpoints
     from nmt.errors import CheckpointError
+    from nmt.runs.checkpoint import step_checkpoints
 
     folder = run / "checkpoints" if (run / "checkpoints").is_dir() else run
     kept = step_checkpoints(folder)
@@ -43,8 +43,8 @@ def newest(run: Path, n: int) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        from nmt.average import average_checkpoints
-        from nmt.checkpoint import save_checkpoint
+        from nmt.runs.average import average_checkpoints
+        from nmt.runs.checkpoint import save_checkpoint
 
         if args.last:
             if len(args.checkpoints) != 1 or not Path(args.checkpoints[0]).is_dir():

@@ -6,8 +6,8 @@ import argparse
 
 import torch
 
-from nmt.decoding import Decoding
-from nmt.device import resolve_device, resolve_precision
+from nmt.system.device import resolve_device, resolve_precision
+from nmt.translation.decoding import Decoding
 
 __all__ = [
     "add_decoding_args",

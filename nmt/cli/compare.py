@@ -19,8 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from nmt.device import resolve_device
 from nmt.errors import NMTError
+from nmt.system.device import resolve_device
 
 
 def edges_arg(text: str) -> list[int]:

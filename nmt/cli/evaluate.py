@@ -21,7 +21,7 @@ from nmt.cli.common import (
     resolve_device,
 )
 from nmt.errors import ConfigError, NMTError
-from nmt.metrics import N_BOOTSTRAP, format_ci
+from nmt.evaluation.metrics import N_BOOTSTRAP, format_ci
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -108,17 +108,16 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(2)
     try:
-        from nmt.checkpoint import run_dir_of
         from nmt.data.config import as_data_config
         from nmt.data.prepare import read_text
-        from nmt.evaluation import evaluate_split
-        from nmt.results import write_results
-        from nmt.translator import Translator
+        from nmt.evaluation.scoring import evaluate_split
+        from nmt.runs.checkpoint import load_translator, run_dir_of
+        from nmt.training.results import write_results
 
         if args.src:
             test = file_test_set(args.src, args.ref)  # read first: a bad file fails at once
         device = resolve_device(args.device)
-        translator = Translator.from_checkpoint(
+        translator = load_translator(
             args.checkpoint, device=device, precision=precision_from_args(args, device)
         )
         decoding = decoding_from_args(translator.decoding, args)

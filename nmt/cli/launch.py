@@ -1,5 +1,5 @@
 """The console commands that run models: the memory allocator first (it may restart the
-process with tcmalloc or jemalloc, :func:`nmt.allocator.preload_allocator`), then the
+process with tcmalloc or jemalloc, :func:`nmt.system.allocator.preload_allocator`), then the
 command itself. Decoding allocates blocks of every size too: under glibc's malloc each
 fresh large block page-faults (``scripts/bench.py`` measures nmt under the same allocator)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from nmt.allocator import preload_allocator
+from nmt.system.allocator import preload_allocator
 
 
 def _launch(command: str) -> None:

@@ -25,21 +25,21 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nmt.allocator import allocator_name, bound_onednn_cache, release_free_memory
-from nmt.budget import Budget
-from nmt.config import check_choice, register_configs
 from nmt.data.prepare import prepare_data
 from nmt.data.tokenizer import Tokenizer
-from nmt.decoding import Decoding
-from nmt.device import resolve_device
-from nmt.distributed import barrier, broadcast_object, cleanup, init_distributed
 from nmt.errors import ConfigError, NMTError
-from nmt.init_from import adopt_checkpoint, unknown_share
-from nmt.metrics import format_ci
+from nmt.evaluation.metrics import format_ci
 from nmt.models import parse_model_config
-from nmt.runlock import RunLock
-from nmt.runlog import tee_output
-from nmt.trainer import Trainer
+from nmt.runs.lock import RunLock
+from nmt.runs.log import tee_output
+from nmt.system.allocator import allocator_name, bound_onednn_cache, release_free_memory
+from nmt.system.device import resolve_device
+from nmt.system.distributed import barrier, broadcast_object, cleanup, init_distributed
+from nmt.training.budget import Budget
+from nmt.training.config import check_choice, register_configs
+from nmt.training.init_from import adopt_checkpoint, unknown_share
+from nmt.training.trainer import Trainer
+from nmt.translation.decoding import Decoding
 
 #: the configs ship inside the package (nmt/configs), so every install finds them
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
@@ -256,7 +256,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # torchrun -m nmt.cli.train
-    from nmt.allocator import preload_allocator
+    from nmt.system.allocator import preload_allocator
 
     preload_allocator()
     main()

@@ -131,7 +131,7 @@ def emit(
         else:
             out.write(hyps[0].text + "\n")
         if args.attention_png and hyps[0].attention is not None and line.strip():
-            from nmt.plots import attention_figure, save_figure
+            from nmt.translation.plots import attention_figure, save_figure
 
             tok = translator.tokenizer
             fig = attention_figure(
@@ -171,10 +171,10 @@ def main(argv: list[str] | None = None) -> None:
         with ExitStack() as stack:
             # the input first: a wrong path fails before the model loads
             source = stack.enter_context(open_input(args.input)) if args.input else None
-            from nmt.translator import Translator
+            from nmt.runs.checkpoint import load_translator
 
             device = resolve_device(args.device)
-            translator = Translator.from_checkpoint(
+            translator = load_translator(
                 args.checkpoint,
                 device=device,
                 max_input_tokens=args.max_input_tokens,

@@ -11,9 +11,10 @@ from matplotlib.figure import Figure
 from nmt import BOS_ID, PAD_ID
 from nmt.compare.figures import heads_figure
 from nmt.compare.runs import Run
-from nmt.decoding import Decoding
-from nmt.plots import attention_figure
-from nmt.translator import Translation, Translator
+from nmt.runs.checkpoint import load_translator
+from nmt.translation.decoding import Decoding
+from nmt.translation.plots import attention_figure
+from nmt.translation.translator import Translation, Translator
 
 
 @dataclass
@@ -65,7 +66,7 @@ def attention_maps(
     """Heat maps of ``sentences`` (test lines ``indices``) translated by the run's best
     checkpoint with its test beam; plus a per-head grid when the model has several heads.
     Empty for a model without attention (seq2seq)."""
-    translator = Translator.from_checkpoint(run.checkpoint, device=device)
+    translator = load_translator(run.checkpoint, device=device)
     tok = translator.tokenizer
     maps: list[HeatMap] = []
     for k, (sentence, index, out) in enumerate(

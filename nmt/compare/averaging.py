@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nmt.checkpoint import checkpoint_step, step_checkpoints
 from nmt.compare.runs import Run
 from nmt.compare.stats import Paired, format_p, paired_bleu
-from nmt.metrics import N_BOOTSTRAP, bleu_with_ci, with_ci
+from nmt.evaluation.metrics import N_BOOTSTRAP, bleu_with_ci, with_ci
+from nmt.runs.checkpoint import checkpoint_step, step_checkpoints
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ def average_run(
     """Translate ``test`` (split ``test_name``) with the mean of ``run``'s newest ``n``
     step checkpoints (the run's test decoding and precision) and test it against the
     run's best checkpoint. None when the run kept fewer than ``n``."""
-    from nmt.average import average_checkpoints
-    from nmt.translator import Translator
+    from nmt.runs.average import average_checkpoints
+    from nmt.runs.checkpoint import translator_from_state
 
     kept = step_checkpoints(run.path / "checkpoints")
     if len(kept) < n:
@@ -80,7 +80,7 @@ def average_run(
     hyps = _cached(txt, meta, files, len(test.src))
     if hyps is None:
         log(f"{run.label}: averaging updates {', '.join(map(str, steps))}; translating")
-        translator = Translator.from_state(
+        translator = translator_from_state(
             average_checkpoints(paths), device=device, precision=decoding.get("precision") or "fp32"
         )
         # the checkpoints' own search settings: those the run's test scores were decoded with

@@ -12,16 +12,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nmt.metrics import MIN_BUCKET, bleu_by_length, corpus_length_ratio, length_buckets
+from nmt.evaluation.metrics import MIN_BUCKET, bleu_by_length, corpus_length_ratio, length_buckets
 
 
 @dataclass
 class Buckets:
     """Source-length buckets (length in words, both ends inclusive) shared by all runs."""
 
-    edges: list[int]  # the cut points passed to nmt.metrics (inclusive upper bounds)
+    edges: list[int]  # the cut points passed to nmt.evaluation.metrics (inclusive upper bounds)
     min_count: int  # fewest sentences in a bucket
-    ranges: list[tuple[int, int]]  # (lo, hi) as nmt.metrics.length_buckets returns them
+    ranges: list[tuple[int, int]]  # (lo, hi) as nmt.evaluation.metrics.length_buckets returns them
     labels: list[str]  # "lo–hi" from the lengths actually present
     counts: list[int]  # sentences per bucket
     equal_count: bool = True  # cut at the length quantiles (False: at given edges)
@@ -60,7 +60,7 @@ def default_min_count(n: int) -> int:
 
 
 def source_lengths(sources: Sequence[str]) -> list[int]:
-    """Source length in words, as nmt.metrics.bleu_by_length counts it."""
+    """Source length in words, as nmt.evaluation.metrics.bleu_by_length counts it."""
     return [len(s.split()) for s in sources]
 
 
@@ -102,7 +102,7 @@ def bleu_per_bucket(
     n_bootstrap: int = 0,
 ) -> list[tuple[float, float | None]]:
     """Corpus BLEU per bucket and the half-width of its 95% bootstrap interval (None
-    without ``n_bootstrap``), by nmt.metrics.bleu_by_length with the shared buckets."""
+    without ``n_bootstrap``), by nmt.evaluation.metrics.bleu_by_length with the shared buckets."""
     scores = {
         (b.lo, b.hi): (b.bleu, b.bleu_ci)
         for b in bleu_by_length(

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from nmt.budget import describe_stop
 from nmt.compare.averaging import averaging_lines
 from nmt.compare.output_length import output_length_lines, ratio_by_length_lines
 from nmt.compare.runs import DECODE_NAMES, Run
 from nmt.compare.stats import Paired, format_p, holds, mean_delta
 from nmt.compare.table import bucket_table, describe_decoding, format_seconds
-from nmt.device import cpu_description
-from nmt.metrics import LENGTH_EDGES, MIN_BUCKET
+from nmt.evaluation.metrics import LENGTH_EDGES, MIN_BUCKET
+from nmt.system.device import cpu_description
+from nmt.training.budget import describe_stop
 
 if TYPE_CHECKING:
     from nmt.compare.report import Comparison

@@ -8,7 +8,7 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nmt.metrics import brevity_penalty, length_ratio, ngram_precisions
+from nmt.evaluation.metrics import brevity_penalty, length_ratio, ngram_precisions
 
 if TYPE_CHECKING:
     from nmt.compare.report import Comparison

@@ -53,7 +53,7 @@ from nmt.compare.table import (
 from nmt.data.config import as_data_config
 from nmt.data.prepare import read_text
 from nmt.errors import ConfigError
-from nmt.metrics import LENGTH_EDGES, N_BOOTSTRAP
+from nmt.evaluation.metrics import LENGTH_EDGES, N_BOOTSTRAP
 
 #: what a previous comparison left in --out (removed first, so nothing stale mixes in)
 OUTPUTS = (

@@ -15,9 +15,9 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from nmt.data.config import DEFAULT_ROOT
-from nmt.decoding import current_names
 from nmt.errors import ConfigError
 from nmt.models import describe_variant
+from nmt.translation.decoding import current_names
 
 #: synthetic-corpus keys that decide the test split's content
 SYNTHETIC_TEST_KEYS = ("task", "min_len", "max_len", "vocab", "n_test", "seed")

@@ -28,7 +28,7 @@ from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest
 
 from nmt.compare.lengths import bucket_groups
-from nmt.metrics import N_BOOTSTRAP
+from nmt.evaluation.metrics import N_BOOTSTRAP
 
 #: significance level of the tests in the reports
 ALPHA = 0.05

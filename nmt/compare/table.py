@@ -11,7 +11,7 @@ from typing import Any
 
 from nmt.compare.runs import Group, Run
 from nmt.compare.stats import format_mean_sd, mean_sd
-from nmt.metrics import length_ratio, with_ci
+from nmt.evaluation.metrics import length_ratio, with_ci
 from nmt.models import describe_sizes
 
 

@@ -4,7 +4,7 @@ A :class:`Variant` names its config schema (a dataclass whose ``method()`` and
 ``sizes()`` summarise it in reports), its model class, its default
 learning-rate schedule and rate, a one-line description, whether it attends
 over the source, and the smallest sizes worth training (tests and smoke
-runs). Training (:mod:`nmt.schedule`), Hydra's schemas, ``nmt-compare``, the
+runs). Training (:mod:`nmt.training.schedule`), Hydra's schemas, ``nmt-compare``, the
 benchmark, the tests and ``make compare`` read :data:`VARIANTS`; adding a
 variant is its module, its ``configs/model/<name>.yaml`` and one entry here.
 

@@ -20,10 +20,10 @@ from typing import Any
 import torch
 
 from nmt import BOS_ID
-from nmt.checkpoint import run_dir_of
-from nmt.decoding import Decoding
 from nmt.errors import CheckpointError
-from nmt.translator import Translator
+from nmt.runs.checkpoint import load_translator, run_dir_of
+from nmt.translation.decoding import Decoding
+from nmt.translation.translator import Translator
 
 
 @dataclass
@@ -170,7 +170,7 @@ def load_models(items: list[str], device: str, precision: str = "fp32") -> dict[
     models: dict[str, Served] = {}
     for item in items:
         path = resolve_checkpoint(item)
-        translator = Translator.from_checkpoint(path, device=device, precision=precision)
+        translator = load_translator(path, device=device, precision=precision)
         name = translator.model.variant
         ckpt_id = name
         n = 2

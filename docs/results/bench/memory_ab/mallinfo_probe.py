@@ -13,12 +13,12 @@ from pathlib import Path
 
 import torch
 
-import nmt.trainer as trainer
+import nmt.training.trainer as trainer
 
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
-                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+                ["arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"]]
 
 
 libc = ctypes.CDLL("libc.so.6")

@@ -1,9 +1,15 @@
-import sys, time, json, torch
+import json
+import sys
+import time
+
+import torch
+
 torch.set_num_threads(2)
-from nmt.translator import Translator
+from nmt.runs.checkpoint import load_translator
+
 ckpt, src_file, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 lines = open(src_file).read().splitlines()[:1000]
-t = Translator.from_checkpoint(ckpt)
+t = load_translator(ckpt)
 def run(beam):
     if hasattr(t, "decoding"):
         return t.translate_text(lines, decoding=t.decoding.replace(beam=beam))

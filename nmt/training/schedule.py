@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 
-from nmt.config import TrainConfig, check_choice
 from nmt.models.registry import variant as declared
+from nmt.training.config import TrainConfig, check_choice
 
 
 def resolve_lr(cfg: TrainConfig, variant: str) -> float:

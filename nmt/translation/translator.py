@@ -5,21 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from nmt import EOS_ID
-from nmt.checkpoint import load_checkpoint
 from nmt.data.batching import Example, TokenBatchSampler, collate
 from nmt.data.tokenizer import Tokenizer
-from nmt.decoding import Decoding
-from nmt.device import autocast
-from nmt.models import build_model
 from nmt.models.base import EncoderDecoder
-from nmt.search import search
+from nmt.system.device import autocast
+from nmt.translation.decoding import Decoding
+from nmt.translation.search import search
 
 
 @dataclass
@@ -53,26 +50,6 @@ class Translator:
         self.precision = precision
         self.decoding = decoding or Decoding()
         self.checkpoint_info: dict[str, Any] = {}
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", **kwargs) -> Translator:
-        """Rebuild model and tokenizer from a self-describing checkpoint; its run's search
-        settings become the default."""
-        return cls.from_state(load_checkpoint(path, map_location="cpu"), device, **kwargs)
-
-    @classmethod
-    def from_state(cls, ckpt: dict[str, Any], device: str = "cpu", **kwargs) -> Translator:
-        """As :meth:`from_checkpoint`, from a checkpoint already in memory (for example
-        one that :func:`nmt.average.average_checkpoints` returned)."""
-        tokenizer = Tokenizer.from_state_dict(ckpt["tokenizer"])
-        model = build_model(
-            ckpt["model_config"], tokenizer.src_vocab_size, tokenizer.tgt_vocab_size
-        )
-        model.load_state_dict(ckpt["model"])
-        kwargs.setdefault("decoding", Decoding.from_dict(ckpt.get("decode")))
-        translator = cls(model.to(device), tokenizer, device, **kwargs)
-        translator.checkpoint_info = {k: ckpt[k] for k in ("data", "model_config") if k in ckpt}
-        return translator
 
     def encode(self, sentences: Sequence[str]) -> tuple[list[list[int]], int]:
         """Source ids with EOS; over-long inputs are truncated. Returns (ids, n_truncated)."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from nmt import BOS_ID, EOS_ID, PAD_ID
-from nmt.decoding import Decoding
 from nmt.models.base import EncoderDecoder
+from nmt.translation.decoding import Decoding
 
 #: a forced EOS at the length budget never scores below this, so the hypothesis stays finite
 FORCED_EOS_FLOOR = -1e4

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from nmt.allocator import allocator_name
-from nmt.budget import describe_stop
-from nmt.build import device_name
 from nmt.io import atomic_write
+from nmt.system.allocator import allocator_name
+from nmt.training.budget import describe_stop
+from nmt.training.build import device_name
 
 if TYPE_CHECKING:
-    from nmt.trainer import Trainer
+    from nmt.training.trainer import Trainer
 
 
 def run_results(

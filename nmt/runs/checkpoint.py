@@ -13,8 +13,12 @@ from typing import Any
 
 import torch
 
+from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError
 from nmt.io import atomic_write
+from nmt.models import build_model
+from nmt.translation.decoding import Decoding
+from nmt.translation.translator import Translator
 
 FORMAT = "nmt-checkpoint"
 VERSION = 1
@@ -69,3 +73,21 @@ def checkpoint_step(path: str | Path) -> int:
 def step_checkpoints(folder: str | Path) -> list[Path]:
     """The ``step_<update>.pt`` checkpoints of ``train.keep_last`` in ``folder``, oldest first."""
     return sorted(Path(folder).glob("step_*.pt"), key=checkpoint_step)
+
+
+def load_translator(path: str | Path, device: str = "cpu", **kwargs: Any) -> Translator:
+    """A :class:`Translator` rebuilt from a self-describing checkpoint (model and
+    tokenizer); its run's search settings become the default."""
+    return translator_from_state(load_checkpoint(path, map_location="cpu"), device, **kwargs)
+
+
+def translator_from_state(ckpt: dict[str, Any], device: str = "cpu", **kwargs: Any) -> Translator:
+    """As :func:`load_translator`, from a checkpoint already in memory (for example one that
+    :func:`nmt.runs.average.average_checkpoints` returned)."""
+    tokenizer = Tokenizer.from_state_dict(ckpt["tokenizer"])
+    model = build_model(ckpt["model_config"], tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+    model.load_state_dict(ckpt["model"])
+    kwargs.setdefault("decoding", Decoding.from_dict(ckpt.get("decode")))
+    translator = Translator(model.to(device), tokenizer, device, **kwargs)
+    translator.checkpoint_info = {k: ckpt[k] for k in ("data", "model_config") if k in ckpt}
+    return translator

@@ -15,8 +15,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from nmt.data.config import DataConfig
-from nmt.decoding import Decoding
 from nmt.errors import ConfigError
+from nmt.translation.decoding import Decoding
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from nmt.checkpoint import load_checkpoint
+from nmt.runs.checkpoint import load_checkpoint
 from nmt.errors import CheckpointError
 
 #: what must agree for weights to be averaged: the model's shape and the vocabulary

@@ -27,15 +27,13 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from nmt import PAD_ID
-from nmt.allocator import release_free_memory
-from nmt.budget import Budget, TrainClock
-from nmt.build import build_training, device_name, load_optimizer_state
-from nmt.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
-from nmt.config import check_choice
 from nmt.data.batch import Batch
-from nmt.decoding import Decoding
-from nmt.device import autocast
-from nmt.distributed import (
+from nmt.errors import CheckpointError, ConfigError, DataError, NMTError
+from nmt.evaluation.scoring import evaluate_split, score_tests
+from nmt.runs.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
+from nmt.system.allocator import release_free_memory
+from nmt.system.device import autocast
+from nmt.system.distributed import (
     DistInfo,
     all_sum,
     any_rank_tensor,
@@ -43,19 +41,21 @@ from nmt.distributed import (
     broadcast_object,
     gather_objects,
 )
-from nmt.errors import CheckpointError, ConfigError, DataError, NMTError
-from nmt.evaluation import evaluate_split, score_tests, validation_loss
-from nmt.loss import smoothed_cross_entropy
-from nmt.results import run_results, write_results
-from nmt.tb import TensorBoardLogger
-from nmt.train_state import (
+from nmt.training.budget import Budget, TrainClock
+from nmt.training.build import build_training, device_name, load_optimizer_state
+from nmt.training.config import check_choice
+from nmt.training.loss import smoothed_cross_entropy, validation_loss
+from nmt.training.results import run_results, write_results
+from nmt.training.state import (
     StopFlag,
     check_resumable,
     ignore_signals_in_worker,
     rng_state,
     set_rng_state,
 )
-from nmt.translator import Translator
+from nmt.training.tensorboard import TensorBoardLogger
+from nmt.translation.decoding import Decoding
+from nmt.translation.translator import Translator
 
 
 class TrainingDiverged(NMTError):

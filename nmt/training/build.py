@@ -10,10 +10,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.parallel import DistributedDataParallel
 
-from nmt.device import cpu_description, resolve_device, resolve_precision
-from nmt.distributed import DistInfo
 from nmt.models import EncoderDecoder, build_model
-from nmt.schedule import Scheduler, resolve_lr
+from nmt.system.device import cpu_description, resolve_device, resolve_precision
+from nmt.system.distributed import DistInfo
+from nmt.training.schedule import Scheduler, resolve_lr
 
 
 def pick_device(name: str, dist_info: DistInfo) -> torch.device:

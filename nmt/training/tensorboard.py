@@ -7,7 +7,7 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
-from nmt.plots import attention_figure
+from nmt.translation.plots import attention_figure
 
 
 class TensorBoardLogger:

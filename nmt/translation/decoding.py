@@ -3,7 +3,7 @@
 The same :class:`Decoding` is the schema of the config's ``decode`` node, is
 saved in every checkpoint and ``results.json``, is what ``nmt-translate`` and
 ``nmt-evaluate`` default to (the run's own) and override flag by flag, and is
-what :func:`nmt.search.search` takes. Each setting has one name everywhere.
+what :func:`nmt.translation.search.search` takes. Each setting has one name everywhere.
 """
 
 from __future__ import annotations

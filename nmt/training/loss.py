@@ -16,7 +16,13 @@ dtype (bf16 under autocast).
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import torch
+
+from nmt import PAD_ID
+from nmt.system.device import autocast
 
 #: rows per chunk: 256 x 8k fp32 values = 8 MiB, within a CPU's last-level cache
 CHUNK_ROWS = 256
@@ -89,3 +95,24 @@ def smoothed_cross_entropy(
         shapes = f"{tuple(logits.shape)} and {tuple(target.shape)}"
         raise ValueError(f"expected logits (N, V) and target (N,), got {shapes}")
     return SmoothedCrossEntropy.apply(logits, target, smoothing, ignore_index, chunk_rows)
+
+
+@torch.no_grad()
+def validation_loss(model: Any, data: Any, device: torch.device, precision: str, max_tokens: int):
+    """Teacher-forced cross-entropy per target token on the valid split (no smoothing)."""
+    model.eval()
+    sampler, collate = data.make_batches("valid", max_tokens=max_tokens, shuffle=False, seed=0)
+    encoded = data.encoded["valid"]
+    total, tokens = 0.0, 0
+    for indices in sampler:
+        batch = collate([encoded[i] for i in indices]).to(device)
+        with autocast(device, precision):
+            logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
+        total += float(
+            smoothed_cross_entropy(  # the training loss with smoothing 0
+                logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD_ID
+            )
+        )
+        tokens += batch.num_tgt_tokens
+    loss = total / max(1, tokens)
+    return loss, math.exp(min(loss, 50.0))

@@ -13,8 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from nmt.checkpoint import load_checkpoint
 from nmt.errors import ConfigError
+from nmt.runs.checkpoint import load_checkpoint
 
 #: model settings a fine-tuning run may change
 FREE = ("dropout",)

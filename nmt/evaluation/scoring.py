@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from nmt import PAD_ID
-from nmt.decoding import Decoding
-from nmt.device import autocast
-from nmt.loss import smoothed_cross_entropy
-from nmt.metrics import LENGTH_EDGES, N_BOOTSTRAP, bleu_by_length, corpus_scores
-from nmt.translator import Translator
+from nmt.evaluation.metrics import LENGTH_EDGES, N_BOOTSTRAP, bleu_by_length, corpus_scores
+from nmt.translation.decoding import Decoding
+from nmt.translation.translator import Translator
 
 
 def evaluate_split(
@@ -47,27 +41,6 @@ def evaluate_split(
             for b in bleu_by_length(src, hyps, refs, edges or LENGTH_EDGES, n_bootstrap=n_bootstrap)
         ]
     return scores, hyps
-
-
-@torch.no_grad()
-def validation_loss(model: Any, data: Any, device: torch.device, precision: str, max_tokens: int):
-    """Teacher-forced cross-entropy per target token on the valid split (no smoothing)."""
-    model.eval()
-    sampler, collate = data.make_batches("valid", max_tokens=max_tokens, shuffle=False, seed=0)
-    encoded = data.encoded["valid"]
-    total, tokens = 0.0, 0
-    for indices in sampler:
-        batch = collate([encoded[i] for i in indices]).to(device)
-        with autocast(device, precision):
-            logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
-        total += float(
-            smoothed_cross_entropy(  # the training loss with smoothing 0
-                logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD_ID
-            )
-        )
-        tokens += batch.num_tgt_tokens
-    loss = total / max(1, tokens)
-    return loss, math.exp(min(loss, 50.0))
 
 
 def score_tests(

@@ -1,0 +1,1 @@
+"""From a trained model to text: decoding settings, greedy and beam search, attention plots."""
