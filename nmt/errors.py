@@ -15,3 +15,7 @@ class ConfigError(NMTError):
 
 class CheckpointError(NMTError):
     """A checkpoint is missing, truncated or not an nmt checkpoint."""
+
+
+class WriteError(NMTError):
+    """A file could not be written (a full disk, no permission); what was there is intact."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from nmt.errors import NMTError, WriteError
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
@@ -28,3 +31,28 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_error(path: str | Path, size: int, error: OSError) -> NMTError:
+    """One line for a write that failed (a full disk, say): the file, the space it needed,
+    the space left, and that the file as it was before is intact."""
+    path = Path(path)
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 1e6:,.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    reason = error.strerror or type(error).__name__
+    return WriteError(
+        f"{path}: not written ({reason}): it needs {size / 1e6:,.1f} MB, its disk has {free}; "
+        f"the {path.name} written before (if any) is intact and no partial file is left; free "
+        "space and run the command again (training: train.resume=true)"
+    )
+
+
+def write_or_explain(path: str | Path, data: bytes) -> Path:
+    """:func:`atomic_write` of ``data``; a failure (no space, no permission) raises one
+    :class:`WriteError` line instead of a traceback."""
+    try:
+        return atomic_write(path, lambda f: f.write(data))
+    except OSError as e:
+        raise write_error(path, len(data), e) from None

@@ -471,7 +471,9 @@ def test_a_checkpoint_from_before_the_stopping_metric_resumes_on_bleu(env, tmp_p
         env, tmp_path / "old", *common, "train.max_steps=8", "train.resume=true",
         "train.early_stopping_metric=loss", check=False,
     )  # fmt: skip
-    assert proc.returncode == 2 and "resume it with train.early_stopping_metric=bleu" in proc.stderr
+    assert (
+        proc.returncode == 2 and "train.early_stopping_metric was 'bleu', now 'loss'" in proc.stderr
+    )
     nmt_train(env, tmp_path / "old", *common, "train.max_steps=8", "train.resume=true")
     old, straight = results_of(tmp_path / "old"), results_of(tmp_path / "straight")
     for key in ("steps", "best_step", "best_valid_bleu", "early_stopping_metric"):

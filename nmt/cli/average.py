@@ -29,8 +29,9 @@ def newest(run: Path, n: int) -> list[Path]:
     """The newest ``n`` validation checkpoints (``step_<N>.pt``) of a run directory."""
     from nmt.errors import CheckpointError
     from nmt.runs.checkpoint import step_checkpoints
+    from nmt.runs.run_dir import RunDir
 
-    folder = run / "checkpoints" if (run / "checkpoints").is_dir() else run
+    folder = RunDir(run).checkpoints if RunDir(run).checkpoints.is_dir() else run
     kept = step_checkpoints(folder)
     if len(kept) < n:
         raise CheckpointError(

@@ -111,8 +111,9 @@ def main(argv: list[str] | None = None) -> None:
         from nmt.data.config import as_data_config
         from nmt.data.prepare import read_text
         from nmt.evaluation.scoring import evaluate_split
-        from nmt.runs.checkpoint import load_translator, run_dir_of
-        from nmt.training.results import write_results
+        from nmt.io import write_or_explain
+        from nmt.runs.checkpoint import load_translator
+        from nmt.runs.run_dir import RunDir, write_record
 
         if args.src:
             test = file_test_set(args.src, args.ref)  # read first: a bad file fails at once
@@ -143,16 +144,15 @@ def main(argv: list[str] | None = None) -> None:
             edges=(translator.checkpoint_info.get("data") or {}).get("length_edges"),
         )
         ckpt = Path(args.checkpoint).resolve()
-        run_dir = run_dir_of(ckpt)
         name = args.split or test.name
-        out = Path(args.out) if args.out else run_dir / "eval" / f"{name}.beam{decoding.beam}.json"
+        run = RunDir.of_checkpoint(ckpt)
+        out = Path(args.out) if args.out else run.evaluation_path(name, decoding.beam)
         hyp_path = out.with_suffix(".txt")
-        hyp_path.parent.mkdir(parents=True, exist_ok=True)
-        hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        write_or_explain(hyp_path, "".join(h + "\n" for h in hyps).encode("utf-8"))
         where = {"split": args.split} if args.split else {"src": args.src, "refs": args.ref}
         decode = {**decoding.as_dict(), "precision": translator.precision}
         record = {"checkpoint": str(ckpt), **where, **scores, "decode": decode}
-        write_results(record | {"hypotheses": str(hyp_path)}, out)
+        write_record(out, record | {"hypotheses": str(hyp_path)})
         print(format_table(name, scores, decode))
         print(f"\nhypotheses: {hyp_path}\nreport: {out}")
     except NMTError as e:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import json
 import os
 import shutil
 import sys
@@ -32,12 +31,14 @@ from nmt.evaluation.metrics import format_ci
 from nmt.models import parse_model_config
 from nmt.runs.lock import RunLock
 from nmt.runs.log import tee_output
+from nmt.runs.run_dir import RunDir
 from nmt.system.allocator import allocator_name, bound_onednn_cache, release_free_memory
 from nmt.system.device import resolve_device
 from nmt.system.distributed import barrier, broadcast_object, cleanup, init_distributed
 from nmt.training.budget import Budget
 from nmt.training.config import check_choice, register_configs
 from nmt.training.init_from import adopt_checkpoint, unknown_share
+from nmt.training.schedule import resolve_defaults
 from nmt.training.trainer import Trainer
 from nmt.translation.decoding import Decoding
 
@@ -49,18 +50,17 @@ def resolve_resume(resume: Any, run_dir: Path) -> Path | None:
     """Map ``train.resume`` (false / true / auto / a path) to a checkpoint path, or refuse to
     overwrite. ``auto`` (interrupted sweeps): this run directory's last.pt if it has one,
     else a fresh start (a validation log without a checkpoint is moved aside, not lost)."""
-    last = run_dir / "checkpoints" / "last.pt"
+    run = RunDir(run_dir)
+    last = run.last
     if resume == "auto":
         if last.exists():
             return last
-        metrics = run_dir / "metrics.jsonl"
-        if metrics.exists():
-            aside = metrics.with_name(f"metrics.jsonl.before_{int(metrics.stat().st_mtime)}")
-            metrics.rename(aside)
+        aside = run.set_aside_metrics()
+        if aside:
             print(f"{run_dir}: no checkpoint to resume; starting afresh ({aside.name} kept)")
         return None
     if resume in (False, None, "false", "False", ""):
-        if last.exists() or (run_dir / "metrics.jsonl").exists():
+        if run.holds_run:
             raise ConfigError(
                 f"run directory {run_dir} already holds a run; continue it with "
                 "train.resume=true, or pick a new hydra.run.dir"
@@ -76,8 +76,7 @@ def resolve_resume(resume: Any, run_dir: Path) -> Path | None:
     path = Path(str(resume))
     if not path.is_file():
         raise ConfigError(f"train.resume={resume}: no such checkpoint file")
-    holds_run = last.exists() or (run_dir / "metrics.jsonl").exists()
-    if holds_run and path.resolve() != last.resolve():
+    if run.holds_run and path.resolve() != last.resolve():
         raise ConfigError(
             f"run directory {run_dir} already holds another run; resume {path} into a new "
             "hydra.run.dir, or continue this one with train.resume=true"
@@ -110,10 +109,27 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"train.label_smoothing={cfg.train.label_smoothing} must be in [0, 1)")
 
 
+def check_preset_sizes(choices: Any, config_dir: str | Path = CONFIG_DIR) -> None:
+    """A preset (``experiment=X``) must give every variant its sizes in
+    ``configs/experiment/model/X/<variant>.yaml``: one missing fails here, naming the file,
+    instead of training the variant at its default sizes unnoticed."""
+    experiment, model = choices.get("experiment"), choices.get("model")
+    if experiment in (None, "null", "None") or model is None:
+        return
+    path = Path(config_dir) / "experiment" / "model" / str(experiment) / f"{model}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"experiment={experiment} has no sizes for model={model}: {path} is missing; add "
+            "it (a file holding {} keeps the variant's default sizes)"
+        )
+
+
 def train(cfg: DictConfig) -> dict[str, Any] | None:
     """Train, validate and test one configuration; returns results.json's content on rank 0."""
+    check_preset_sizes(HydraConfig.get().runtime.choices)
     init = adopt_checkpoint(cfg, list(HydraConfig.get().overrides.task))  # train.init_from
     check_config(cfg)
+    resolve_defaults(cfg)  # config.yaml and the checkpoints say which lr and schedule ran
     device_type = resolve_device(cfg.train.device, "train.device")
     dist_info = init_distributed(device_type.split(":")[0])
     lock: RunLock | None = None
@@ -126,10 +142,10 @@ def train(cfg: DictConfig) -> dict[str, Any] | None:
             if refused:
                 lock = None
                 raise ConfigError(refused)
-            if cfg.train.resume == "auto" and (run_dir / "results.json").is_file():
+            if cfg.train.resume == "auto" and RunDir(run_dir).finished:
                 return finished_already(run_dir)
             resume = resolve_resume(cfg.train.resume, run_dir)  # before a run's log is touched
-            log = stack.enter_context(tee_output(run_dir / "train.log")) if lock else None
+            log = stack.enter_context(tee_output(RunDir(run_dir).log_path)) if lock else None
             return _train(cfg, run_dir, dist_info, lock, resume, init)
         except NMTError as e:
             if lock and log:
@@ -160,8 +176,8 @@ def _train(
     torch.manual_seed(cfg.train.seed)
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        if resume is None or not (run_dir / "config.yaml").exists():
-            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        if resume is None or not RunDir(run_dir).config_path.exists():
+            RunDir(run_dir).write_config(cfg)
     tokenizer = Tokenizer.from_state_dict(init["tokenizer"]) if init else None
     if dist_info.is_main:
         data = prepare_data(cfg.data, tokenizer=tokenizer)
@@ -197,11 +213,9 @@ def _train(
 def finished_already(run_dir: Path) -> dict[str, Any]:
     """``train.resume=auto`` on a finished run: its results, untouched."""
     try:
-        results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ConfigError(
-            f"{run_dir / 'results.json'} is unreadable ({e}); move it aside to train the run again"
-        ) from None
+        results = RunDir(run_dir).read_results()
+    except ConfigError as e:
+        raise ConfigError(f"{e}; move it aside to train the run again") from None
     print(f"{run_dir}: finished already ({results.get('stop_reason')}); left as it is")
     return results
 
@@ -223,13 +237,13 @@ def print_summary(results: dict[str, Any], run_dir: Path) -> None:
     )
     for name, s in results["test"].items():
         print(
-            f"{name}: BLEU {format_ci(s, 'bleu')}  chrF {format_ci(s, 'chrf')}  lowercased "
-            f"BLEU {s['bleu_lc']:.2f}  (beam {s['beam']}; ± = 95% bootstrap interval)"
+            f"{s.get('split', name)}: BLEU {format_ci(s, 'bleu')}  chrF {format_ci(s, 'chrf')}  "
+            f"lowercased BLEU {s['bleu_lc']:.2f}  (beam {s['beam']}; ± = 95% bootstrap interval)"
         )
     if results["test"]:
         print(f"sacreBLEU: {next(iter(results['test'].values()))['bleu_signature']}")
     print(f"run directory: {run_dir}")
-    print(f"best checkpoint: {run_dir / 'checkpoints' / 'best.pt'}")
+    print(f"best checkpoint: {RunDir(run_dir).best}")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

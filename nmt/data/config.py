@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -87,3 +88,13 @@ def as_data_config(cfg: object) -> DataConfig:
     except OmegaConfBaseException as e:
         first = str(e).splitlines()[0]
         raise ConfigError(f"data config: {first}; fix the data.* keys") from None
+
+
+def split_name(cfg: Any, key: str) -> str:
+    """The name a user knows a split by: ``test`` is ``data.test`` (``test_2016_flickr``; a
+    file's name for the files corpus), ``valid`` is ``data.valid``; extra tests are named
+    already."""
+    value = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}.get(key, key)
+    if not value:
+        return key
+    return Path(str(value)).name if "/" in str(value) else str(value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from nmt.evaluation.metrics import LENGTH_EDGES, N_BOOTSTRAP, bleu_by_length, corpus_scores
@@ -46,28 +45,22 @@ def evaluate_split(
 def score_tests(
     translator: Translator,
     texts: dict[str, Any],
-    run_dir: Path,
     decoding: Decoding,
     edges: Sequence[int] | None = None,
-) -> dict[str, Any]:
-    """Every split but train/valid: scores with 95% intervals and BLEU by length (buckets
-    cut at ``edges``); hypotheses under ``hyps/``."""
-    tests = {}
-    for name, text in texts.items():
-        if name in ("train", "valid"):
-            continue
-        scores, hyps = evaluate_split(
+    n_bootstrap: int = N_BOOTSTRAP,
+) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """Every split but train/valid: its scores (95% intervals, BLEU by length in buckets cut
+    at ``edges``) and its hypotheses."""
+    return {
+        name: evaluate_split(
             translator,
             text,
             decoding,
             progress=True,
             by_length=True,
-            n_bootstrap=N_BOOTSTRAP,
+            n_bootstrap=n_bootstrap,
             edges=edges,
         )
-        hyp_path = run_dir / "hyps" / f"{name}.beam{decoding.beam}.txt"
-        hyp_path.parent.mkdir(parents=True, exist_ok=True)
-        hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-        scores["hypotheses"] = str(hyp_path.relative_to(run_dir))
-        tests[name] = scores
-    return tests
+        for name, text in texts.items()
+        if name not in ("train", "valid")
+    }

@@ -8,7 +8,6 @@ the page and ``GET /models`` answer while a long request is translated.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -21,7 +20,8 @@ import torch
 
 from nmt import BOS_ID
 from nmt.errors import CheckpointError
-from nmt.runs.checkpoint import load_translator, run_dir_of
+from nmt.runs.checkpoint import load_translator
+from nmt.runs.run_dir import BEST, RunDir
 from nmt.translation.decoding import Decoding
 from nmt.translation.translator import Translator
 
@@ -138,26 +138,16 @@ class Served:
         }
 
 
-def _run_scores(path: Path) -> tuple[float | None, float | None, str]:
-    """The test BLEU (and its interval) of the run a checkpoint belongs to, if recorded."""
-    results = run_dir_of(path) / "results.json"
-    if results.is_file():
-        tests = json.loads(results.read_text()).get("test", {})
-        if tests:
-            name, scores = next(iter(tests.items()))
-            return scores.get("bleu"), scores.get("bleu_ci"), name
-    return None, None, ""
-
-
 def resolve_checkpoint(item: str) -> Path:
     """A run directory's ``checkpoints/best.pt``, or the .pt file itself."""
     path = Path(item)
     if path.is_dir():
-        for candidate in (path / "checkpoints" / "best.pt", path / "best.pt"):
+        run = RunDir(path)
+        for candidate in (run.best, path / BEST):
             if candidate.is_file():
                 return candidate
         raise CheckpointError(
-            f"{path}: a folder without checkpoints/best.pt; give a run directory or a .pt file"
+            f"{path}: a folder without checkpoints/{BEST}; give a run directory or a .pt file"
         )
     return path
 
@@ -176,7 +166,7 @@ def load_models(items: list[str], device: str, precision: str = "fp32") -> dict[
         n = 2
         while ckpt_id in models:
             ckpt_id, n = f"{name}-{n}", n + 1
-        bleu, ci, split = _run_scores(path)
+        bleu, ci, split = RunDir.of_checkpoint(path).test_bleu()
         probe = torch.tensor([[4, 5, 2]], device=translator.device)  # shapes only
         with torch.no_grad():
             w = translator.model.eval().attention_layers(probe, probe > 0, probe[:, :2])

@@ -25,6 +25,15 @@ def resolve_scheduler(cfg: TrainConfig, variant: str) -> str:
     return declared(variant).schedule
 
 
+def resolve_defaults(cfg: Any) -> None:
+    """Replace the config's "the variant's default" placeholders (``train.lr: 0``,
+    ``train.scheduler: auto``) by the values the run uses, so that config.yaml, the
+    checkpoints and TensorBoard record what ran."""
+    variant = cfg.model.name
+    cfg.train.lr = resolve_lr(cfg.train, variant)
+    cfg.train.scheduler = resolve_scheduler(cfg.train, variant)
+
+
 def metric_mode(cfg: TrainConfig) -> str:
     """``max`` when the early-stopping metric is BLEU, ``min`` when it is the loss."""
     check_choice("train.early_stopping_metric", cfg.early_stopping_metric)

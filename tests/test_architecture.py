@@ -1,0 +1,133 @@
+"""The package's shape: layers imported downwards only, no import circle, modules small
+enough to read in one sitting, the training loop short, scripts standing alone."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: the layers, lowest first: a module may import its own layer and the ones before it.
+#: The folder names follow the data's way: a corpus becomes batches (data), a model
+#: learns from them (models, training), translates (translation) and is scored
+#: (evaluation); runs are kept (runs), compared and served; the CLI sits on top.
+LAYERS = (
+    ("nmt", "nmt.errors", "nmt.io"),
+    ("nmt.system",),
+    ("nmt.data",),
+    ("nmt.models",),
+    ("nmt.translation",),
+    ("nmt.evaluation",),
+    ("nmt.runs",),
+    ("nmt.training",),
+    ("nmt.compare", "nmt.serve", "nmt.bench"),
+    ("nmt.cli",),
+)
+MAX_LINES = 350
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path = REPO / "nmt") -> dict[str, set[str]]:
+    """module -> the nmt modules it imports (at any depth of its code, TYPE_CHECKING too)."""
+    modules = {module_name(p): p for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    head = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*head, *([node.module] if node.module else [])])
+                targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def layer(module: str) -> int:
+    best = (-1, -1)
+    for i, names in enumerate(LAYERS):
+        for prefix in names:
+            if module == prefix or module.startswith(prefix + "."):
+                best = max(best, (len(prefix), i))
+    assert best[1] >= 0, f"{module} is in no layer: add its package to LAYERS"
+    return best[1]
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle (one path each), by depth-first search."""
+    found, state = [], {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def test_no_module_imports_a_higher_layer():
+    upward = [
+        f"{a} -> {b}"
+        for a, targets in import_graph().items()
+        for b in targets
+        if layer(b) > layer(a)
+    ]
+    assert not upward, upward
+
+
+def test_no_import_circle():
+    assert not cycles(import_graph())
+
+
+def test_the_checks_catch_what_they_look_for():
+    graph = {"nmt.data.x": {"nmt.training.y"}, "nmt.training.y": {"nmt.data.x"}}
+    assert layer("nmt.training.y") > layer("nmt.data.x")
+    assert cycles(graph) == [["nmt.data.x", "nmt.training.y", "nmt.data.x"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_modules_are_small_enough_to_read_in_one_sitting():
+    long = {
+        str(p.relative_to(REPO)): n
+        for p in [*(REPO / "nmt").rglob("*.py"), *(REPO / "scripts").glob("*.py")]
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, long
+
+
+def test_fit_reads_as_the_algorithm():
+    tree = ast.parse((REPO / "nmt" / "training" / "trainer.py").read_text(encoding="utf-8"))
+    fit = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "fit")
+    assert fit.end_lineno - fit.lineno + 1 <= 40
+
+
+def test_no_script_imports_another():
+    for path in (REPO / "scripts").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [a.name for a in node.names]
+                )
+                assert not any(n.split(".")[0] == "scripts" for n in names), path.name
+                assert not any(n in {p.stem for p in (REPO / "scripts").glob("*.py")}
+                               for n in names), path.name  # fmt: skip
