@@ -6,13 +6,29 @@ fresh large block page-faults (``scripts/bench.py`` measures nmt under the same 
 from __future__ import annotations
 
 import importlib
+import sys
 
+from nmt.errors import NMTError
 from nmt.system.allocator import preload_allocator
+
+
+def _main(command: str):
+    """The command's ``main``; an import that fails on the user's setup (a module of
+    ``$NMT_USER_MODULES``, say) ends in one line."""
+    try:
+        return importlib.import_module(f"nmt.cli.{command}").main
+    except NMTError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _launch(command: str) -> None:
     preload_allocator()  # before torch is imported: the process may start over
-    importlib.import_module(f"nmt.cli.{command}").main()
+    _main(command)()
+
+
+def compare() -> None:
+    _main("compare")()
 
 
 def train() -> None:

@@ -197,7 +197,8 @@ def _train(
     if resume is not None:
         trainer.resume_from(resume)
         if dist_info.is_main:
-            print(f"resumed from {resume} at step {trainer.step} (epoch {trainer.epoch})")
+            p = trainer.progress
+            print(f"resumed from {resume} at step {p.step} (epoch {p.epoch})")
     if dist_info.is_main:
         print(
             f"{trainer.variant}: {trainer.model.num_parameters():,} parameters on "

@@ -14,6 +14,8 @@ variant is its module, its ``configs/model/<name>.yaml`` and one entry here.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +119,46 @@ VARIANTS: dict[str, Variant] = _register(
 )
 
 
+def register(v: Variant) -> Variant:
+    """Add a variant defined outside this package (a module named in ``$NMT_USER_MODULES``
+    calls this when imported); its Hydra YAML ``model/<name>.yaml`` lives in a folder
+    given to Hydra as ``hydra.searchpath=[file://FOLDER]``."""
+    if v.name in VARIANTS and VARIANTS[v.name] is not v:
+        raise ConfigError(f"variant {v.name!r} is registered already; choose another name")
+    summary = v.config()
+    method, sizes = summary.method(), summary.sizes()
+    if not isinstance(method, list | tuple) or not all(isinstance(m, str) for m in method):
+        raise ConfigError(f"variant {v.name!r}: its config's method() must return a list of str")
+    if not isinstance(sizes, str):
+        raise ConfigError(f"variant {v.name!r}: its config's sizes() must return a str")
+    VARIANTS[v.name] = v
+    return v
+
+
+#: comma-separated modules imported with the registry: each may :func:`register` variants
+USER_MODULES = "NMT_USER_MODULES"
+
+
+def load_user_modules(spec: str | None = None) -> list[str]:
+    """Import the modules of ``$NMT_USER_MODULES`` (or ``spec``); returns their names.
+
+    Raises:
+        ConfigError: a module cannot be imported (named, with the first line of why).
+    """
+    spec = os.environ.get(USER_MODULES, "") if spec is None else spec
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # any failure of user code: one line naming the module
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ConfigError(
+                f"${USER_MODULES}: cannot import {name!r} ({type(e).__name__}: {first}); "
+                "put its folder on PYTHONPATH"
+            ) from None
+    return names
+
+
 def variant(name: str) -> Variant:
     """The variant called ``name``.
 
@@ -176,3 +218,6 @@ def describe_variant(model: Mapping[str, Any]) -> str:
 def describe_sizes(model: Mapping[str, Any]) -> str:
     """The model's sizes in a few words, for report tables."""
     return parse_model_config(model).sizes()
+
+
+load_user_modules()  # last: user modules import this module's names

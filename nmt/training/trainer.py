@@ -148,8 +148,8 @@ class Trainer:
         t, p = self.tcfg, self.progress
         self.clock = TrainClock(**self.clock_state)  # this process counts from here
         p.machines.append(device_name(self.device))
-        bar, meter = self._bar(), Meter(self.device, 0, self.clock.train_seconds)
-        with StopFlag() as flag:
+        meter = Meter(self.device, 0, self.clock.train_seconds)
+        with self._bar() as bar, StopFlag() as flag:  # the bar closes before any error line
             stop = self._stop_reason(flag)
             while not stop and p.epoch < t.max_epochs:
                 self.net.train()
@@ -164,7 +164,7 @@ class Trainer:
                     if not t.eval_every:
                         stop = self._validate_on_schedule(stop, meter)
                 stop = stop or self._stop_reason(flag)
-            bar.close()
+            bar.close()  # the summary lines below it
             self._check_finite(meter)
             p.stops.append(stop := stop or "max_epochs")
             if stop == "signal":
