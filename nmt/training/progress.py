@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
+
+from nmt.errors import NMTError
+from nmt.system.distributed import DistInfo, any_rank_tensor
 
 
 @dataclass
@@ -72,6 +76,10 @@ class Progress:
         return dataclasses.asdict(self)
 
 
+class TrainingDiverged(NMTError):
+    """The loss or the gradient norm became NaN or infinite."""
+
+
 class Meter:
     """Training loss and tokens since the last log, for the progress bar and TensorBoard.
 
@@ -97,3 +105,14 @@ class Meter:
         self.loss.zero_()
         self.since = (tokens, seconds)
         return loss, n / max(1e-9, elapsed)
+
+    def check_finite(self, dist: DistInfo, step: int, last: Path) -> None:
+        """Stop with one line if any rank saw a NaN/inf loss or gradient norm (every rank
+        calls this: one small all-reduce)."""
+        if any_rank_tensor(self.nonfinite, dist):
+            hint = f"resume from {last}" if last.exists() else "start again"
+            raise TrainingDiverged(
+                f"the training loss or gradient norm became NaN/inf by step {step}; nothing "
+                f"from this point was saved; lower train.lr or raise train.warmup_steps, then "
+                f"{hint}"
+            )

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from nmt.data.config import split_name
-from nmt.errors import CheckpointError, DataError, NMTError
+from nmt.errors import CheckpointError, DataError
 from nmt.evaluation.metrics import N_BOOTSTRAP
 from nmt.evaluation.scoring import score_tests
 from nmt.runs.records import Validation
@@ -32,7 +32,6 @@ from nmt.system.allocator import release_free_memory
 from nmt.system.distributed import (
     DistInfo,
     all_sum,
-    any_rank_tensor,
     barrier,
     broadcast_object,
     gather_objects,
@@ -49,10 +48,6 @@ from nmt.training.tensorboard import TensorBoardLogger
 from nmt.training.validation import score_validation
 from nmt.translation.decoding import Decoding
 from nmt.translation.translator import Translator
-
-
-class TrainingDiverged(NMTError):
-    """The loss or the gradient norm became NaN or infinite."""
 
 
 class Trainer:
@@ -165,7 +160,7 @@ class Trainer:
                         stop = self._validate_on_schedule(stop, meter)
                 stop = stop or self._stop_reason(flag)
             bar.close()  # the summary lines below it
-            self._check_finite(meter)
+            meter.check_finite(self.dist, self.progress.step, self.run.last)
             p.stops.append(stop := stop or "max_epochs")
             if stop == "signal":
                 return self._interrupted(flag.signum)
@@ -202,20 +197,10 @@ class Trainer:
         seconds = float("inf") if out_of_time else 0.0  # the agreed verdict on time
         return self.budget.exhausted(p.step, p.trained_tgt_tokens, seconds)
 
-    def _check_finite(self, meter: Meter) -> None:
-        """Stop with one line if any rank saw a NaN/inf loss or gradient norm."""
-        if any_rank_tensor(meter.nonfinite, self.dist):
-            hint = f"resume from {self.run.last}" if self.run.last.exists() else "start again"
-            raise TrainingDiverged(
-                f"the training loss or gradient norm became NaN/inf by step "
-                f"{self.progress.step}; nothing from this point was saved; lower train.lr "
-                f"or raise train.warmup_steps, then {hint}"
-            )
-
     def _validate_on_schedule(self, stop: str, meter: Meter) -> str:
         """A scheduled validation (the clock paused); returns the stop reason, "patience"
         when early stopping ends the run (a signal's stop stands)."""
-        self._check_finite(meter)
+        meter.check_finite(self.dist, self.progress.step, self.run.last)
         with self.clock.paused():
             early = self.validate()
         self.net.train()
@@ -250,7 +235,7 @@ class Trainer:
     def _log_train(self, bar: BudgetBar, meter: Meter) -> None:
         """Progress bar and TensorBoard: loss, lr, gradient norm and this rank's training
         tokens/s since the last log."""
-        self._check_finite(meter)
+        meter.check_finite(self.dist, self.progress.step, self.run.last)
         loss, tps = meter.read(self.tokens_tgt, self.clock.train_seconds)
         lr = self.scheduler.lr
         bar.set_postfix(step=self.progress.step, loss=f"{loss:.3f}", tok_s=f"{tps:,.0f}",
