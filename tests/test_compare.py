@@ -29,7 +29,7 @@ from nmt.compare.lengths import (
     exact_match_per_bucket,
     length_ratio_per_bucket,
 )
-from nmt.compare.runs import Run, expand_run_dirs, load_run
+from nmt.compare.rundir import Run, expand_run_dirs, load_run
 from nmt.data.config import as_data_config
 from nmt.data.prepare import read_text
 from nmt.models import VARIANTS, describe_variant
@@ -699,7 +699,7 @@ def _run_with_curve(stop: str, curve: list[tuple[float, float]]) -> Run:
 
 
 def test_run_md_names_each_machine_a_resumed_run_trained_on():
-    from nmt.compare.markdown import where_trained
+    from nmt.compare.render_runs import where_trained
 
     a, b = "cpu: AMD EPYC (AVX512-BF16)", "cpu: Intel Xeon (AMX, AVX512-BF16)"
     assert where_trained({"device": a, "machines": [a], "processes": 1}) == a
@@ -731,7 +731,7 @@ def test_absolute_paths_inside_the_working_folder_are_written_relative(env, runs
 
 
 def test_the_report_says_how_many_processes_trained_a_run_and_what_ended_each():
-    from nmt.compare.markdown import processes_line
+    from nmt.compare.render_runs import processes_line
 
     assert processes_line({"processes": 1, "stops": ["patience"]}) == "1 process"
     resumed = {"processes": 3, "stops": ["signal", "signal", "max_target_tokens"]}
@@ -742,7 +742,8 @@ def test_the_report_says_how_many_processes_trained_a_run_and_what_ended_each():
 def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bleu():
     from types import SimpleNamespace
 
-    from nmt.compare.markdown import convergence_lines, loss_still_falling, still_improving
+    from nmt.compare.convergence import judge_convergence, loss_still_falling, still_improving
+    from nmt.compare.render_markdown import convergence_lines
 
     # patience on a BLEU at its noise level while the loss still falls: flagged, with the
     # loss at the best BLEU (the first of two equal) and at the last validation
@@ -758,7 +759,8 @@ def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bl
     # a budget that ends a rising curve: flagged as not converged, not as loss-falling
     cut = _run_with_curve("max_target_tokens", [(10.0, 3.0), (15.0, 2.5), (18.0, 2.3)])
     assert still_improving(cut) == "+3.00" and loss_still_falling(cut) is None
-    text = "\n".join(convergence_lines(SimpleNamespace(runs=[flat, done, cut])))
+    judged = judge_convergence([flat, done, cut])
+    text = "\n".join(convergence_lines(SimpleNamespace(convergence=judged)))
     assert "**Not converged.**" in text and "max_target_tokens (+3.00)" in text
     # runs that stop on the loss are judged by the loss: cut by the cap while it fell is
     # "not converged" even with a flat BLEU; patience on the loss is not second-guessed
@@ -787,4 +789,4 @@ def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bl
     tail.metrics[-1]["epoch"] += 1  # a scheduled validation after all: it decides
     assert still_improving(tail) is None
     assert "patience (4.700 → 4.550)" in text and text.count("patience (") == 1
-    assert convergence_lines(SimpleNamespace(runs=[done])) == []
+    assert convergence_lines(SimpleNamespace(convergence=judge_convergence([done]))) == []

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import nmt.training.budget
-from nmt.compare.runs import Run, group_runs, name_runs
+from nmt.compare.grouping import group_runs, name_runs
+from nmt.compare.rundir import Run
 from nmt.compare.stats import format_mean_sd, paired_bleu, paired_by_bucket, wilson
 from nmt.evaluation.metrics import bleu_by_length, corpus_scores
 from nmt.training.budget import Budget, TrainClock

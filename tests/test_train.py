@@ -388,7 +388,7 @@ def test_the_validation_a_budget_adds_off_the_schedule_is_marked_final(env, tmp_
     ``"final"`` in metrics.jsonl; nmt-compare's curve leaves it out, also for older runs
     without the mark (its step is off the ``eval_every`` grid). At a scheduled step there
     is no extra validation."""
-    from nmt.compare.runs import load_run
+    from nmt.compare.rundir import load_run
 
     common = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=4"]
     for steps, finals in ((10, [False, False, True]), (8, [False, False])):

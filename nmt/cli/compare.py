@@ -88,11 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         from nmt.compare import compare_runs
-        from nmt.compare.runs import expand_run_dirs
+        from nmt.compare.rundir import expand_run_dirs
 
         device = resolve_device(args.device)
         run_dirs = expand_run_dirs(args.runs, warn=lambda m: print(m, file=sys.stderr))
-        c = compare_runs(
+        compared = compare_runs(
             [relative(d) for d in run_dirs],
             relative(args.out),
             device=device,
@@ -110,10 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    print(f"compared {len(c.runs)} runs into {args.out}:")
-    outputs = ("report.md", "results.csv", "variants.csv", "significance.csv", "RUN.md")
-    outputs += ("averaging.csv",) if c.averaging else ()
-    for name in (*outputs, *c.figures, "tb/"):
+    print(f"compared {len(compared.comparison.runs)} runs into {args.out}:")
+    for name in (*compared.files, "tb/"):
         print(f"  {name}")
 
 

@@ -1,29 +1,45 @@
-"""Alignment heat maps of the same test sentences for every attentive run."""
+"""Analyse: alignment heat-map data -- the same test sentences translated by every
+attentive variant, with the attention of each output piece over the source pieces."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from matplotlib.figure import Figure
 
 from nmt import BOS_ID, PAD_ID
-from nmt.compare.figures import heads_figure
-from nmt.compare.runs import Run
+from nmt.compare.grouping import Group
+from nmt.compare.rundir import Run
 from nmt.runs.checkpoint import load_translator
-from nmt.translation.decoding import Decoding
-from nmt.translation.plots import attention_figure
 from nmt.translation.translator import Translation, Translator
 
 
-@dataclass
+@dataclass(frozen=True)
 class HeatMap:
-    """A figure to save as ``<name>.png`` and log under ``tag``."""
+    """One heat map, to save as ``<name>.png`` and log under ``tag``."""
 
     name: str
     tag: str
-    figure: Figure
+    run: str  # the run's label
+    sentence: int  # the test sentence, 1-based
+    output: str  # the run's translation of it
+    #: (T, S) attention of each output piece over the source pieces; (heads, T, S) for
+    #: the per-head grid of the last cross-attention layer
+    weights: torch.Tensor
+    src_labels: tuple[str, ...]
+    tgt_labels: tuple[str, ...]
+    heads: bool = False  # a per-head grid
+
+
+@dataclass(frozen=True)
+class Attention:
+    """The heat maps of the chosen test sentences, by variant (its first seed)."""
+
+    sentences: tuple[int, ...]  # the test lines, 0-based
+    maps: dict[str, tuple[HeatMap, ...]]  # run label -> its maps (runs that have some)
+    no_attention: tuple[str, ...]  # runs whose model has no attention over the source
+    no_checkpoint: tuple[str, ...]  # runs whose best checkpoint is gone
 
 
 def pick_sentences(sources: Sequence[str], k: int = 3, lo: int = 10, hi: int = 25) -> list[int]:
@@ -43,9 +59,8 @@ def pick_sentences(sources: Sequence[str], k: int = 3, lo: int = 10, hi: int = 2
 
 
 def _translate(run: Run, translator: Translator, sentences: list[str]) -> list[Translation]:
-    settings = {k: v for k, v in run.decoding.items() if v is not None}
     results = translator.translate(
-        sentences, Decoding.from_dict(settings), return_attention=True, warn=False
+        sentences, run.decoding.search, return_attention=True, warn=False
     )
     return [r[0] for r in results]
 
@@ -74,26 +89,41 @@ def attention_maps(
     ):
         if out.attention is None:
             return []
-        src_labels = [*tok.src_pieces(sentence)[: translator.max_input_tokens], "</s>"]
-        tgt_labels = [*tok.tgt_pieces(out.tokens), "</s>"]
-        title = f"{run.label}: test sentence {index + 1}\n→ {out.text}"
-        fig = attention_figure(out.attention, src_labels, tgt_labels, _clip(title))
-        maps.append(HeatMap(f"attention_{run.name}_{k}", f"attention/{run.name}_{k}", fig))
+        src_labels = (*tok.src_pieces(sentence)[: translator.max_input_tokens], "</s>")
+        tgt_labels = (*tok.tgt_pieces(out.tokens), "</s>")
+        name = f"{run.name}_{k}"
+        common = dict(run=run.label, sentence=index + 1, output=out.text)
+        labels = dict(src_labels=src_labels, tgt_labels=tgt_labels)
+        maps.append(HeatMap(f"attention_{name}", f"attention/{name}", **common,
+                            weights=out.attention, **labels))  # fmt: skip
         heads = _heads(translator, sentence, out.tokens)
         if heads is not None and heads.shape[0] > 1:
-            grid = heads_figure(
-                heads,
-                src_labels,
-                tgt_labels,
-                _clip(f"{run.label}: last cross-attention layer, test sentence {index + 1}"),
-            )
-            maps.append(
-                HeatMap(f"attention_{run.name}_{k}_heads", f"attention/{run.name}_{k}_heads", grid)
-            )
+            maps.append(HeatMap(f"attention_{name}_heads", f"attention/{name}_heads", **common,
+                                weights=heads, **labels, heads=True))  # fmt: skip
     return maps
 
 
-def _clip(text: str, width: int = 110) -> str:
-    return "\n".join(
-        line if len(line) <= width else line[: width - 1] + "…" for line in text.split("\n")
-    )
+def heat_maps(
+    groups: Sequence[Group],
+    sources: Sequence[str],
+    n_sentences: int,
+    device: str,
+    log: Callable[[str], None] = print,
+) -> Attention:
+    """Heat maps of ``n_sentences`` test sentences (:func:`pick_sentences`) for the first
+    run of every group; none when ``n_sentences`` is 0."""
+    sentences = pick_sentences(sources, k=n_sentences) if n_sentences > 0 else []
+    chosen = [sources[i] for i in sentences]
+    maps: dict[str, tuple[HeatMap, ...]] = {}
+    no_attention, no_checkpoint = [], []
+    for run in (g.runs[0] for g in groups):  # one seed per variant: its first
+        if chosen and not run.checkpoint.is_file():
+            log(f"{run.checkpoint}: missing; no heat maps for {run.label}")
+            no_checkpoint.append(run.label)
+            continue
+        found = attention_maps(run, chosen, sentences, device) if chosen else []
+        if chosen and not found:
+            no_attention.append(run.label)
+        if found:
+            maps[run.label] = tuple(found)
+    return Attention(tuple(sentences), maps, tuple(no_attention), tuple(no_checkpoint))

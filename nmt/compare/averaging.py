@@ -1,4 +1,4 @@
-"""Checkpoint averaging inside a comparison: each run's best checkpoint against the mean of
+"""Analyse: checkpoint averaging -- each run's best checkpoint against the mean of
 its last N kept checkpoints (``train.keep_last``), on the same test set, with the same
 decoding, with 95% intervals and a paired test.
 
@@ -15,16 +15,15 @@ so a later comparison of the same checkpoints reads them instead of translating 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nmt.compare.runs import Run
-from nmt.compare.stats import Paired, format_p, paired_bleu
-from nmt.evaluation.metrics import N_BOOTSTRAP, bleu_with_ci, with_ci
+from nmt.compare.rundir import Run
+from nmt.compare.stats import Paired, paired_bleu
+from nmt.evaluation.metrics import N_BOOTSTRAP, bleu_with_ci
 from nmt.runs.checkpoint import checkpoint_step, step_checkpoints
 
 
@@ -42,6 +41,25 @@ class Averaged:
     @property
     def delta(self) -> float:
         return self.averaged[0] - self.best[0]
+
+
+@dataclass(frozen=True)
+class Averaging:
+    """Every run's best checkpoint against the average of its last ``n`` kept ones (runs
+    that kept fewer are left out; ``n`` 0: no averaging)."""
+
+    n: int = 0
+    results: tuple[Averaged, ...] = ()
+
+    @property
+    def better(self) -> int:
+        """Runs whose average the paired test holds better than the best checkpoint."""
+        return sum(a.paired.significant and a.delta > 0 for a in self.results)
+
+    @property
+    def worse(self) -> int:
+        """Runs whose average the paired test holds worse than the best checkpoint."""
+        return sum(a.paired.significant and a.delta < 0 for a in self.results)
 
 
 def auto_last(runs: Sequence[Run]) -> int:
@@ -72,7 +90,7 @@ def average_run(
     paths = kept[-n:]
     steps = tuple(map(checkpoint_step, paths))
     decoding = run.decoding
-    beam = decoding.get("beam") or 1
+    beam = decoding.setting("beam") or 1
     name = f"average_last{n}.{test_name}.beam{beam}"
     txt, meta = run.path / "eval" / f"{name}.txt", run.path / "eval" / f"{name}.json"
     refs = [list(r) for r in test.refs]
@@ -81,14 +99,14 @@ def average_run(
     if hyps is None:
         log(f"{run.label}: averaging updates {', '.join(map(str, steps))}; translating")
         translator = translator_from_state(
-            average_checkpoints(paths), device=device, precision=decoding.get("precision") or "fp32"
+            average_checkpoints(paths), device=device, precision=decoding.precision or "fp32"
         )
         # the checkpoints' own search settings: those the run's test scores were decoded with
         hyps = translator.translate_text(list(test.src), progress=True)
         txt.parent.mkdir(parents=True, exist_ok=True)
         txt.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
         meta.write_text(
-            json.dumps({"steps": list(steps), "files": files, "decode": decoding}),
+            json.dumps({"steps": list(steps), "files": files, "decode": decoding.as_record()}),
             encoding="utf-8",
         )
     best_hyps = run.hypotheses("test")
@@ -115,62 +133,18 @@ def _cached(txt: Path, meta: Path, files: list[list], n_sentences: int) -> list[
     return hyps
 
 
-def averaging_table(results: Sequence[Averaged]) -> str:
-    """The markdown table of the report's averaging section."""
-    lines = [
-        "| Run | Best checkpoint (update) | Its test BLEU (95% CI) | Averaged updates "
-        "| Averaged test BLEU (95% CI) | Δ BLEU | p |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for a in results:
-        mark = " ✓" if a.paired.significant else ""
-        lines.append(
-            f"| {a.label} | {a.best_step if a.best_step is not None else ''} "
-            f"| {with_ci(*a.best)} | {', '.join(map(str, a.steps))} | {with_ci(*a.averaged)} "
-            f"| {a.delta:+.2f}{mark} | {format_p(a.paired.p)} |"
-        )
-    return "\n".join(lines)
-
-
-def averaging_lines(
-    results: Sequence[Averaged], n: int, chosen_by: str, split: str = "test"
-) -> list[str]:
-    """report.md's section: the table and how to read it; ``chosen_by`` says what picked
-    the runs' best checkpoints (e.g. "best validation BLEU"), ``split`` is the test split
-    both are scored on."""
-    better = sum(a.paired.significant and a.delta > 0 for a in results)
-    worse = sum(a.paired.significant and a.delta < 0 for a in results)
-    return [
-        "## Checkpoint averaging",
-        "",
-        f"Each run's best checkpoint ({chosen_by}; its `{split}` scores above) against "
-        f"the element-wise mean of the weights of its last {n} validated checkpoints "
-        f"(`train.keep_last`, `nmt-average --last {n} RUN`), decoded alike. Δ = averaged − "
-        "best; p from the paired bootstrap test (1000 resamples), ✓ at p < 0.05.",
-        "",
-        averaging_table(results),
-        "",
-        f"Averaging is better in {better}, worse in {worse} and not distinguishable in "
-        f"{len(results) - better - worse} of {len(results)} runs.",
-        "",
-    ]
-
-
-def write_averaging_csv(results: Sequence[Averaged], path: Path) -> None:
-    keys = ["run", "best_step", "best_bleu", "best_bleu_ci", "averaged_steps"]
-    keys += ["averaged_bleu", "averaged_bleu_ci", "delta", "p_value"]
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(keys)
-        for a in results:
-            w.writerow(
-                [
-                    a.label,
-                    a.best_step,
-                    *a.best,
-                    " ".join(map(str, a.steps)),
-                    *a.averaged,
-                    round(a.delta, 4),
-                    a.paired.p,
-                ]
-            )
+def average_runs(
+    runs: Sequence[Run],
+    n: int | None,
+    test: Any,
+    test_name: str,
+    device: str,
+    log: Callable[[str], None] = print,
+) -> Averaging:
+    """Every run's best checkpoint against the mean of its last ``n`` kept ones (None: the
+    fewest that every run kept, :func:`auto_last`; fewer than 2: no averaging)."""
+    n = auto_last(runs) if n is None else n
+    if n < 2:
+        return Averaging()
+    results = (average_run(run, n, test, test_name, device, log) for run in runs)
+    return Averaging(n, tuple(a for a in results if a is not None))

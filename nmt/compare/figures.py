@@ -1,4 +1,5 @@
-"""The comparison's figures: scores by source length, validation curves, attention heads."""
+"""Render: the comparison's figures -- scores by source length, validation curves, the
+attention heat maps (each as a matplotlib figure, from the analysis' data)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
+from nmt.compare.analyse import Comparison
+from nmt.compare.attention import HeatMap
 from nmt.compare.lengths import Buckets
+from nmt.compare.render_runs import corpus_line
+from nmt.translation.plots import attention_figure
 
 MARKERS = "osD^v<>pP*X"
 
@@ -144,3 +149,72 @@ def heads_figure(
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def length_figures(c: Comparison) -> list[tuple[str, str, Figure]]:
+    """(file stem, description, figure) of the by-length plots and the validation curves."""
+    corpus = f"{corpus_line(c.runs[0])}, test split {c.test.name} ({c.test.size} sentences)"
+    beams = sorted({str(r.decoding.setting("beam")) for r in c.runs})
+    b = c.test.buckets
+    cut = "source-length quantiles" if b.equal_count else "fixed source lengths"
+    sub = (
+        f"{corpus}\nbuckets of ≥ {b.min_count} sentences, cut at {cut}; "
+        f"beam {'/'.join(beams)}; bars: 95% intervals"
+    )
+    groups = {r.label: g.label for g in c.groups for r in g.runs}
+    s = c.scores
+    out = [
+        (
+            "bleu_by_length",
+            "BLEU per source-length bucket (Bahdanau et al. 2015, Fig. 2)",
+            by_length_figure(
+                b,
+                s.bleu,
+                "BLEU (sacreBLEU, cased, detokenized)",
+                "BLEU by source sentence length",
+                sub,
+                errors=s.bleu_ci,
+                groups=groups,
+            ),
+        )
+    ]
+    if s.exact_by_length is not None:
+        out.append(
+            (
+                "accuracy_by_length",
+                "exact-match accuracy per source-length bucket",
+                by_length_figure(
+                    b,
+                    s.exact_by_length,
+                    "exact match (% of sentences)",
+                    "Exact-match accuracy by source sentence length",
+                    sub,
+                    ymax=100,
+                    errors=s.exact_by_length_ci,
+                    groups=groups,
+                ),
+            )
+        )
+    if c.curves.tokens:
+        fig = curves_figure(c.curves.points, "target tokens trained (millions)")
+    else:
+        fig = curves_figure(c.curves.points)
+    if fig is not None:
+        what = "target tokens trained" if c.curves.tokens else "training time"
+        out.append(("valid_bleu", f"validation BLEU against {what}", fig))
+    return out
+
+
+def heat_map_figure(m: HeatMap) -> Figure:
+    """A heat map of the analysis: one map, or the grid of a layer's heads."""
+    if m.heads:
+        title = f"{m.run}: last cross-attention layer, test sentence {m.sentence}"
+        return heads_figure(m.weights, m.src_labels, m.tgt_labels, _clip(title))
+    title = f"{m.run}: test sentence {m.sentence}\n→ {m.output}"
+    return attention_figure(m.weights, m.src_labels, m.tgt_labels, _clip(title))
+
+
+def _clip(text: str, width: int = 110) -> str:
+    return "\n".join(
+        line if len(line) <= width else line[: width - 1] + "…" for line in text.split("\n")
+    )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from nmt.evaluation.metrics import MIN_BUCKET, bleu_by_length, corpus_length_ratio, length_buckets
 
 
-@dataclass
+@dataclass(frozen=True)
 class Buckets:
     """Source-length buckets (length in words, both ends inclusive) shared by all runs."""
 
@@ -39,7 +39,7 @@ class Buckets:
         raise ValueError(f"length {length} is in no bucket")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RatioTable:
     """Output length against the reference per source-length bucket of one test split."""
 

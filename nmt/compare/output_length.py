@@ -1,104 +1,131 @@
-"""Output length in the report: each run's hypothesis length against the reference on
-every test split, as a whole and per source-length bucket, beside how many training pairs
-have a source of that length."""
+"""Analyse: output length -- each run's hypothesis length against the reference on every
+test split, as a whole and per source-length bucket, beside how many training pairs have
+a source of that length; and BLEU by source length on the extra splits as the runs
+recorded it."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from nmt.compare import lengths as L
+from nmt.compare.rundir import Run
 from nmt.evaluation.metrics import brevity_penalty, length_ratio, ngram_precisions
 
-if TYPE_CHECKING:
-    from nmt.compare.report import Comparison
+
+@dataclass(frozen=True)
+class SplitLength:
+    """A run's output length on one whole test split, as sacreBLEU measured it."""
+
+    ratio: float | None  # hypothesis length / reference length
+    brevity_penalty: float | None
+    precisions: tuple[float, ...] | None  # modified 1- to 4-gram precisions (%)
 
 
-def output_length_lines(c: Comparison) -> list[str]:
-    """Each run's output length against the reference on every test split: BLEU's length
-    ratio and the brevity penalty it costs, then its n-gram precisions. On long inputs (the
-    joined stress splits) a low ratio with precisions that hold means the model stopped
-    before it had translated the whole source."""
-    splits = [c.test_name, *c.extra_tests]
-    head = "| Run | " + " | ".join(f"`{s}`" for s in splits) + " |"
-    rule = "|---|" + "---:|" * len(splits)
-    lengths, precisions = [head, rule], [head, rule]
-    for r in c.runs:
-        ratio_cells, precision_cells = [], []
-        for split in splits:
-            scores = r.test_scores("test" if split == c.test_name else split)
-            ratio, bp = length_ratio(scores), brevity_penalty(scores)
-            ratio_cells.append("—" if ratio is None or bp is None else f"{ratio:.3f} ({bp:.3f})")
+@dataclass(frozen=True)
+class OutputLengths:
+    """Every run's output length on every test split."""
+
+    splits: tuple[str, ...]  # the test split, then the extra ones
+    whole: dict[str, tuple[SplitLength, ...]]  # run label -> per split
+    #: test split -> output length against the reference per source-length bucket
+    by_bucket: dict[str, L.RatioTable]
+
+
+@dataclass(frozen=True)
+class RecordedBuckets:
+    """BLEU by source length on one extra test split, as each run scored it with its best
+    checkpoint at the end of training (results.json)."""
+
+    split: str
+    same: bool  # every run cut the split into the same buckets (else nothing below)
+    labels: tuple[str, ...] = ()  # as results.json writes them ("lo-hi")
+    counts: tuple[int, ...] = ()
+    bleu: dict[str, list[float]] | None = None  # run label -> BLEU per bucket
+    bleu_ci: dict[str, list[float | None]] | None = None
+    edges: tuple[int, ...] = ()  # where the runs' data.length_edges cut the split
+
+
+def whole_split_lengths(
+    runs: Sequence[Run], test_name: str, extra_tests: Sequence[str]
+) -> dict[str, tuple[SplitLength, ...]]:
+    """Each run's length ratio, brevity penalty and n-gram precisions on the test split
+    (``test_name``) and each extra split, from its results.json."""
+    out = {}
+    for r in runs:
+        cells = []
+        for split in (test_name, *extra_tests):
+            scores = r.test_scores("test" if split == test_name else split)
             p = ngram_precisions(scores)
-            precision_cells.append("—" if p is None else "/".join(f"{x:.1f}" for x in p))
-        lengths.append(f"| {r.label} | " + " | ".join(ratio_cells) + " |")
-        precisions.append(f"| {r.label} | " + " | ".join(precision_cells) + " |")
-    return [
-        "## Output length",
-        "",
-        *lengths,
-        "",
-        "Hypothesis length / reference length over the whole split, from sacreBLEU, and "
-        "in brackets the brevity penalty BLEU multiplies by, exp(1 − 1/ratio) below 1 "
-        "(Papineni et al. 2002).",
-        "",
-        *precisions,
-        "",
-        "BLEU's modified 1-/2-/3-/4-gram precisions (%) on each split. A split whose BLEU "
-        "falls with a ratio far below 1 while these hold was cut short: the model ended "
-        "its output before the end of the source, which is a finding about where it "
-        "stops, not about how well it translates what it outputs.",
-        "",
-    ]
+            cells.append(
+                SplitLength(
+                    length_ratio(scores), brevity_penalty(scores), None if p is None else tuple(p)
+                )
+            )
+        out[r.label] = tuple(cells)
+    return out
 
 
-def ratio_by_length_lines(c: Comparison) -> list[str]:
-    """Per test split, each run's length ratio in every source-length bucket and how many
-    training pairs fall in it: a ratio that falls only where training pairs are few says
-    the model stops early on lengths it rarely learned from, not that its architecture
-    cannot carry a long sentence."""
-    if not c.length_ratios:
-        return []
-    lines = ["### Output length by source length", ""]
-    for name, t in c.length_ratios.items():
-        runs = list(t.ratios)
-        has_train = t.train is not None
-        lines += [
-            f"`{name}`:",
-            "",
-            "| source words | sentences |"
-            + (" training pairs |" if has_train else "")
-            + " "
-            + " | ".join(runs)
-            + " |",
-            "|---|---:|" + ("---:|" if has_train else "") + "---:|" * len(runs),
-        ]
-        for i, (label, n) in enumerate(zip(t.labels, t.counts, strict=True)):
-            cells = ["—" if t.ratios[r][i] is None else f"{t.ratios[r][i]:.2f}" for r in runs]
-            train = f" {t.train[i]} |" if t.train is not None else ""
-            lines.append(f"| {label} | {n} |{train} " + " | ".join(cells) + " |")
-        lines.append("")
-    lines += [
-        "Hypothesis length / reference length (BLEU's ratio, sacreBLEU's tokens, the closest "
-        "reference per sentence) inside each source-length bucket: the test split's buckets "
-        "as in *BLEU by source length*, each extra split's as its runs cut it. *training "
-        "pairs*: how many pairs of the training split, as read before the length filters, "
-        "have a source of that length (the first and last buckets take every shorter and "
-        "longer one). A ratio that falls only where the training pairs are few is a model "
-        "stopping early on lengths it rarely learned from, not evidence about how much of "
-        "a long sentence its architecture can carry.",
-        "",
-    ]
-    return lines
+def ratio_tables(
+    runs: Sequence[Run],
+    texts: dict[str, Any],
+    test: tuple[str, list[int], L.Buckets, Mapping[str, list[str]]],
+    extra: dict[str, dict[str, list[str]]],
+    edges: Sequence[int],
+) -> dict[str, L.RatioTable]:
+    """Every run's length ratio per source-length bucket on the test split (``test``: its
+    name, source lengths, common buckets and the runs' hypotheses) and on each extra split
+    (cut at ``edges``, as the runs' results.json cut it), beside how many training pairs
+    have a source of that length."""
+    train = texts.get("train")
+    train_lengths = L.source_lengths(train.src) if train is not None else None
+    test_name, lengths, buckets, hyps = test
+    splits = [(test_name, texts["test"], lengths, buckets, hyps)]
+    for name, h in extra.items():
+        split = texts[name]
+        split_lengths = L.source_lengths(split.src)
+        splits.append((name, split, split_lengths, L.common_buckets(split_lengths, None, edges), h))
+    return {
+        name: L.RatioTable(
+            labels=b.labels,
+            counts=b.counts,
+            train=None if train_lengths is None else L.count_per_bucket(train_lengths, b),
+            ratios={
+                r.label: L.length_ratio_per_bucket(split_lengths, h[r.label], split.refs, b)
+                for r in runs
+            },
+        )
+        for name, split, split_lengths, b, h in splits
+    }
 
 
-def write_ratio_csv(c: Comparison, path: Path) -> None:
-    """length_ratio_by_length.csv: one line per split, bucket and run."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["split", "bucket", "sentences", "training_pairs", "run", "length_ratio"])
-        for name, t in c.length_ratios.items():
-            for i, (label, n) in enumerate(zip(t.labels, t.counts, strict=True)):
-                train = "" if t.train is None else t.train[i]
-                for run, ratios in t.ratios.items():
-                    w.writerow([name, label, n, train, run, "" if ratios[i] is None else ratios[i]])
+def recorded_buckets(
+    runs: Sequence[Run], extra_tests: Sequence[str], edges: Sequence[int]
+) -> tuple[RecordedBuckets, ...]:
+    """BLEU by source length on each extra test split as every run recorded it (a split
+    some run has no such record of is left out); ``edges``: the first run's cut points."""
+    out = []
+    for name in extra_tests:
+        per_run = [r.test_scores(name).get("bleu_by_length") for r in runs]
+        if not all(per_run):
+            continue
+        labels = [b["label"] for b in per_run[0]]
+        if any([b["label"] for b in buckets] != labels for buckets in per_run):
+            out.append(RecordedBuckets(name, same=False))
+            continue
+        out.append(
+            RecordedBuckets(
+                name,
+                same=True,
+                labels=tuple(labels),
+                counts=tuple(b["n"] for b in per_run[0]),
+                bleu={r.label: [b["bleu"] for b in p] for r, p in zip(runs, per_run, strict=True)},
+                bleu_ci={
+                    r.label: [b.get("bleu_ci") for b in p]
+                    for r, p in zip(runs, per_run, strict=True)
+                },
+                edges=tuple(edges),
+            )
+        )
+    return tuple(out)

@@ -133,7 +133,14 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
 
 def format_mean_sd(values: Sequence[float], digits: int = 2, thousands: bool = False) -> str:
     """``33.18 ± 0.41`` over seeds (sample sd), or the single value."""
-    mean, sd = mean_sd(values)
+    return format_mean_and_sd(*mean_sd(values), digits=digits, thousands=thousands)
+
+
+def format_mean_and_sd(
+    mean: float, sd: float | None, digits: int = 2, thousands: bool = False
+) -> str:
+    """``33.18 ± 0.41``: a mean and sample sd (:func:`mean_sd`); the mean alone without an
+    sd, "" for no mean (NaN)."""
     if math.isnan(mean):
         return ""
     spec = f"{',' if thousands else ''}.{digits}f"

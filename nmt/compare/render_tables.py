@@ -1,18 +1,16 @@
-"""The comparison's tables: one row per run (with 95% intervals, how it stopped and what it
-used), one row per variant over seeds (mean ± sd), as CSV and as markdown."""
+"""Render: the comparison's tables as markdown -- which columns, how each cell is written
+(the rows are :mod:`nmt.compare.rows`'); the CSV writers take the same columns."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from nmt.compare.runs import Group, Run
-from nmt.compare.stats import format_mean_sd, mean_sd
-from nmt.evaluation.metrics import length_ratio, with_ci
-from nmt.models import describe_sizes
+from nmt.compare.rows import LOSS_KEYS
+from nmt.compare.rundir import RunDecoding
+from nmt.compare.stats import format_mean_and_sd
+from nmt.evaluation.metrics import with_ci
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,6 @@ DETAIL_COLUMNS = [
     Column("run", "Run", "`{}`"),
     Column("bleu_signature", "sacreBLEU signature", "`{}`"),
 ]
-#: validation loss at the best validation BLEU, at the last validation, lowest of the run
-LOSS_KEYS = ("valid_loss_at_best_bleu", "valid_loss_last", "valid_loss_lowest")
 #: every CSV column after the result and extra-test columns
 CSV_TAIL = [
     *LOSS_KEYS, "group", "seed", "settings", "device", "precision", "train_tgt_tokens_per_s",
@@ -94,106 +90,13 @@ def csv_columns(cols: list[Column], extra_tests: Sequence[str]) -> list[str]:
     return keys + [k for k in CSV_TAIL if k not in keys]
 
 
-def _device(results: dict[str, Any]) -> str | None:
-    """The device, with the process count of a torchrun run (``2 x NVIDIA H100``)."""
-    world = int(results.get("world_size") or 1)
-    device = results.get("device")
-    return f"{world} x {device}" if world > 1 and device else device
-
-
-def describe_decoding(d: dict[str, Any]) -> str:
+def describe_decoding(d: RunDecoding) -> str:
     """``beam 5, α 0.6, ≤ 1.5·src+10, bf16``."""
+    s = d.setting
     return (
-        f"beam {d.get('beam')}, α {d.get('length_penalty')}, ≤ {d.get('max_len_a')}·src+"
-        f"{d.get('max_len_b')}, {d.get('precision')}"
+        f"beam {s('beam')}, α {s('length_penalty')}, ≤ {s('max_len_a')}·src+"
+        f"{s('max_len_b')}, {s('precision')}"
     )
-
-
-def _bound(scores: dict[str, Any], sign: int) -> float | None:
-    """BLEU ± the half-width of its 95% interval (None without one)."""
-    if scores.get("bleu_ci") is None:
-        return None
-    return round(scores["bleu"] + sign * scores["bleu_ci"], 2)
-
-
-def run_row(
-    run: Run,
-    extra_tests: Sequence[str],
-    exact: tuple[float, float, float] | None = None,
-    mismatched: Sequence[str] = (),
-) -> dict[str, Any]:
-    """A run's cells, keyed by column key (numbers stay numbers for the CSV). ``exact`` is
-    (accuracy, low, high) in percent; ``mismatched`` names the decoding settings in which
-    the compared runs differ (marked with ≠ in the Decoding cell)."""
-    r, test = run.results, run.test_scores()
-    d = run.decoding
-    steps = r.get("steps")
-    row: dict[str, Any] = {
-        "variant": run.label,
-        "seed": run.seed,
-        "settings": describe_sizes(run.model_config),
-        "parameters": r.get("parameters"),
-        "stop_reason": r.get("stop_reason"),
-        "steps": steps,
-        "epochs_trained": r.get("epochs_trained", r.get("epochs")),
-        "train_tgt_tokens": r.get("train_tgt_tokens"),
-        "train_seconds": r.get("train_seconds"),
-        "wall_seconds": r.get("wall_seconds"),
-        "processes": r.get("processes", 1),
-        "device": _device(r),
-        "precision": r.get("precision"),
-        "train_tgt_tokens_per_s": r.get("train_tgt_tokens_per_s"),
-        "best_valid_bleu": r.get("best_valid_bleu"),
-        **dict(zip(LOSS_KEYS, run.validation_losses() or (None,) * 3, strict=True)),
-        "test_bleu": test.get("bleu"),
-        "test_bleu_ci": test.get("bleu_ci"),
-        "test_bleu_low": _bound(test, -1),
-        "test_bleu_high": _bound(test, +1),
-        "test_chrf": test.get("chrf"),
-        "test_chrf_ci": test.get("chrf_ci"),
-        "test_bleu_lc": test.get("bleu_lc"),
-        "test_length_ratio": length_ratio(test),
-        "beam": d.get("beam"),
-        "length_penalty": d.get("length_penalty"),
-        "max_len_a": d.get("max_len_a"),
-        "max_len_b": d.get("max_len_b"),
-        "decode_precision": d.get("precision"),
-        "decoding": describe_decoding(d) + (f" (≠ {', '.join(mismatched)})" if mismatched else ""),
-        "run": str(run.path),
-        "bleu_signature": test.get("bleu_signature"),
-    }
-    if exact is not None:
-        row["exact_match"], row["exact_match_low"], row["exact_match_high"] = exact
-    for name in extra_tests:
-        scores = r["test"][name]
-        row[f"{name}_bleu"], row[f"{name}_bleu_ci"] = scores.get("bleu"), scores.get("bleu_ci")
-        row[f"{name}_length_ratio"] = length_ratio(scores)
-    return row
-
-
-def group_rows(groups: list[Group], rows: dict[str, dict[str, Any]], extra: Sequence[str]):
-    """One row per group: mean ± sample sd over its seeds of each score and budget."""
-    out = []
-    for g in groups:
-        members = [rows[r.label] for r in g.runs]
-
-        def col(key: str, members=members) -> list[Any]:
-            return [m.get(key) for m in members if m.get(key) is not None]
-
-        row = {
-            "variant": g.label,
-            "seeds": ", ".join(str(s) for s in g.seeds),
-            "n": len(g.runs),
-            "stop_reason": ", ".join(sorted({str(m.get("stop_reason")) for m in members})),
-        }
-        for key in ("test_bleu", "test_chrf", "test_bleu_lc", "exact_match", "steps",
-                    "train_tgt_tokens", "train_seconds", "best_valid_bleu",
-                    *(f"{name}_bleu" for name in extra)):  # fmt: skip
-            values = col(key)
-            if values:
-                row[key] = values
-        out.append(row)
-    return out
 
 
 def group_columns(exact: bool, extra_tests: Sequence[str]) -> list[Column]:
@@ -216,32 +119,6 @@ def group_columns(exact: bool, extra_tests: Sequence[str]) -> list[Column]:
     ]
 
 
-def write_group_csv(rows: list[dict[str, Any]], cols: list[Column], path: Path) -> None:
-    """variants.csv: mean and sd of every list-valued cell, the rest as they are."""
-    header, out = [], []
-    for c in cols:
-        header += [f"{c.key}_mean", f"{c.key}_sd"] if c.fmt.startswith("meansd") else [c.key]
-    for row in rows:
-        line: dict[str, Any] = {}
-        for c in cols:
-            value = row.get(c.key)
-            if c.fmt.startswith("meansd"):
-                mean, sd = mean_sd(value or [])
-                line[f"{c.key}_mean"] = None if value is None else round(mean, 3)
-                line[f"{c.key}_sd"] = None if sd is None else round(sd, 3)
-            else:
-                line[c.key] = value
-        out.append(line)
-    write_csv(out, header, path)
-
-
-def write_csv(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _cell(col: Column, row: dict[str, Any]) -> str:
     value = row.get(col.key)
     if value is None or value == "" or value == []:
@@ -256,9 +133,9 @@ def _cell(col: Column, row: dict[str, Any]) -> str:
         lo, hi = row.get(f"{col.key}_low"), row.get(f"{col.key}_high")
         text = f"{value:.1f}" if lo is None else f"{value:.1f} ({lo:.1f}–{hi:.1f})"
     elif col.fmt == "meansd":
-        text = format_mean_sd(value)
+        text = format_mean_and_sd(value.mean, value.sd)
     elif col.fmt == "meansd0":
-        text = format_mean_sd(value, digits=0, thousands=True)
+        text = format_mean_and_sd(value.mean, value.sd, digits=0, thousands=True)
     else:
         text = col.fmt.format(value)
     return text.replace("|", "\\|")

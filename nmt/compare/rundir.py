@@ -1,12 +1,17 @@
-"""Finished run directories as the comparison reads them, and the check that they share a
-test set."""
+"""Collect, part 1: finished run directories as the comparison reads them.
+
+:class:`Run` is one finished run as read from its directory, with :class:`RunDecoding`,
+how its test scores were decoded. Every read of a run directory's files is in the section
+marked *Reading run directories* below (and in the few :class:`Run` members that read a
+file on demand: :attr:`Run.cwd`, :meth:`Run.hypotheses`); nothing else in
+:mod:`nmt.compare` parses run files."""
 
 from __future__ import annotations
 
 import json
 import os
 import shlex
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,28 +21,40 @@ from omegaconf import OmegaConf
 
 from nmt.data.config import DEFAULT_ROOT
 from nmt.errors import ConfigError
-from nmt.models import describe_variant
-from nmt.translation.decoding import current_names
+from nmt.translation.decoding import Decoding, current_names
 
-#: synthetic-corpus keys that decide the test split's content
-SYNTHETIC_TEST_KEYS = ("task", "min_len", "max_len", "vocab", "n_test", "seed")
-#: the search settings of the test scores, as results.json records them
-DECODE_KEYS = ("beam", "length_penalty", "max_len_a", "max_len_b", "precision")
-#: what each decoding setting is called in messages (the config key that sets it)
-DECODE_NAMES = {
-    "beam": "beam (decode.beam)",
-    "length_penalty": "length penalty (decode.length_penalty)",
-    "max_len_a": "length limit a (decode.max_len_a)",
-    "max_len_b": "length limit b (decode.max_len_b)",
-    "precision": "decode precision (train.precision)",
-    "tokenizer": "tokenizer (data.tokenizer / SentencePiece model)",
-}
-#: settings that do not change what a run learns: runs that differ only in these (and in
-#: train.seed) are seeds of one configuration
-NOT_THE_METHOD = {
-    "train": ("seed", "resume", "threads", "num_workers", "log_every", "num_samples", "device"),
-    "data": ("root", "mirror", "length_edges"),  # length_edges: how the test is tabulated
-}
+#: the search settings (:class:`Decoding` fields) the test scores depend on, in the order
+#: the comparison names them; the search batch budget (``batch_tokens``) is not one
+SEARCH_KEYS = ("beam", "length_penalty", "max_len_a", "max_len_b")
+
+
+@dataclass(frozen=True)
+class RunDecoding:
+    """How a run's test scores were decoded: its search settings and its precision.
+
+    ``search`` holds the settings the run recorded, :class:`Decoding`'s defaults standing
+    in for any it did not (``recorded`` names those it did): :meth:`setting` gives None for
+    an unrecorded one, as the run's files do."""
+
+    search: Decoding
+    precision: str | None
+    recorded: frozenset[str] = frozenset(SEARCH_KEYS)
+
+    @classmethod
+    def from_record(cls, values: Mapping[str, Any], precision: str | None) -> RunDecoding:
+        """From a ``decode`` record (today's setting names), unset settings as None."""
+        given = {k: values.get(k) for k in SEARCH_KEYS if values.get(k) is not None}
+        return cls(Decoding.from_dict(given), precision, frozenset(given))
+
+    def setting(self, key: str) -> Any:
+        """One setting's value (``precision`` included); None when the run did not record it."""
+        if key == "precision":
+            return self.precision
+        return getattr(self.search, key) if key in self.recorded else None
+
+    def as_record(self) -> dict[str, Any]:
+        """The settings as a ``decode`` record: beam, length penalty, limits, precision."""
+        return {k: self.setting(k) for k in (*SEARCH_KEYS, "precision")}
 
 
 @dataclass
@@ -117,22 +134,23 @@ class Run:
         return None if seed is None else int(seed)
 
     @property
-    def decoding(self) -> dict[str, Any]:
+    def decoding(self) -> RunDecoding:
         """How the test scores were decoded: beam, length penalty, length limits, precision
         (from results.json; runs from before it recorded them: from their config)."""
         saved = self.results.get("decode") or self.config.get("decode")
         if saved:
             saved = current_names(saved)
-            saved.setdefault("precision", self.results.get("precision"))
-            return {k: saved.get(k) for k in DECODE_KEYS}
+            return RunDecoding.from_record(
+                saved, saved.get("precision", self.results.get("precision"))
+            )
         t = self.train_config  # the settings' keys before the config's decode node
-        return {
+        old = {
             "beam": self.results.get("test_beam", t.get("test_beam")),
             "length_penalty": t.get("length_penalty"),
             "max_len_a": t.get("max_len_a"),
             "max_len_b": t.get("max_len_b"),
-            "precision": self.results.get("precision"),
         }
+        return RunDecoding.from_record(old, self.results.get("precision"))
 
     def test_scores(self, split: str = "test") -> dict[str, Any]:
         return dict(self.results["test"][split])
@@ -174,6 +192,13 @@ class Run:
         if not path.is_file():
             raise ConfigError(f"{path}: hypotheses file missing; the run directory is incomplete")
         return path.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+# ---------------------------------------------------------------------------------------
+# Reading run directories: results.json, config.yaml, metrics.jsonl, .hydra/overrides.yaml
+# and Hydra sweep folders. The only place that parses a run's files (with Run.cwd and
+# Run.hypotheses above); to be replaced by the nmt.runs run-directory module.
+# ---------------------------------------------------------------------------------------
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -258,184 +283,4 @@ def expand_run_dirs(paths: Iterable[str | Path], warn: Any = print) -> list[Path
         seen.add(key)
     if not out:
         raise ConfigError("no run directories given")
-    return out
-
-
-def test_identity(data: dict[str, Any]) -> dict[str, Any]:
-    """What decides the test split's content: corpus, pair, split (and the generator)."""
-    ident = {
-        "corpus": data["name"],
-        "pair": f"{data['src']}-{data['tgt']}",
-        "test split": data["test"],
-    }
-    if data["name"] == "synthetic":
-        syn = data.get("synthetic", {})
-        ident |= {f"synthetic.{k}": syn.get(k) for k in SYNTHETIC_TEST_KEYS}
-    return ident
-
-
-def check_same_test(runs: list[Run]) -> None:
-    """Refuse runs tested on different corpora or test sets, naming the first two."""
-    first = runs[0]
-    want = test_identity(first.data_config)
-    for run in runs[1:]:
-        got = test_identity(run.data_config)
-        for key, value in want.items():
-            if got.get(key) != value:
-                raise ConfigError(
-                    f"{first.path} and {run.path} were tested on different data ({key}: "
-                    f"{value} vs {got.get(key)}); compare runs of one corpus and test set"
-                )
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
-
-
-def _until_unique(
-    runs: list[Run], values: list[str], *refinements: Callable[[str, Run, int], str]
-) -> list[str]:
-    """Apply ``refinements`` (value, run, 1-based index -> value) one after the other, each
-    to every value, until the values are unique."""
-    for refine in refinements:
-        if len(set(values)) == len(values):
-            break
-        values = [refine(v, r, i) for i, (v, r) in enumerate(zip(values, runs, strict=True), 1)]
-    return values
-
-
-def name_runs(runs: list[Run]) -> None:
-    """Give each run a unique file name (the variant, then its seed, then its settings,
-    then its folder) and a unique label (the described variant, then its seed, then its
-    folder)."""
-    names = _until_unique(
-        runs,
-        [r.variant for r in runs],
-        lambda n, r, i: f"{r.variant}_seed{r.seed}",
-        lambda n, r, i: f"{_slug(describe_variant(r.model_config))}_seed{r.seed}",
-        lambda n, r, i: f"{n}_{_slug(r.path.name)}",
-        lambda n, r, i: f"{n}_{_slug(r.path.parent.name)}",  # same job in two sweeps
-        lambda n, r, i: f"{n}_{i}",
-    )
-    labels = _until_unique(
-        runs,
-        [describe_variant(r.model_config) for r in runs],
-        lambda lab, r, i: f"{lab}, seed {r.seed}",
-        lambda lab, r, i: f"{lab} [{r.path.name}]",
-        lambda lab, r, i: f"{lab[:-1]}, {r.path.parent.name}]",
-        lambda lab, r, i: f"{lab} #{i}",
-    )
-    for run, name, label in zip(runs, names, labels, strict=True):
-        run.name, run.label = name, label
-
-
-def tokenizer_identity(runs: list[Run]) -> list[str]:
-    """Per run, what decides its tokenization: the SentencePiece model's sha256 when every
-    run recorded it, else the tokenizer settings and the text it was trained on."""
-    if all(r.results.get("tokenizer") for r in runs):
-        return [str(r.results["tokenizer"])[:12] for r in runs]
-    out = []
-    for r in runs:
-        d = r.data_config
-        settings = {k: d.get(k) for k in ("name", "src", "tgt", "train", "seed")}
-        out.append(json.dumps({**settings, **(d.get("tokenizer") or {})}, sort_keys=True))
-    return out
-
-
-def _decodings(runs: list[Run]) -> dict[str, list[Any]]:
-    """Per decoding setting (and the tokenizer), each run's value, in run order."""
-    values = {key: [r.decoding.get(key) for r in runs] for key in DECODE_KEYS}
-    values["tokenizer"] = tokenizer_identity(runs)
-    return values
-
-
-def decoding_mismatches(runs: list[Run]) -> dict[str, dict[str, Any]]:
-    """Each decoding setting (and the tokenizer) on which the runs differ -> value per run
-    label (empty when every run decoded alike)."""
-    return {
-        key: {r.label or str(r.path): v for r, v in zip(runs, vals, strict=True)}
-        for key, vals in _decodings(runs).items()
-        if any(v != vals[0] for v in vals[1:])
-    }
-
-
-def check_same_decoding(runs: list[Run]) -> None:
-    """Refuse runs whose test scores were decoded differently or tokenized differently,
-    naming the first run, one that differs from it and the setting."""
-    for key, vals in _decodings(runs).items():
-        for run, value in zip(runs[1:], vals[1:], strict=True):
-            if value != vals[0]:
-                raise ConfigError(
-                    f"{runs[0].path} and {run.path} were decoded differently "
-                    f"({DECODE_NAMES[key]}: {vals[0]} vs {value}); compare runs decoded "
-                    "alike, or pass --allow-mismatch to compare them anyway with every "
-                    "difference marked"
-                )
-
-
-def condition(run: Run) -> str:
-    """What the run is, apart from its seed: its config without the settings in
-    :data:`NOT_THE_METHOD` and without null (unset) settings, as canonical JSON."""
-    config = dict(run.config)
-    config["model"] = run.model_config
-    config["train"] = run.train_config
-    for group, keys in NOT_THE_METHOD.items():
-        section = dict(config.get(group) or {})
-        for key in keys:
-            section.pop(key, None)
-        config[group] = section
-    config.pop("name", None)
-    return json.dumps(_set_only(config), sort_keys=True, default=str)
-
-
-def _set_only(d: dict[str, Any]) -> dict[str, Any]:
-    """``d`` without its null settings, at every depth: a key a later version added
-    (written as null, "not set") matches a config written before it existed."""
-    return {k: _set_only(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
-
-
-@dataclass
-class Group:
-    """Runs of one configuration that differ only in ``train.seed``."""
-
-    label: str
-    runs: list[Run]
-
-    @property
-    def seeds(self) -> list[int | None]:
-        return [r.seed for r in self.runs]
-
-    @property
-    def variant(self) -> str:
-        return self.runs[0].variant
-
-
-def group_runs(runs: list[Run]) -> list[Group]:
-    """Group runs that differ only in ``train.seed`` (in order of first appearance; runs
-    in a group in seed order). A group's label is its variant described, made unique."""
-    by_key: dict[str, list[Run]] = {}
-    for run in runs:
-        by_key.setdefault(condition(run), []).append(run)
-    groups = [sorted(g, key=lambda r: (r.seed is None, r.seed or 0)) for g in by_key.values()]
-    labels = [describe_variant(g[0].model_config) for g in groups]
-    for label in {lab for lab in labels if labels.count(lab) > 1}:
-        same = [i for i, lab in enumerate(labels) if lab == label]
-        flat = [_flatten(json.loads(condition(groups[i][0]))) for i in same]
-        keys = sorted(k for k in set().union(*flat) if len({str(f.get(k)) for f in flat}) > 1)
-        for i, f in zip(same, flat, strict=True):
-            shown = ", ".join(f"{k}={f.get(k)}" for k in keys[:3])
-            labels[i] = f"{label} ({shown})" if shown else f"{label} #{i + 1}"
-    if len(set(labels)) < len(labels):  # more settings differ than a label shows
-        labels = [f"{lab} #{i}" for i, lab in enumerate(labels, 1)]
-    return [Group(label, g) for label, g in zip(labels, groups, strict=True)]
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"seed": 1}}`` -> ``{"train.seed": 1}``."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= _flatten(v, f"{prefix}{k}.")
-        else:
-            out[f"{prefix}{k}"] = v
     return out

@@ -1,0 +1,83 @@
+"""Analyse: whether the runs converged -- a budget that stopped a rising curve, patience
+that stopped a run whose validation loss still fell."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nmt.compare.grouping import Group
+from nmt.compare.rundir import Run
+
+#: a run stopped by a budget is "still improving" when its last validation BLEU is this much
+#: above every earlier one (runs that stop on BLEU) ...
+RISING = 0.5
+#: ... or its last validation loss this share below every earlier one (runs that stop on
+#: the loss, whose validation loss is far less noisy than a low BLEU)
+RISING_LOSS = 0.001
+#: a run that patience stopped "still fell" when its last validation loss is the lowest of
+#: the run and this share below its loss at the best validation BLEU
+FALLING = 0.01
+
+
+def still_improving(run: Run) -> str | None:
+    """For a run that a budget stopped: how far its last scheduled validation lies beyond
+    every earlier one on its ``train.early_stopping_metric``, e.g. "+0.62" (BLEU) or "loss
+    -0.28%"; None when it converged, was stopped early, or did not improve by RISING
+    (BLEU) or RISING_LOSS (the loss). The extra validation a budget adds between two
+    scheduled ones is left out (:attr:`Run.scheduled_metrics`): a few updates into an
+    interval, its score is noise around the last point of the curve, not the next one."""
+    metrics = run.scheduled_metrics
+    if run.results.get("stop_reason") == "patience" or len(metrics) < 2:
+        return None
+    if run.results.get("early_stopping_metric") == "loss":
+        losses = [float(m["valid_loss"]) for m in metrics if "valid_loss" in m]
+        if len(losses) < 2:
+            return None
+        drop = 1 - losses[-1] / min(losses[:-1])
+        return f"loss -{drop:.2%}" if drop >= RISING_LOSS else None
+    bleus = [float(m.get("valid_bleu", 0.0)) for m in metrics]
+    gain = bleus[-1] - max(bleus[:-1])
+    return f"+{gain:.2f}" if gain >= RISING else None
+
+
+def loss_still_falling(run: Run) -> tuple[float, float] | None:
+    """For a run that patience stopped: its validation loss at its best validation BLEU and
+    at its last validation, when the last is the run's lowest and at least FALLING (1%)
+    below the first (None otherwise).
+
+    Such a run stopped because BLEU stopped rising while the model's likelihood still
+    improved: on a hard task whose BLEU is close to its noise, patience on BLEU may stop a
+    run that was not done."""
+    losses = run.validation_losses()
+    if run.results.get("stop_reason") != "patience" or losses is None:
+        return None
+    if run.results.get("early_stopping_metric") == "loss":  # patience already on the loss
+        return None
+    at_best, last, lowest = losses
+    return (at_best, last) if last <= lowest and last <= at_best * (1 - FALLING) else None
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """The runs that did not converge, by label."""
+
+    #: (run, how far its last validation lies beyond the earlier ones) of the runs a
+    #: budget stopped while still improving (:func:`still_improving`)
+    rising: tuple[tuple[str, str], ...]
+    #: (run, loss at the best validation BLEU, last loss) of the runs patience stopped
+    #: while the validation loss still fell (:func:`loss_still_falling`)
+    falling: tuple[tuple[str, float, float], ...]
+    #: the groups (variants) with a run that was still improving
+    unconverged: frozenset[str]
+
+
+def judge_convergence(runs: Sequence[Run], groups: Sequence[Group] = ()) -> Convergence:
+    """Which of ``runs`` a budget stopped mid-curve, which patience stopped while their
+    validation loss still fell, and which of ``groups`` hold a run still improving."""
+    rising = tuple((r.label, g) for r in runs if (g := still_improving(r)) is not None)
+    falling = tuple((r.label, *f) for r in runs if (f := loss_still_falling(r)) is not None)
+    unconverged = frozenset(
+        g.label for g in groups if any(still_improving(r) is not None for r in g.runs)
+    )
+    return Convergence(rising, falling, unconverged)

@@ -1,0 +1,100 @@
+"""Render: the comparison's CSV files -- results.csv, variants.csv, significance.csv,
+averaging.csv and length_ratio_by_length.csv."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nmt.compare.analyse import Comparison
+from nmt.compare.averaging import Averaged
+from nmt.compare.render_tables import Column
+from nmt.compare.stats import Paired
+
+
+def write_csv(rows: Sequence[dict[str, Any]], keys: list[str], path: Path) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_group_csv(rows: Sequence[dict[str, Any]], cols: list[Column], path: Path) -> None:
+    """variants.csv: mean and sd of every cell over seeds, the rest as they are."""
+    header, out = [], []
+    for c in cols:
+        header += [f"{c.key}_mean", f"{c.key}_sd"] if c.fmt.startswith("meansd") else [c.key]
+    for row in rows:
+        line: dict[str, Any] = {}
+        for c in cols:
+            value = row.get(c.key)
+            if c.fmt.startswith("meansd"):
+                line[f"{c.key}_mean"] = None if value is None else round(value.mean, 3)
+                line[f"{c.key}_sd"] = (
+                    None if value is None or value.sd is None else round(value.sd, 3)
+                )
+            else:
+                line[c.key] = value
+        out.append(line)
+    write_csv(out, header, path)
+
+
+def write_significance_csv(c: Comparison, path: Path) -> None:
+    """significance.csv: one line per pair of variants, seed pairing, split (the test split
+    by bucket, the extra test splits as a whole) and bucket ("all" = the whole split):
+    both scores, the difference, the p-value and the verdict."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["a", "b", "pairing", "split", "bucket", "bleu_a", "bleu_b", "delta", "p",
+                    "p_lt_0.05"])  # fmt: skip
+        for pair in c.significance.pairs:
+            for k, t in enumerate(pair.overall.tests):
+                per_bucket = [v.tests[k] for v in pair.by_bucket]
+                buckets = zip(c.test.buckets.labels, per_bucket, strict=True)
+                for bucket, p in [("all", t), *buckets]:
+                    w.writerow(_significance_row(pair.a, pair.b, k + 1, c.test.name, bucket, p))
+        for name, tests in c.significance.extra.items():
+            for (a, b), verdict in tests.items():
+                for k, p in enumerate(verdict.tests, 1):
+                    w.writerow(_significance_row(a, b, k, name, "all", p))
+
+
+def _significance_row(a: str, b: str, pairing: int, split: str, bucket: str, p: Paired) -> list:
+    """One line of significance.csv."""
+    return [a, b, pairing, split, bucket, round(p.a, 2), round(p.b, 2), round(p.delta, 2),
+            round(p.p, 4), p.significant]  # fmt: skip
+
+
+def write_averaging_csv(results: Sequence[Averaged], path: Path) -> None:
+    """averaging.csv: one line per run, its best checkpoint against the average."""
+    keys = ["run", "best_step", "best_bleu", "best_bleu_ci", "averaged_steps"]
+    keys += ["averaged_bleu", "averaged_bleu_ci", "delta", "p_value"]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(keys)
+        for a in results:
+            w.writerow(
+                [
+                    a.label,
+                    a.best_step,
+                    *a.best,
+                    " ".join(map(str, a.steps)),
+                    *a.averaged,
+                    round(a.delta, 4),
+                    a.paired.p,
+                ]
+            )
+
+
+def write_ratio_csv(c: Comparison, path: Path) -> None:
+    """length_ratio_by_length.csv: one line per split, bucket and run."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["split", "bucket", "sentences", "training_pairs", "run", "length_ratio"])
+        for name, t in c.lengths.by_bucket.items():
+            for i, (label, n) in enumerate(zip(t.labels, t.counts, strict=True)):
+                train = "" if t.train is None else t.train[i]
+                for run, ratios in t.ratios.items():
+                    w.writerow([name, label, n, train, run, "" if ratios[i] is None else ratios[i]])

@@ -1,0 +1,143 @@
+"""Analyse: paired bootstrap tests between every two variants -- on the whole test split,
+inside each length bucket, and on each extra test split -- one test per seed pairing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nmt.compare import stats as S
+from nmt.compare.grouping import Group
+from nmt.compare.lengths import Buckets
+from nmt.compare.rundir import Run
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The paired tests of variant B against variant A, one per seed pairing, summed up."""
+
+    tests: tuple[S.Paired, ...]
+    delta: float  # B − A, averaged over the seed pairings
+    holds: bool  # held at ALPHA in every pairing, with one sign (:func:`stats.holds`)
+    held: int  # how many pairings hold it at ALPHA
+
+    @classmethod
+    def of(cls, tests: Sequence[S.Paired]) -> Verdict:
+        delta = S.mean_delta(tests) if tests else float("nan")
+        return cls(tuple(tests), delta, S.holds(tests), sum(t.significant for t in tests))
+
+
+@dataclass(frozen=True)
+class PairTests:
+    """Variant ``b`` tested against variant ``a`` on the test split."""
+
+    a: str
+    b: str
+    overall: Verdict  # on the whole split
+    by_bucket: tuple[Verdict, ...]  # inside each length bucket
+
+
+@dataclass(frozen=True)
+class Significance:
+    """Every two variants tested against each other (in group order: a before b)."""
+
+    pairs: tuple[PairTests, ...]
+    #: extra test split -> (a, b) -> the tests on the whole split
+    extra: dict[str, dict[tuple[str, str], Verdict]]
+
+    @property
+    def overall(self) -> dict[tuple[str, str], Verdict]:
+        """(a, b) -> the tests on the whole test split."""
+        return {(p.a, p.b): p.overall for p in self.pairs}
+
+    @property
+    def bonferroni(self) -> float | None:
+        """The level a difference must reach with a Bonferroni correction for the number of
+        pairs (None for fewer than two pairs)."""
+        return S.ALPHA / len(self.pairs) if len(self.pairs) > 1 else None
+
+
+def seed_pairs(a: Group, b: Group) -> list[tuple[Run, Run]]:
+    """The runs of two groups paired by seed (their common seeds, repeats of a seed in
+    order; in seed order when they have none in common)."""
+    common = [s for s in dict.fromkeys(a.seeds) if s in b.seeds]
+    if not common:
+        return list(zip(a.runs, b.runs, strict=False))
+    pairs = []
+    for seed in common:  # repeats of one seed pair up in order
+        ra = [r for r in a.runs if r.seed == seed]
+        rb = [r for r in b.runs if r.seed == seed]
+        pairs += list(zip(ra, rb, strict=False))
+    return pairs
+
+
+def _group_pairs(groups: Sequence[Group]) -> list[tuple[Group, Group]]:
+    return [(a, b) for i, a in enumerate(groups) for b in groups[i + 1 :]]
+
+
+def pair_tests(
+    groups: Sequence[Group],
+    hyps: Mapping[str, list[str]],
+    refs: list[list[str]],
+    lengths: list[int],
+    buckets: Buckets,
+) -> tuple[PairTests, ...]:
+    """Paired bootstrap tests (sacreBLEU) between every two groups, on the whole test set
+    and inside each length bucket, for each seed pairing."""
+    out = []
+    for a, b in _group_pairs(groups):
+        pairs = seed_pairs(a, b)
+        overall = [S.paired_bleu(hyps[ra.label], [hyps[rb.label]], refs)[0] for ra, rb in pairs]
+        per_pairing = [
+            S.paired_by_bucket(lengths, buckets.ranges, hyps[ra.label], hyps[rb.label], refs)
+            for ra, rb in pairs
+        ]
+        by_bucket = tuple(
+            Verdict.of([p[k] for p in per_pairing]) for k in range(len(buckets.labels))
+        )
+        out.append(PairTests(a.label, b.label, Verdict.of(overall), by_bucket))
+    return tuple(out)
+
+
+def extra_hypotheses(
+    runs: Sequence[Run], extra_tests: Sequence[str], texts: dict[str, Any], log: Callable
+) -> dict[str, dict[str, list[str]]]:
+    """Every run's hypotheses of each extra test split, by split and run label; a split
+    that the corpus no longer has, or whose hypotheses do not match its lines, is left
+    out (and said so)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for name in extra_tests:
+        split = texts.get(name)
+        if split is None:
+            log(f"{name}: not a split of the runs' corpus as read now; no paired tests on it")
+            continue
+        hyps = {r.label: r.hypotheses(name) for r in runs}
+        if any(len(h) != len(split.src) for h in hyps.values()):
+            log(
+                f"{name}: the runs' hypotheses do not match the split's {len(split.src)} "
+                "lines; no paired tests or length ratios on it"
+            )
+            continue
+        out[name] = hyps
+    return out
+
+
+def extra_split_tests(
+    groups: Sequence[Group], texts: dict[str, Any], extra: dict[str, dict[str, list[str]]]
+) -> dict[str, dict[tuple[str, str], Verdict]]:
+    """The paired tests between every two groups on each extra test split (the whole
+    split, one test per seed pairing), from the hypotheses the runs kept of it."""
+    out = {}
+    for name, hyps in extra.items():
+        refs = texts[name].refs
+        out[name] = {
+            (a.label, b.label): Verdict.of(
+                [
+                    S.paired_bleu(hyps[ra.label], [hyps[rb.label]], refs)[0]
+                    for ra, rb in seed_pairs(a, b)
+                ]
+            )
+            for a, b in _group_pairs(groups)
+        }
+    return out
