@@ -24,7 +24,8 @@ from typing import Any
 from nmt.compare.rundir import Run
 from nmt.compare.stats import Paired, paired_bleu
 from nmt.evaluation.metrics import N_BOOTSTRAP, bleu_with_ci
-from nmt.runs.checkpoint import checkpoint_step, step_checkpoints
+from nmt.runs.checkpoint import checkpoint_step
+from nmt.runs.run_dir import RunDir
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def average_run(
     from nmt.runs.average import average_checkpoints
     from nmt.runs.checkpoint import translator_from_state
 
-    kept = step_checkpoints(run.path / "checkpoints")
+    kept = RunDir(run.path).step_checkpoints()
     if len(kept) < n:
         log(f"{run.path}: {len(kept)} step_*.pt checkpoint(s) kept, fewer than {n}; not averaged")
         return None

@@ -26,6 +26,7 @@ from nmt.compare.render_runs import run_markdown, runs_section
 from nmt.compare.render_significance import significance_matrix
 from nmt.compare.render_tables import bucket_table, columns, csv_columns, group_columns
 from nmt.errors import ConfigError
+from nmt.runs.run_dir import RunDir
 
 #: what a previous comparison left in --out (removed first, so nothing stale mixes in)
 OUTPUTS = (
@@ -45,7 +46,7 @@ OUTPUTS = (
 
 def check_out(out: Path) -> None:
     """Refuse to write the comparison into a run directory."""
-    if (out / "results.json").exists() or (out / "checkpoints").is_dir():
+    if RunDir(out).results_path.exists() or RunDir(out).checkpoints.is_dir():
         raise ConfigError(f"--out {out} is a run directory; write the comparison elsewhere")
 
 

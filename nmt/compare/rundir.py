@@ -1,14 +1,12 @@
 """Collect, part 1: finished run directories as the comparison reads them.
 
 :class:`Run` is one finished run as read from its directory, with :class:`RunDecoding`,
-how its test scores were decoded. Every read of a run directory's files is in the section
-marked *Reading run directories* below (and in the few :class:`Run` members that read a
-file on demand: :attr:`Run.cwd`, :meth:`Run.hypotheses`); nothing else in
+how its test scores were decoded. Run directories are read through
+:class:`nmt.runs.run_dir.RunDir` (records migrated from any release); nothing in
 :mod:`nmt.compare` parses run files."""
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from collections.abc import Iterable, Mapping
@@ -17,11 +15,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from nmt.data.config import DEFAULT_ROOT
 from nmt.errors import ConfigError
-from nmt.translation.decoding import Decoding, current_names
+from nmt.runs.run_dir import RESULTS, RunDir, is_sweep
+from nmt.translation.decoding import Decoding
 
 #: the search settings (:class:`Decoding` fields) the test scores depend on, in the order
 #: the comparison names them; the search batch budget (``batch_tokens``) is not one
@@ -59,7 +56,7 @@ class RunDecoding:
 
 @dataclass
 class Run:
-    """One finished run: its results.json, config.yaml, metrics.jsonl and Hydra overrides."""
+    """One finished run: its results record, config, validation records and Hydra overrides."""
 
     path: Path
     results: dict[str, Any]
@@ -80,11 +77,7 @@ class Run:
     @cached_property
     def cwd(self) -> Path | None:
         """The folder nmt-train ran in (Hydra's runtime.cwd), when the run recorded it."""
-        path = self.path / ".hydra" / "hydra.yaml"
-        if not path.is_file():
-            return None
-        cwd = OmegaConf.select(OmegaConf.load(path), "hydra.runtime.cwd")
-        return Path(cwd) if cwd else None
+        return RunDir(self.path).hydra_cwd()
 
     @property
     def data_config(self) -> dict[str, Any]:
@@ -118,7 +111,7 @@ class Run:
 
     @property
     def checkpoint(self) -> Path:
-        return self.path / "checkpoints" / "best.pt"
+        return RunDir(self.path).best
 
     @property
     def command(self) -> str:
@@ -136,21 +129,9 @@ class Run:
     @property
     def decoding(self) -> RunDecoding:
         """How the test scores were decoded: beam, length penalty, length limits, precision
-        (from results.json; runs from before it recorded them: from their config)."""
-        saved = self.results.get("decode") or self.config.get("decode")
-        if saved:
-            saved = current_names(saved)
-            return RunDecoding.from_record(
-                saved, saved.get("precision", self.results.get("precision"))
-            )
-        t = self.train_config  # the settings' keys before the config's decode node
-        old = {
-            "beam": self.results.get("test_beam", t.get("test_beam")),
-            "length_penalty": t.get("length_penalty"),
-            "max_len_a": t.get("max_len_a"),
-            "max_len_b": t.get("max_len_b"),
-        }
-        return RunDecoding.from_record(old, self.results.get("precision"))
+        (results records of every release give them, :func:`nmt.runs.records.migrate_results`)."""
+        saved = self.results["decode"]
+        return RunDecoding.from_record(saved, saved.get("precision"))
 
     def test_scores(self, split: str = "test") -> dict[str, Any]:
         return dict(self.results["test"][split])
@@ -188,64 +169,24 @@ class Run:
 
     def hypotheses(self, split: str = "test") -> list[str]:
         """The run's detokenized test hypotheses, one per test sentence."""
-        path = self.path / self.test_scores(split)["hypotheses"]
-        if not path.is_file():
-            raise ConfigError(f"{path}: hypotheses file missing; the run directory is incomplete")
-        return path.read_text(encoding="utf-8").split("\n")[:-1]
+        return RunDir(self.path).read_hypotheses(self.test_scores(split)["hypotheses"])
 
 
 # ---------------------------------------------------------------------------------------
-# Reading run directories: results.json, config.yaml, metrics.jsonl, .hydra/overrides.yaml
-# and Hydra sweep folders. The only place that parses a run's files (with Run.cwd and
-# Run.hypotheses above); to be replaced by the nmt.runs run-directory module.
+# Reading run directories, through nmt.runs.RunDir (it owns the files and their migrations)
 # ---------------------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: not readable as JSON ({e})") from None
-
-
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut by a crash: the rest still plots
-    return rows
 
 
 def load_run(path: str | Path) -> Run:
     """Read a finished run directory, or raise a one-line ConfigError naming what is missing."""
-    path = Path(path)
-    if not path.is_dir():
-        raise ConfigError(f"{path}: no such run directory")
-    results_path = path / "results.json"
-    if not results_path.is_file():
-        raise ConfigError(
-            f"{path}: no results.json (an unfinished or failed run?); compare finished runs only"
-        )
-    results = _read_json(results_path)
+    run = RunDir(path)
+    if not run.path.is_dir():
+        raise ConfigError(f"{run.path}: no such run directory")
+    results = run.read_results()
     if "test" not in results.get("test", {}):
-        raise ConfigError(f"{results_path}: holds no scores of the test split")
-    config_path = path / "config.yaml"
-    if not config_path.is_file():
-        raise ConfigError(f"{path}: no config.yaml; not an nmt run directory")
-    config = OmegaConf.to_container(OmegaConf.load(config_path), resolve=False)
-    if not isinstance(config, dict) or "data" not in config:
-        raise ConfigError(f"{config_path}: holds no data config; not an nmt run directory")
-    overrides_path = path / ".hydra" / "overrides.yaml"
-    overrides = (
-        [str(o) for o in OmegaConf.to_container(OmegaConf.load(overrides_path)) or []]
-        if overrides_path.is_file()
-        else []
-    )
-    return Run(path, results, config, _read_metrics(path / "metrics.jsonl"), overrides)
+        raise ConfigError(f"{run.results_path}: holds no scores of the test split")
+    metrics = [v.as_dict() for v in run.validations()]
+    return Run(run.path, results, run.read_config(), metrics, run.overrides())
 
 
 def _job_order(path: Path) -> tuple[int, str]:
@@ -255,24 +196,23 @@ def _job_order(path: Path) -> tuple[int, str]:
 
 
 def expand_run_dirs(paths: Iterable[str | Path], warn: Any = print) -> list[Path]:
-    """Run directories from the command line: a Hydra sweep folder (one holding
-    multirun.yaml) stands for its finished job folders, in job order (a job that failed or
-    was interrupted, and any other folder without results.json, is skipped with a
-    warning); plain files are skipped with a warning."""
+    """Run directories from the command line: a Hydra sweep folder stands for its finished
+    job folders, in job order (a job that failed or was interrupted, and any other folder
+    without results, is skipped with a warning); plain files are skipped with a warning."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_file():
             warn(f"skipping {p}: not a run directory")
-        elif (p / "multirun.yaml").is_file() and not (p / "results.json").exists():
+        elif is_sweep(p) and not RunDir(p).results_path.exists():
             jobs = sorted(
                 (d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")),
                 key=_job_order,
             )
             for d in jobs:
-                if (d / "results.json").is_file():
+                if RunDir(d).finished:
                     out.append(d)
                 else:
-                    warn(f"skipping {d}: no results.json (an unfinished or failed job)")
+                    warn(f"skipping {d}: no {RESULTS} (an unfinished or failed job)")
         else:
             out.append(p)
     seen: set[Path] = set()
