@@ -4,6 +4,7 @@ write says so in one line and loses nothing."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import torch
 from nmt.errors import CheckpointError, WriteError
 from nmt.runs import checkpoint as ckpt_io
 from nmt.runs.checkpoint import load_checkpoint, load_translator, save_checkpoint
-from nmt.runs.records import RESULTS_VERSION, Validation
+from nmt.runs.records import RESULTS_KEYS, RESULTS_VERSION, Validation
 from nmt.runs.run_dir import RunDir
 from tests.runs import BIN
 
@@ -70,6 +71,9 @@ def test_a_run_of_the_previous_release_resumes(env, old_run):
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
+    written = json.loads((old_run / "results.json").read_text())
+    assert list(written) == list(RESULTS_KEYS)  # today's record, in its documented order
+    assert written["test"]["test"]["split"] == "test" and written["record_version"] == 2
     results = RunDir(old_run).read_results()
     assert results["steps"] == 9 and results["processes"] == 2
     assert [v.step for v in RunDir(old_run).validations()] == [3, 6, 9]

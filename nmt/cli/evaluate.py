@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(2)
     try:
-        from nmt.data.config import as_data_config
+        from nmt.data.config import as_data_config, split_name
         from nmt.data.prepare import read_text
         from nmt.evaluation.scoring import evaluate_split
         from nmt.io import write_or_explain
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             edges=(translator.checkpoint_info.get("data") or {}).get("length_edges"),
         )
         ckpt = Path(args.checkpoint).resolve()
-        name = args.split or test.name
+        name = split_name(data_cfg, args.split) if args.split else test.name
         run = RunDir.of_checkpoint(ckpt)
         out = Path(args.out) if args.out else run.evaluation_path(name, decoding.beam)
         hyp_path = out.with_suffix(".txt")
