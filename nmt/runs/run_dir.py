@@ -230,7 +230,6 @@ class RunDir:
         return ckpt_io.load_checkpoint(self.checkpoints / name, map_location=map_location)
 
 
-
 def write_record(path: str | Path, record: dict[str, Any]) -> Path:
     """A JSON record (an ``nmt-evaluate`` report, say), written atomically."""
     text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
