@@ -7,7 +7,8 @@ tested before it ever meets a GPU):
 2. ``cuda_paths``: a bf16-autocast training step of the Transformer; the fused
    scaled-dot-product attention kernels (flash, memory-efficient) on the
    model's own attention; DDP under torchrun with nccl on one GPU (gloo on CPU).
-3. ``throughput``: ``scripts/bench.py`` for every variant at its default size.
+3. ``throughput``: the benchmark (:mod:`nmt.bench`, ``scripts/bench.py``) for every
+   variant at its default size.
 4. ``multi30k_transformer``: a full Multi30k de→en Transformer training to its
    test BLEU (beam 5), with the wall time.
 
@@ -32,7 +33,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 TINY_SYNTHETIC = [
     "data=synthetic", "data.synthetic.task=copy", "data.synthetic.vocab=8",
@@ -169,7 +169,7 @@ def cuda_paths(device: torch.device, run_root: Path, env: dict[str, str]) -> dic
 
 
 def throughput(tiny: bool, out_dir: Path) -> dict[str, Any]:
-    import bench
+    from nmt.bench.cli import main as bench
 
     args = ["--out", str(out_dir / "bench.json"), "--markdown", str(out_dir / "bench.md")]
     if tiny:
@@ -201,7 +201,7 @@ def throughput(tiny: bool, out_dir: Path) -> dict[str, Any]:
         ]
     else:
         args += ["--warmup", "10", "--windows", "5", "--window-steps", "20"]
-    result = bench.main(args)
+    result = bench(args)
     return {
         "matmul_peak_tflops": result["matmul_peak_tflops"],
         "variants": [
