@@ -34,6 +34,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from nmt.runs.run_dir import RunDir  # noqa: E402
+
 TINY_SYNTHETIC = [
     "data=synthetic", "data.synthetic.task=copy", "data.synthetic.vocab=8",
     "data.synthetic.min_len=2", "data.synthetic.max_len=6", "data.synthetic.n_train=600",
@@ -159,8 +161,8 @@ def cuda_paths(device: torch.device, run_root: Path, env: dict[str, str]) -> dic
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     ddp: dict[str, Any] = {"returncode": proc.returncode}
-    if (run_dir / "results.json").exists():
-        res = json.loads((run_dir / "results.json").read_text())
+    if RunDir(run_dir).finished:
+        res = RunDir(run_dir).read_results()
         ddp |= {k: res.get(k) for k in ("world_size", "backend", "steps", "device", "precision")}
     else:
         ddp["stderr_tail"] = proc.stderr[-1500:]
@@ -249,8 +251,8 @@ def full_training(tiny: bool, run_root: Path, env: dict[str, str], out_dir: Path
         "returncode": proc.returncode,
         "wall_seconds": round(wall, 1),
     }
-    if (run_dir / "results.json").exists():
-        res = json.loads((run_dir / "results.json").read_text())
+    if RunDir(run_dir).finished:
+        res = RunDir(run_dir).read_results()
         (out_dir / "multi30k_transformer_results.json").write_text(json.dumps(res, indent=2))
         out |= {
             k: res.get(k)
