@@ -3,7 +3,8 @@
 Checks each revision out into a temporary git worktree and alternates short
 ``nmt-train`` runs of the two (A B A B ...), each with the same overrides and
 that revision's code, then reads ``train_tgt_tokens_per_s`` (training time only:
-validation and testing excluded) from each run's results.json. Alternating
+validation and testing excluded) from each run's results record (:class:`RunDir`, which
+brings an older revision's record to today's form). Alternating
 cancels slow drifts of the machine; the runs never overlap.
 
     python scripts/ab_train.py --a 11b9f71 --b HEAD --rounds 2 --out ab.json -- \\
@@ -28,6 +29,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))  # this checkout's nmt reads the runs
+
+from nmt.runs.run_dir import RunDir  # noqa: E402
+
+
+def commit(rev: str) -> str:
+    """The commit ``rev`` names; a one-line error (exit 2) when it names none."""
+    proc = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet",
+                           f"{rev}^{{commit}}"], capture_output=True, text=True)  # fmt: skip
+    if proc.returncode != 0:
+        print(f"error: {rev!r} is not a git revision of {ROOT}", file=sys.stderr)
+        raise SystemExit(2)
+    return proc.stdout.strip()
 
 
 def worktree(rev: str, where: Path) -> Path:
@@ -44,7 +58,7 @@ def train(code: Path, overrides: list[str], run_dir: Path) -> dict:
     proc = subprocess.run(cmd, env=env, cwd=code, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{code}: nmt-train failed:\n{proc.stderr[-2000:]}")
-    results = json.loads((run_dir / "results.json").read_text())
+    results = RunDir(run_dir).read_results()
     keys = ("train_tgt_tokens_per_s", "train_seconds", "steps", "best_valid_bleu")
     return {k: results[k] for k in keys}
 
@@ -60,12 +74,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--out", default="ab_train.json")
     args = p.parse_args(argv[:split])
+    if args.rounds < 1:
+        p.error(f"--rounds {args.rounds}: at least 1")
     common = argv[split + 1 :]
+    commits = {side: commit(rev) for side, rev in (("a", args.a), ("b", args.b))}
     sides = {"a": (args.a, shlex.split(args.a_args)), "b": (args.b, shlex.split(args.b_args))}
     runs: dict[str, list[dict]] = {"a": [], "b": []}
     with tempfile.TemporaryDirectory(prefix="ab_train_") as tmp:
-        trees = {s: worktree(rev, Path(tmp) / s) for s, (rev, _) in sides.items()}
+        trees: dict[str, Path] = {}
         try:
+            for s in sides:
+                trees[s] = worktree(commits[s], Path(tmp) / s)
             for r in range(args.rounds):
                 for side in ("a", "b"):
                     run_dir = Path(tmp) / f"run_{side}{r}"
@@ -78,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {
         "a": args.a,
         "b": args.b,
+        "commits": commits,
         "overrides": common,
         "runs": runs,
         "tgt_tokens_per_s": speeds,

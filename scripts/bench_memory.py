@@ -2,10 +2,11 @@
 
 Runs ``nmt-train`` (any overrides) as a child process, samples its resident set
 size (``VmRSS`` of /proc/PID/status) every ``--interval`` seconds and notes when
-each epoch's validation record reaches ``metrics.jsonl``. The check: no later epoch
-takes RSS more than ``--tolerance`` (10%) above the highest it reached in the first, and,
-with ``--max-peak-mb``, no sample above that bound (an allocator that holds what it freed
-can grow tenfold within the first epoch, which the growth check does not see).
+each epoch's validation record reaches the run directory (:class:`RunDir`). The check:
+no later epoch takes RSS more than ``--tolerance`` (10%) above the highest it reached in
+the first, and, with ``--max-peak-mb``, no sample above that bound (an allocator that
+holds what it freed can grow tenfold within the first epoch, which the growth check does
+not see).
 
     python scripts/bench_memory.py --out docs/results/bench/memory.json -- \\
         train.max_epochs=4 train.eval_max_sentences=200
@@ -28,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nmt.runs.run_dir import RunDir
+
 BIN = Path(sys.executable).parent
 
 
@@ -42,18 +45,6 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def validations(metrics: Path) -> list[dict[str, Any]]:
-    if not metrics.is_file():
-        return []
-    records = []
-    for line in metrics.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:  # a line still being written: the next read has it
-            break
-    return records
-
-
 def measure(overrides: list[str], run_dir: Path, interval: float) -> dict[str, Any]:
     """Train with ``overrides`` into ``run_dir``, sampling RSS; returns the samples."""
     cmd = [str(BIN / "nmt-train"), f"hydra.run.dir={run_dir}", "train.eval_every=0", *overrides]
@@ -62,13 +53,14 @@ def measure(overrides: list[str], run_dir: Path, interval: float) -> dict[str, A
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples: list[tuple[float, float]] = []
     epochs: list[dict[str, Any]] = []
-    metrics = run_dir / "metrics.jsonl"
+    run = RunDir(run_dir)
 
     def new_epochs(now: float) -> None:
-        for record in validations(metrics)[len(epochs) :]:
-            epochs.append({"epoch": record["epoch"], "step": record["step"], "seconds": now,
+        # a line still being written is left out: the next read has it
+        for record in run.validations()[len(epochs) :]:
+            epochs.append({"epoch": record.epoch, "step": record.step, "seconds": now,
                            "rss_mb": samples[-1][1] if samples else None})  # fmt: skip
-            print(f"epoch {record['epoch']}: {epochs[-1]['rss_mb']} MB at {now} s",
+            print(f"epoch {record.epoch}: {epochs[-1]['rss_mb']} MB at {now} s",
                   file=sys.stderr)  # fmt: skip
 
     while proc.poll() is None:
@@ -80,9 +72,9 @@ def measure(overrides: list[str], run_dir: Path, interval: float) -> dict[str, A
         time.sleep(interval)
     new_epochs(round(time.monotonic() - start, 1))  # a validation just before the exit
     if proc.returncode != 0:
-        log = (run_dir / "train.log").read_text(errors="replace")[-2000:]
+        log = run.log_path.read_text(errors="replace")[-2000:]
         raise SystemExit(f"nmt-train failed ({proc.returncode}):\n{log}")
-    results = json.loads((run_dir / "results.json").read_text())
+    results = run.read_results()
     speed = {k: results[k] for k in ("train_tgt_tokens_per_s", "train_seconds", "steps")}
     return {"command": shlex.join(cmd), "samples": samples, "epochs": epochs, "speed": speed,
             "allocator": results.get("allocator"), "cpu": results.get("device")}  # fmt: skip

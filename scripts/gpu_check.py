@@ -7,7 +7,8 @@ tested before it ever meets a GPU):
 2. ``cuda_paths``: a bf16-autocast training step of the Transformer; the fused
    scaled-dot-product attention kernels (flash, memory-efficient) on the
    model's own attention; DDP under torchrun with nccl on one GPU (gloo on CPU).
-3. ``throughput``: ``scripts/bench.py`` for every variant at its default size.
+3. ``throughput``: the benchmark (:mod:`nmt.bench`, ``scripts/bench.py``) for every
+   variant at its default size.
 4. ``multi30k_transformer``: a full Multi30k de→en Transformer training to its
    test BLEU (beam 5), with the wall time.
 
@@ -32,7 +33,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+
+from nmt.runs.run_dir import RunDir  # noqa: E402
 
 TINY_SYNTHETIC = [
     "data=synthetic", "data.synthetic.task=copy", "data.synthetic.vocab=8",
@@ -159,8 +161,8 @@ def cuda_paths(device: torch.device, run_root: Path, env: dict[str, str]) -> dic
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     ddp: dict[str, Any] = {"returncode": proc.returncode}
-    if (run_dir / "results.json").exists():
-        res = json.loads((run_dir / "results.json").read_text())
+    if RunDir(run_dir).finished:
+        res = RunDir(run_dir).read_results()
         ddp |= {k: res.get(k) for k in ("world_size", "backend", "steps", "device", "precision")}
     else:
         ddp["stderr_tail"] = proc.stderr[-1500:]
@@ -169,7 +171,7 @@ def cuda_paths(device: torch.device, run_root: Path, env: dict[str, str]) -> dic
 
 
 def throughput(tiny: bool, out_dir: Path) -> dict[str, Any]:
-    import bench
+    from nmt.bench.cli import main as bench
 
     args = ["--out", str(out_dir / "bench.json"), "--markdown", str(out_dir / "bench.md")]
     if tiny:
@@ -201,7 +203,7 @@ def throughput(tiny: bool, out_dir: Path) -> dict[str, Any]:
         ]
     else:
         args += ["--warmup", "10", "--windows", "5", "--window-steps", "20"]
-    result = bench.main(args)
+    result = bench(args)
     return {
         "matmul_peak_tflops": result["matmul_peak_tflops"],
         "variants": [
@@ -249,8 +251,8 @@ def full_training(tiny: bool, run_root: Path, env: dict[str, str], out_dir: Path
         "returncode": proc.returncode,
         "wall_seconds": round(wall, 1),
     }
-    if (run_dir / "results.json").exists():
-        res = json.loads((run_dir / "results.json").read_text())
+    if RunDir(run_dir).finished:
+        res = RunDir(run_dir).read_results()
         (out_dir / "multi30k_transformer_results.json").write_text(json.dumps(res, indent=2))
         out |= {
             k: res.get(k)

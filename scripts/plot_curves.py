@@ -1,4 +1,4 @@
-"""Plot validation BLEU against training time for several runs (their metrics.jsonl).
+"""Plot validation BLEU against training time for several runs (their validation records).
 
 Usage::
 
@@ -8,7 +8,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -17,12 +16,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from nmt.runs.records import Validation
+from nmt.runs.run_dir import RunDir
 
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        sys.exit(f"error: {path} does not exist; give finished or running nmt run directories")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+def read_metrics(run_dir: Path) -> list[Validation]:
+    run = RunDir(run_dir)
+    if not run.metrics_path.is_file():
+        sys.exit(
+            f"error: {run.metrics_path} does not exist; give finished or running nmt run "
+            "directories"
+        )
+    return run.validations()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,9 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     for spec in args.runs:
         label, _, run = spec.partition("=")
         rows = read_metrics(Path(run))
-        minutes = [r["train_seconds"] / 60 for r in rows]
-        ax_bleu.plot(minutes, [r["valid_bleu"] for r in rows], marker="o", label=label)
-        ax_loss.plot(minutes, [r["valid_loss"] for r in rows], marker="o", label=label)
+        minutes = [r.train_seconds / 60 for r in rows]
+        ax_bleu.plot(minutes, [r.valid_bleu for r in rows], marker="o", label=label)
+        ax_loss.plot(minutes, [r.valid_loss for r in rows], marker="o", label=label)
     ax_bleu.set_ylabel("validation BLEU (sacreBLEU, greedy)")
     ax_loss.set_ylabel("validation loss (nats per token)")
     for ax in (ax_bleu, ax_loss):

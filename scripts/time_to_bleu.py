@@ -1,6 +1,6 @@
 """Minutes of training (validation excluded) until each run's validation BLEU first reached
-each threshold, from its ``metrics.jsonl``, and over several runs (seeds) their mean ± sd
-and range; writes JSON.
+each threshold, from its validation records (:class:`RunDir`), and over several runs (seeds)
+their mean ± sd and range; writes JSON.
 
     python scripts/time_to_bleu.py runs/<run> [runs/<run2> ...] --thresholds 30,35 --out t.json
     make time-to-bleu SEEDS=1,2,3 MINUTES=20      # trains the default recipe, then this
@@ -20,24 +20,25 @@ from pathlib import Path
 from typing import Any
 
 from nmt.compare.stats import format_mean_sd, mean_sd
+from nmt.runs.run_dir import RunDir
 
 
 def time_to_bleu(run: Path, thresholds: list[float]) -> dict[str, Any]:
     """One run: the first validation at or over each threshold (or None)."""
-    metrics = run / "metrics.jsonl"
-    if not metrics.is_file():
-        raise SystemExit(f"error: {metrics} not found; give a run directory of nmt-train")
-    records = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
-    results = (
-        json.loads((run / "results.json").read_text()) if (run / "results.json").is_file() else {}
-    )
+    run_dir = RunDir(run)
+    if not run_dir.metrics_path.is_file():
+        raise SystemExit(
+            f"error: {run_dir.metrics_path} not found; give a run directory of nmt-train"
+        )
+    records = [r for r in run_dir.validations() if r.valid_bleu is not None]
+    results = run_dir.read_results() if run_dir.finished else {}
     reached = {}
     for threshold in thresholds:
-        first = next((r for r in records if r["valid_bleu"] >= threshold), None)
+        first = next((r for r in records if r.valid_bleu >= threshold), None)
         reached[f"{threshold:g}"] = None if first is None else {
-            "minutes": round(first["train_seconds"] / 60, 2), "step": first["step"],
-            "epoch": first["epoch"], "valid_bleu": first["valid_bleu"],
-            "train_tgt_tokens": first.get("train_tgt_tokens"),
+            "minutes": round(first.train_seconds / 60, 2), "step": first.step,
+            "epoch": first.epoch, "valid_bleu": first.valid_bleu,
+            "train_tgt_tokens": first.train_tgt_tokens,
         }  # fmt: skip
     return {
         "run": str(run),
@@ -45,7 +46,7 @@ def time_to_bleu(run: Path, thresholds: list[float]) -> dict[str, Any]:
         "device": results.get("device"),
         "precision": results.get("precision"),
         "stop_reason": results.get("stop_reason"),
-        "best_valid_bleu": max((r["valid_bleu"] for r in records), default=None),
+        "best_valid_bleu": max((r.valid_bleu for r in records), default=None),
         "validations": len(records),
         "reached": reached,
     }

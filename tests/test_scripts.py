@@ -245,12 +245,8 @@ def test_ab_step_times_two_sides_on_the_same_batches(tmp_path):
 
 
 def test_training_batches_takes_the_first_n_and_wraps_around_the_epoch():
-    """Every benchmark script draws its batches with scripts.bench.training_batches."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from scripts.bench import training_batches
-    finally:
-        sys.path.remove(str(ROOT))
+    """Every benchmark draws its batches with nmt.bench.training.training_batches."""
+    from nmt.bench.training import training_batches
 
     class Data:
         def __init__(self, epoch: list[list[int]]) -> None:
@@ -272,11 +268,8 @@ def test_training_batches_takes_the_first_n_and_wraps_around_the_epoch():
 
 
 def test_bench_table_gives_each_precisions_decoding_speed_with_its_bleu():
-    sys.path.insert(0, str(ROOT))
-    try:
-        from scripts.bench import markdown
-    finally:
-        sys.path.remove(str(ROOT))
+    from nmt.bench.report import markdown
+
     row = {"variant": "transformer", "parameters": 9.6e6, "src_tokens_per_s": 3000.0,
            "tgt_tokens_per_s": {"min": 1.0, "median": 2.0, "max": 3.0}, "mfu": 0.4,
            "target_padding_fraction": 0.05, "peak_rss_mb": 900.0}  # fmt: skip
@@ -296,11 +289,8 @@ def test_bench_table_gives_each_precisions_decoding_speed_with_its_bleu():
 
 
 def test_bench_loads_each_checkpoint_once_and_refuses_a_foreign_one(monkeypatch):
-    sys.path.insert(0, str(ROOT))
-    try:
-        import scripts.bench as bench
-    finally:
-        sys.path.remove(str(ROOT))
+    import nmt.bench.cli as cli
+    import nmt.bench.decoding as bench
 
     class Tok:  # the fingerprint is a property of nmt's Tokenizer, a string
         def __init__(self, fp: str) -> None:
@@ -332,8 +322,8 @@ def test_bench_loads_each_checkpoint_once_and_refuses_a_foreign_one(monkeypatch)
         bench.load_trained({"luong": "foreign.pt"}, ["luong"], cpu, Tok("ours"))
     with pytest.raises(SystemExit, match="bahdanau is not among --variants"):
         bench.load_trained({"bahdanau": "a.pt"}, ["luong"], cpu, Tok("ours"))
-    args = bench.parse_args(["--checkpoint", "luong=x.pt", "--model", "d_model=32"])
+    args = cli.parse_args(["--checkpoint", "luong=x.pt", "--model", "d_model=32"])
     assert args.checkpoints == {"luong": "x.pt"} and args.model_overrides == {"d_model": 32}
     for bad in (["--checkpoint", "x.pt"], ["--model", "d_model"], ["--model", "d_model=big"]):
         with pytest.raises(SystemExit):
-            bench.parse_args(bad)
+            cli.parse_args(bad)

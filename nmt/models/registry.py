@@ -3,10 +3,13 @@
 A :class:`Variant` names its config schema (a dataclass whose ``method()`` and
 ``sizes()`` summarise it in reports), its model class, its default
 learning-rate schedule and rate, a one-line description, whether it attends
-over the source, and the smallest sizes worth training (tests and smoke
+over the source, its textbook PyTorch counterpart (:mod:`nmt.models.textbook`, the
+benchmark's baseline) and the smallest sizes worth training (tests and smoke
 runs). Training (:mod:`nmt.training.schedule`), Hydra's schemas, ``nmt-compare``, the
 benchmark, the tests and ``make compare`` read :data:`VARIANTS`; adding a
 variant is its module, its ``configs/model/<name>.yaml`` and one entry here.
+:data:`CONFIGURATIONS` names settings of a registered variant that the benchmark
+times as a row of their own (``luong-nofeed``).
 
     python -m nmt.models          # the variant names, comma-separated
 """
@@ -16,22 +19,27 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from nmt.errors import ConfigError
 from nmt.models.base import EncoderDecoder
 from nmt.models.config import BahdanauConfig, LuongConfig, Seq2SeqConfig, TransformerConfig
 from nmt.models.rnn_decoder import Bahdanau, Luong, Seq2Seq
+from nmt.models.textbook import PlainRNN, plain_pooled_transformer, plain_transformer
 from nmt.models.transformer import Transformer
 from nmt.models.transformer_pooled import PooledTransformer, PooledTransformerConfig
 
 #: learning-rate schedules a variant can default to (``train.scheduler=auto``)
 SCHEDULES = ("inverse_sqrt", "plateau", "constant")
+
+#: (model config as a plain dict, source vocabulary size, target vocabulary size) -> model
+TextbookBuilder = Callable[[dict[str, Any], int, int], nn.Module]
 
 _TINY_RNN = {"emb_dim": 16, "hidden_size": 32, "enc_layers": 1}
 _TINY_TRANSFORMER = {"d_model": 32, "heads": 2, "ff_dim": 64, "enc_layers": 1, "dec_layers": 1}
@@ -48,6 +56,10 @@ class Variant:
     schedule: str  # default of train.scheduler=auto
     lr: float  # default of train.lr=0
     attention: bool  # decode_step returns weights over the source positions
+    #: the textbook PyTorch model of its family at its sizes, and that model in a few words,
+    #: for the benchmark (None: the benchmark times this variant alone)
+    textbook: TextbookBuilder | None = None
+    textbook_name: str = ""
     tiny: Mapping[str, Any] = field(default_factory=dict)  # sizes for tests and smoke runs
 
     def __post_init__(self) -> None:
@@ -74,6 +86,8 @@ VARIANTS: dict[str, Variant] = _register(
         schedule="plateau",
         lr=1e-3,
         attention=False,
+        textbook=PlainRNN,
+        textbook_name="nn.GRU encoder, GRUCell loop",
         tiny=_TINY_RNN,
     ),
     Variant(
@@ -84,6 +98,8 @@ VARIANTS: dict[str, Variant] = _register(
         schedule="plateau",
         lr=1e-3,
         attention=True,
+        textbook=PlainRNN,
+        textbook_name="nn.GRU encoder, GRUCell loop, additive attention",
         tiny={**_TINY_RNN, "attention_dim": 32},
     ),
     Variant(
@@ -94,6 +110,8 @@ VARIANTS: dict[str, Variant] = _register(
         schedule="plateau",
         lr=1e-3,
         attention=True,
+        textbook=PlainRNN,
+        textbook_name="nn.GRU encoder, GRUCell loop, general score, input feeding",
         tiny=_TINY_RNN,
     ),
     Variant(
@@ -104,6 +122,8 @@ VARIANTS: dict[str, Variant] = _register(
         schedule="inverse_sqrt",
         lr=7e-4,
         attention=True,
+        textbook=plain_transformer,
+        textbook_name="nn.Transformer",
         tiny=_TINY_TRANSFORMER,
     ),
     Variant(
@@ -114,9 +134,43 @@ VARIANTS: dict[str, Variant] = _register(
         schedule="inverse_sqrt",
         lr=7e-4,
         attention=False,
+        textbook=plain_pooled_transformer,
+        textbook_name="nn.Transformer, mean-pooled memory",
         tiny=_TINY_TRANSFORMER,
     ),
 )
+
+
+#: named configurations of registered variants, benchmarked as rows of their own, each
+#: after its variant: name -> (variant, the settings it changes)
+CONFIGURATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "luong-nofeed": ("luong", {"input_feeding": False}),
+}
+
+
+def configuration(name: str) -> tuple[Variant, dict[str, Any]]:
+    """The variant a variant's or a configuration's name stands for, and the settings the
+    configuration changes (none for a variant's own name).
+
+    Raises:
+        ConfigError: neither a variant nor a configuration.
+    """
+    if name in CONFIGURATIONS:
+        base, settings = CONFIGURATIONS[name]
+        return VARIANTS[base], dict(settings)
+    if name not in VARIANTS:
+        known = ", ".join([*VARIANTS, *CONFIGURATIONS])
+        raise ConfigError(f"{name!r} is neither a variant nor a configuration: {known}")
+    return VARIANTS[name], {}
+
+
+def with_configurations() -> list[str]:
+    """Every variant, each followed by its named configurations."""
+    return [
+        name
+        for v in VARIANTS
+        for name in (v, *(c for c, (base, _) in CONFIGURATIONS.items() if base == v))
+    ]
 
 
 def register(v: Variant) -> Variant:

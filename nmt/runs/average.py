@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from nmt.runs.checkpoint import load_checkpoint
 from nmt.errors import CheckpointError
+from nmt.runs.checkpoint import load_checkpoint
 
 #: what must agree for weights to be averaged: the model's shape and the vocabulary
 SAME = ("model_config", "tokenizer")

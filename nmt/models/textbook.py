@@ -1,20 +1,21 @@
-"""Textbook PyTorch models for ``scripts/bench.py``: the baseline each variant's training
-speed is compared with, on the same batches, in the same process and precision.
+"""Textbook PyTorch models: the baseline each variant's training speed is compared with
+(``nmt.bench``), on the same batches, in the same process and precision, through the same
+:class:`~nmt.training.step.TrainStep`.
 
 What a careful user writes from the PyTorch tutorials, no tricks: ``nn.Transformer``
 with padding and causal masks for the Transformer family; for the RNN family an
 ``nn.GRU``/``nn.LSTM`` encoder and a decoder cell stepped in a Python loop over the
 target positions, with the variant's attention (none, additive or a Luong score, input
-feeding) written out plainly; ``F.cross_entropy`` with label smoothing; the same sizes
-as the variant's config; ``torch.optim.AdamW`` with its defaults (on the CPU a loop over
-the parameters, where nmt uses the fused kernel: part of what the ratio measures).
-Their outputs are not compared with nmt's (different parametrisations); only their
-speed is.
+feeding) written out plainly; ``F.cross_entropy`` with label smoothing
+(:func:`textbook_loss`); the same sizes as the variant's config. Each variant names its
+counterpart in :mod:`nmt.models.registry` (``Variant.textbook``). Their outputs are not
+compared with nmt's (different parametrisations); only their speed is.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -131,17 +132,24 @@ class PlainRNN(nn.Module):
         return self.out(torch.stack(outputs, 1)), None
 
 
-def build_baseline(cfg: dict[str, Any], src_vocab: int, tgt_vocab: int) -> nn.Module:
-    """The textbook model of a variant's family, at the variant's sizes."""
-    name = cfg["name"]
-    if name in ("transformer", "transformer_pooled"):
-        return PlainTransformer(cfg, src_vocab, tgt_vocab, pooled=name == "transformer_pooled")
-    return PlainRNN(cfg, src_vocab, tgt_vocab)
+def plain_transformer(cfg: dict[str, Any], src_vocab: int, tgt_vocab: int) -> nn.Module:
+    """``nn.Transformer`` at the variant's sizes."""
+    return PlainTransformer(cfg, src_vocab, tgt_vocab, pooled=False)
 
 
-def baseline_loss(logits: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
-    """Summed label-smoothed cross-entropy, as the tutorials write it."""
-    return F.cross_entropy(
-        logits.flatten(0, 1).float(), tgt_out.flatten(), ignore_index=PAD_ID,
-        label_smoothing=0.1, reduction="sum",
-    )  # fmt: skip
+def plain_pooled_transformer(cfg: dict[str, Any], src_vocab: int, tgt_vocab: int) -> nn.Module:
+    """``nn.Transformer`` whose decoder sees the mean-pooled encoder states."""
+    return PlainTransformer(cfg, src_vocab, tgt_vocab, pooled=True)
+
+
+def textbook_loss(smoothing: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Summed label-smoothed cross-entropy, as the tutorials write it (a
+    :data:`~nmt.training.step.LossFn`)."""
+
+    def loss(logits: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(
+            logits.flatten(0, 1).float(), tgt_out.flatten(), ignore_index=PAD_ID,
+            label_smoothing=smoothing, reduction="sum",
+        )  # fmt: skip
+
+    return loss

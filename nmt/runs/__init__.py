@@ -1,0 +1,1 @@
+"""The run directory and what it holds: layout, typed records, checkpoints, the lock and the log."""

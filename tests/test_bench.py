@@ -1,0 +1,76 @@
+"""The benchmark's library: every variant's textbook counterpart and named configurations
+are registry data, and the step it times is the trainer's, with the training defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from nmt import PAD_ID
+from nmt.bench.training import model_config, textbook_step, trainer_step
+from nmt.data.batch import Batch
+from nmt.errors import ConfigError
+from nmt.models import VARIANTS, build_model
+from nmt.models.registry import CONFIGURATIONS, configuration, with_configurations
+from nmt.training.config import TrainConfig
+from nmt.training.loss import smoothed_cross_entropy
+from nmt.training.step import TrainStep
+
+
+class Tok:
+    src_vocab_size = tgt_vocab_size = 20
+
+
+def batch() -> Batch:
+    """Three right-padded pairs: sources of 5, 3 and 5 pieces, targets of 6, 4 and 6."""
+    g = torch.Generator().manual_seed(0)
+    src_lengths, tgt_lengths = torch.tensor([5, 3, 5]), torch.tensor([6, 4, 6])
+    src = torch.randint(4, 20, (3, 5), generator=g)
+    tgt_in, tgt_out = torch.randint(4, 20, (2, 3, 6), generator=g)
+    src[1, 3:] = tgt_in[1, 4:] = tgt_out[1, 4:] = PAD_ID
+    return Batch(src=src, src_mask=src != PAD_ID, src_lengths=src_lengths, tgt_in=tgt_in,
+                 tgt_out=tgt_out, tgt_lengths=tgt_lengths, ids=torch.arange(3))  # fmt: skip
+
+
+@pytest.mark.parametrize("name", with_configurations())
+def test_each_variant_and_configuration_trains_its_textbook_model_through_trainstep(name):
+    tiny = dict(configuration(name)[0].tiny)
+    step, params = textbook_step(name, Tok, torch.device("cpu"), "fp32", tiny)
+    assert isinstance(step, TrainStep) and params > 0
+    before = [p.detach().clone() for p in step.model.parameters()]
+    result = step([batch()])
+    assert torch.isfinite(result.loss) and result.tgt_tokens == 16 and result.src_tokens == 13
+    assert any(not torch.equal(a, b) for a, b in zip(before, step.model.parameters(), strict=True))
+    assert step.clip == TrainConfig().clip_grad_norm
+
+
+def test_the_timed_step_is_trainsteps_with_the_training_defaults():
+    model = build_model(model_config("transformer", VARIANTS["transformer"].tiny), 20, 20)
+    opt = torch.optim.AdamW(model.parameters())
+    step = trainer_step(model, model, opt, torch.device("cpu"), "fp32")
+    logits = torch.randn(2, 3, 20)
+    tgt = torch.tensor([[5, 6, PAD_ID], [7, 8, 9]])
+    expected = smoothed_cross_entropy(logits.flatten(0, 1), tgt.flatten(),
+                                      smoothing=TrainConfig().label_smoothing,
+                                      ignore_index=PAD_ID)  # fmt: skip
+    assert torch.allclose(step.loss_fn(logits, tgt), expected)
+    assert step.clip == TrainConfig().clip_grad_norm and step.scheduler is None
+
+
+def test_configurations_change_only_keys_of_their_variant():
+    for name, (base, settings) in CONFIGURATIONS.items():
+        keys = {f.name for f in dataclasses.fields(VARIANTS[base].config)}
+        assert base in VARIANTS and settings and set(settings) <= keys, name
+        assert model_config(name, {"d_model": 8}) == model_config(base, {}) | settings
+    names = with_configurations()
+    assert names.index("luong-nofeed") == names.index("luong") + 1
+    assert model_config("luong-nofeed", {})["input_feeding"] is False
+    with pytest.raises(ConfigError, match="neither a variant nor a configuration"):
+        configuration("lstm")
+
+
+def test_every_variant_names_its_textbook_model():
+    for v in VARIANTS.values():
+        assert callable(v.textbook) and v.textbook_name
