@@ -40,6 +40,7 @@ HYPOTHESES = "hyps"
 EVALUATIONS = "eval"
 CHECKPOINTS = "checkpoints"
 BEST, LAST = "best.pt", "last.pt"
+SWEEP = "multirun.yaml"  # Hydra's record of a sweep, in the folder of its job folders
 
 
 class RunDir:
@@ -234,3 +235,8 @@ def write_record(path: str | Path, record: dict[str, Any]) -> Path:
     """A JSON record (an ``nmt-evaluate`` report, say), written atomically."""
     text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
     return write_or_explain(path, text.encode("utf-8"))
+
+
+def is_sweep(path: str | Path) -> bool:
+    """A Hydra sweep folder: its job folders are run directories."""
+    return (Path(path) / SWEEP).is_file()
