@@ -193,3 +193,27 @@ def test_validation_records_round_trip_and_tolerate_older_lines(tmp_path):
     records = run.validations()
     assert [(v.step, v.final) for v in records] == [(2, False), (3, True), (4, False)]
     assert '"final"' not in run.metrics_path.read_text().splitlines()[0]
+
+
+def test_splits_are_named_as_users_know_them():
+    from nmt.data.config import DataConfig, split_name
+
+    multi30k = DataConfig()
+    assert split_name(multi30k, "test") == "test_2016_flickr"
+    assert split_name(multi30k, "valid") == "val"
+    assert split_name(multi30k, "test_2017_flickr") == "test_2017_flickr"
+    files = DataConfig(name="files", train="c/train", valid="c/dev", test="corpus/newstest2014")
+    assert split_name(files, "test") == "newstest2014" and split_name(files, "valid") == "dev"
+
+
+def test_a_finished_run_names_its_test_split_in_results_log_and_tensorboard(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    results = json.loads((trained / "results.json").read_text())
+    name = results["test"]["test"]["split"]
+    assert name == "test" and results["record_version"] == RESULTS_VERSION
+    events = EventAccumulator(str(RunDir(trained).tensorboard))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert f"test/{name}/bleu" in tags and f"test/{name}/chrf" in tags
+    assert f"{name}: BLEU" in (trained / "train.log").read_text()

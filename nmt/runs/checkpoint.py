@@ -144,13 +144,6 @@ def migrate_checkpoint(ckpt: dict[str, Any]) -> dict[str, Any]:
     return ckpt
 
 
-def run_dir_of(path: str | Path) -> Path:
-    """The run directory a checkpoint belongs to: ``<run>`` for ``<run>/checkpoints/x.pt``,
-    else the checkpoint's own folder."""
-    path = Path(path)
-    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
-
-
 def checkpoint_step(path: str | Path) -> int:
     """The update of a ``step_<update>.pt`` checkpoint, from its name."""
     return int(Path(path).stem.removeprefix("step_"))

@@ -26,6 +26,7 @@ from nmt.data.config import split_name
 from nmt.errors import CheckpointError, DataError
 from nmt.evaluation.metrics import N_BOOTSTRAP
 from nmt.evaluation.scoring import score_tests
+from nmt.runs.checkpoint import load_checkpoint
 from nmt.runs.records import Validation
 from nmt.runs.run_dir import BEST, LAST, RunDir
 from nmt.system.allocator import release_free_memory
@@ -119,7 +120,7 @@ class Trainer:
 
     def resume_from(self, path: Path) -> None:
         """Continue the run a ``last.pt`` saved (any release's, migrated on load)."""
-        ckpt = RunDir.of_checkpoint(path).load_checkpoint(Path(path).name)
+        ckpt = load_checkpoint(path)
         if "optimizer" not in ckpt:
             raise CheckpointError(f"{path}: holds weights only; resume needs a last.pt")
         check_resumable(
