@@ -45,7 +45,12 @@ def import_graph(root: Path = REPO / "nmt") -> dict[str, set[str]]:
                 if node.level:
                     head = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*head, *([node.module] if node.module else [])])
-                targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+                # ``from pkg import sub`` depends on the submodule (the package's
+                # __init__ runs for any import of a submodule); other names on ``pkg``
+                subs = [f"{base}.{a.name}" for a in node.names]
+                targets = [s for s in subs if s in modules] or [base]
+                if len(targets) < len(subs):
+                    targets.append(base)
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             else:
