@@ -60,12 +60,21 @@ def test_a_wheel_installs_and_trains_outside_the_source_tree(tmp_path):
         " n_valid: 20, n_test: 20}\n"
         "train:\n  max_steps: 3\ndecode:\n  beam: 1\n"
     )
+    # its sizes for the variant it trains, as every preset must give them
+    (mine / "model" / "tiny").mkdir(parents=True)
+    (mine / "model" / "tiny" / "seq2seq.yaml").write_text(
+        "emb_dim: 16\nhidden_size: 32\nenc_layers: 1\n"
+    )
     env = {**os.environ, "NMT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": ""}
-    run(
-        [venv / "bin" / "nmt-train", "--config-dir", tmp_path / "my_configs", "experiment=tiny",
-         "model=seq2seq", "model.emb_dim=16", "model.hidden_size=32", "model.enc_layers=1",
-         f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path, env=env, timeout=300,
-    )  # fmt: skip
+    command = [venv / "bin" / "nmt-train", "--config-dir", tmp_path / "my_configs",
+               "experiment=tiny"]  # fmt: skip
+    run([*command, "model=seq2seq", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, env=env,
+        timeout=300)  # fmt: skip
     assert (tmp_path / "run" / "results.json").is_file()
-    assert "max_steps: 3" in (tmp_path / "run" / "config.yaml").read_text()
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "max_steps: 3" in config and "hidden_size: 32" in config
+    # a variant the preset gives no sizes for fails at start-up, naming the file to add
+    proc = subprocess.run([str(c) for c in [*command, "model=luong"]], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    missing = mine / "model" / "tiny" / "luong.yaml"
+    assert proc.returncode == 2 and f"{missing} is missing" in proc.stderr, proc.stderr[-2000:]

@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from nmt.cli.train import CONFIG_DIR, check_preset_sizes
+from nmt.cli.train import CONFIG_DIR, check_preset_sizes, config_dirs
 from nmt.errors import ConfigError
 from nmt.models import VARIANTS, parse_model_config
 from nmt.training.config import register_configs
@@ -30,7 +30,8 @@ def test_every_preset_composes_with_every_variant_at_its_own_sizes(preset):
         cfg = composed(f"experiment={preset}", f"model={name}")
         choices = cfg.hydra.runtime.choices
         assert choices["experiment"] == preset and choices["model"] == name
-        check_preset_sizes(choices)
+        assert CONFIG_DIR in map(str, config_dirs(cfg.hydra))
+        check_preset_sizes(choices, config_dirs(cfg.hydra))
         sizes = OmegaConf.load(Path(CONFIG_DIR) / "experiment" / "model" / preset / f"{name}.yaml")
         assert cfg.model.name == name
         for key, value in sizes.items():
@@ -42,7 +43,7 @@ def test_a_preset_without_a_variants_sizes_fails_naming_the_file(tmp_path):
     (tmp_path / "experiment" / "model" / "mine").mkdir(parents=True)
     with pytest.raises(ConfigError, match=r"experiment=mine has no sizes for model=luong: .*"
                                           r"mine/luong\.yaml is missing"):  # fmt: skip
-        check_preset_sizes({"experiment": "mine", "model": "luong"}, tmp_path)
+        check_preset_sizes({"experiment": "mine", "model": "luong"}, [CONFIG_DIR, tmp_path])
     (tmp_path / "experiment" / "model" / "mine" / "luong.yaml").write_text("{}\n")
-    check_preset_sizes({"experiment": "mine", "model": "luong"}, tmp_path)
-    check_preset_sizes({"experiment": None, "model": "luong"}, tmp_path)  # no preset
+    check_preset_sizes({"experiment": "mine", "model": "luong"}, [CONFIG_DIR, tmp_path])
+    check_preset_sizes({"experiment": None, "model": "luong"}, [tmp_path])  # no preset

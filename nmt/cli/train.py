@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -109,24 +110,34 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"train.label_smoothing={cfg.train.label_smoothing} must be in [0, 1)")
 
 
-def check_preset_sizes(choices: Any, config_dir: str | Path = CONFIG_DIR) -> None:
+def check_preset_sizes(choices: Any, config_dirs: Sequence[str | Path] = (CONFIG_DIR,)) -> None:
     """A preset (``experiment=X``) must give every variant its sizes in
-    ``configs/experiment/model/X/<variant>.yaml``: one missing fails here, naming the file,
+    ``experiment/model/X/<variant>.yaml`` of one of the config folders (the shipped ones,
+    ``--config-dir``, ``hydra.searchpath``): one missing fails here, naming the file,
     instead of training the variant at its default sizes unnoticed."""
     experiment, model = choices.get("experiment"), choices.get("model")
     if experiment in (None, "null", "None") or model is None:
         return
-    path = Path(config_dir) / "experiment" / "model" / str(experiment) / f"{model}.yaml"
-    if not path.is_file():
-        raise ConfigError(
-            f"experiment={experiment} has no sizes for model={model}: {path} is missing; add "
-            "it (a file holding {} keeps the variant's default sizes)"
-        )
+    relative = Path("experiment") / "model" / str(experiment) / f"{model}.yaml"
+    dirs = [Path(d) for d in config_dirs]
+    if any((d / relative).is_file() for d in dirs):
+        return
+    home = next((d for d in dirs if (d / "experiment" / f"{experiment}.yaml").is_file()), dirs[0])
+    raise ConfigError(
+        f"experiment={experiment} has no sizes for model={model}: {home / relative} is "
+        "missing; add it (a file holding {} keeps the variant's default sizes)"
+    )
+
+
+def config_dirs(hydra_cfg: Any) -> list[Path]:
+    """The config folders Hydra composed from (the shipped ones, --config-dir,
+    hydra.searchpath)."""
+    return [Path(s.path) for s in hydra_cfg.runtime.config_sources if s.schema == "file"]
 
 
 def train(cfg: DictConfig) -> dict[str, Any] | None:
     """Train, validate and test one configuration; returns results.json's content on rank 0."""
-    check_preset_sizes(HydraConfig.get().runtime.choices)
+    check_preset_sizes(HydraConfig.get().runtime.choices, config_dirs(HydraConfig.get()))
     init = adopt_checkpoint(cfg, list(HydraConfig.get().overrides.task))  # train.init_from
     check_config(cfg)
     resolve_defaults(cfg)  # config.yaml and the checkpoints say which lr and schedule ran
