@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nmt.bench import train_memory
 from nmt.models import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,23 +148,20 @@ def test_bench_memory_samples_a_real_run_epoch_by_epoch(tmp_path):
 
 def test_bench_memory_verdict_when_two_validations_fall_between_samples():
     # epochs 1 and 2 were both seen at 3.2 s: epoch 2's window holds no sample of its own
-    spec = importlib.util.spec_from_file_location("bench_memory", "scripts/bench_memory.py")
-    bench_memory = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_memory)
     result = {
         "samples": [(1.0, 400.0), (3.2, 525.5), (3.4, 530.0), (4.0, 520.0)],
         "epochs": [{"epoch": 1, "seconds": 3.2, "rss_mb": 525.5},
                    {"epoch": 2, "seconds": 3.2, "rss_mb": 525.5},
                    {"epoch": 3, "seconds": 3.4, "rss_mb": 530.0}],
     }  # fmt: skip
-    v = bench_memory.verdict(result, tolerance=0.1)
+    v = train_memory.verdict(result, tolerance=0.1)
     assert [e["high_mb"] for e in v["per_epoch_rss_mb"]] == [525.5, 525.5, 530.0]
     assert v["epoch_over_epoch"] == [0.0, round(530.0 / 525.5 - 1, 4)]
     assert v["after_training_peak_mb"] == 520.0 and v["ok"] is True
     # a bound on the highest sample fails a run that never grew after its first epoch
     assert v["peak_mb"] == 530.0
-    assert bench_memory.verdict(result, tolerance=0.1, max_peak_mb=528.0)["ok"] is False
-    assert bench_memory.verdict(result, tolerance=0.1, max_peak_mb=530.0)["ok"] is True
+    assert train_memory.verdict(result, tolerance=0.1, max_peak_mb=528.0)["ok"] is False
+    assert train_memory.verdict(result, tolerance=0.1, max_peak_mb=530.0)["ok"] is True
 
 
 def test_time_to_bleu_reads_the_first_validation_over_each_threshold(tmp_path):
