@@ -5,6 +5,9 @@ CUDA build it knows). A machine without one gets the newest CPU-only wheel in
 pip's configured ``find-links`` folders when there is one, so the install does
 not download a multi-gigabyte CUDA build it cannot use. Override with
 ``make install TORCH_SPEC='torch==X.Y'``.
+
+The one script that stands alone rather than over :mod:`nmt`: the Makefile runs it before
+nmt (or torch) is installed, so it imports the standard library only.
 """
 
 from __future__ import annotations
