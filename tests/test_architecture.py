@@ -1,5 +1,6 @@
 """The package's shape: layers imported downwards only, no import circle, modules small
-enough to read in one sitting, the training loop short, scripts standing alone."""
+enough to read in one sitting, the training loop short, scripts thin entry points over the
+package that import no other script."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ LAYERS = (
     ("nmt.cli",),
 )
 MAX_LINES = 350
+#: a script's code lines at most (its docstring, comments and blank lines not counted)
+MAX_SCRIPT_LINES = 25
+#: scripts that stand alone: torch_spec.py runs from the Makefile before nmt is installed
+STANDALONE_SCRIPTS = {"torch_spec.py"}
 
 
 def module_name(path: Path) -> str:
@@ -136,3 +141,58 @@ def test_no_script_imports_another():
                 assert not any(n.split(".")[0] == "scripts" for n in names), path.name
                 assert not any(n in {p.stem for p in (REPO / "scripts").glob("*.py")}
                                for n in names), path.name  # fmt: skip
+
+
+def fat_script(text: str) -> list[str]:
+    """Why a script is more than a thin entry point (none when it is one): it imports its
+    ``main`` from nmt, defines no function or class, has no top-level code beyond imports,
+    calls and the ``__main__`` guard, and has at most MAX_SCRIPT_LINES lines of code."""
+    tree = ast.parse(text)
+    body = tree.body[1:] if ast.get_docstring(tree) is not None else tree.body
+    why = []
+    if not any(
+        isinstance(n, ast.ImportFrom)
+        and (n.module or "").startswith("nmt.")
+        and any(a.name == "main" for a in n.names)
+        for n in body
+    ):
+        why.append("imports no main from nmt")
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    if any(isinstance(n, defs) for n in ast.walk(tree)):
+        why.append("defines a function or class")
+    plain = (ast.Import, ast.ImportFrom, ast.Expr, ast.If)
+    if any(not isinstance(n, plain) for n in body):
+        why.append("has top-level code beyond imports, calls and the __main__ guard")
+    guards = [n for n in body if isinstance(n, ast.If)]
+    if any(ast.unparse(n.test) != "__name__ == '__main__'" for n in guards):
+        why.append("has an if other than the __main__ guard")
+    docstring_lines = set()
+    if body is not tree.body:
+        docstring_lines = set(range(tree.body[0].lineno, tree.body[0].end_lineno + 1))
+    code = [
+        line
+        for i, line in enumerate(text.splitlines(), 1)
+        if i not in docstring_lines and line.strip() and not line.strip().startswith("#")
+    ]
+    if len(code) > MAX_SCRIPT_LINES:
+        why.append(f"{len(code)} lines of code (at most {MAX_SCRIPT_LINES})")
+    return why
+
+
+def test_every_script_is_a_thin_entry_point_over_the_package():
+    fat = {
+        path.name: why
+        for path in sorted((REPO / "scripts").glob("*.py"))
+        if path.name not in STANDALONE_SCRIPTS
+        and (why := fat_script(path.read_text(encoding="utf-8")))
+    }
+    assert not fat, fat
+
+
+def test_the_thin_script_check_catches_a_fat_one():
+    thin = (REPO / "scripts" / "score_files.py").read_text(encoding="utf-8")
+    assert fat_script(thin) == []
+    assert fat_script(thin.replace("from nmt.compare.score_files import main", "main = print"))
+    assert fat_script(thin + "\n\ndef helper():\n    return 1\n")
+    assert fat_script(thin + "".join(f"x{i} = {i}\n" for i in range(30)))
+    assert fat_script(thin.replace('if __name__ == "__main__":', "if sys.argv:"))
