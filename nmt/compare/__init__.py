@@ -20,6 +20,9 @@ A pipeline of three stages (:mod:`nmt.compare.pipeline`); no stage imports a lat
 
 :mod:`~nmt.compare.stats` and :mod:`~nmt.compare.lengths` are computation helpers under
 all three (intervals, paired tests, length buckets).
+
+Beside the pipeline, behind ``scripts/``: :mod:`~nmt.compare.score_files` scores hypothesis
+files against a reference, :mod:`~nmt.compare.plot_curves` draws runs' validation curves.
 """
 
 from nmt.compare.analyse import Comparison
