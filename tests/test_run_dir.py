@@ -45,7 +45,10 @@ def test_a_run_of_the_previous_release_reads_as_today(old_run):
     validations = run.validations()
     assert [v.step for v in validations] == [3, 6] and not any(v.final for v in validations)
     assert validations[0].valid_bleu == 0.53 and validations[1].train_tgt_tokens == 2014
-    assert run.read_config()["model"]["name"] == "bahdanau"
+    config = run.read_config()  # the placeholders of 0.1.0 read as the values the run used
+    assert config["model"]["name"] == "bahdanau"
+    assert config["train"]["lr"] == 1e-3 and config["train"]["scheduler"] == "plateau"
+    assert "lr: 0.0" in run.config_path.read_text()  # the file itself is left as it was
     assert run.test_bleu()[2] == "test"
     for name in ("best.pt", "last.pt"):
         ckpt = run.load_checkpoint(name)  # version 1: no checksum, still loads

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from nmt.data.config import split_name
+from nmt.models.registry import VARIANTS
 from nmt.translation.decoding import current_names
 
 #: results.json's format: 2 names each test split (``split``) and always holds ``decode``
@@ -94,3 +95,17 @@ def migrate_results(results: dict[str, Any], config: dict[str, Any] | None = Non
         }
     out["record_version"] = RESULTS_VERSION
     return out
+
+
+def migrate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's config.yaml of any release with the values the run used: releases before
+    0.2 kept ``train.lr: 0`` and ``train.scheduler: auto`` for "the variant's default"."""
+    train = dict(config.get("train") or {})
+    name = (config.get("model") or {}).get("name")
+    if name not in VARIANTS or not train:
+        return config
+    if train.get("lr") in (0, 0.0):
+        train["lr"] = VARIANTS[name].lr
+    if train.get("scheduler") == "auto":
+        train["scheduler"] = VARIANTS[name].schedule
+    return {**config, "train": train}

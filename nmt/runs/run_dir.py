@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from nmt.errors import ConfigError
 from nmt.io import write_error, write_or_explain
 from nmt.runs import checkpoint as ckpt_io
-from nmt.runs.records import Validation, migrate_results
+from nmt.runs.records import Validation, migrate_config, migrate_results
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -129,7 +129,7 @@ class RunDir:
         config = OmegaConf.to_container(OmegaConf.load(self.config_path), resolve=False)
         if not isinstance(config, dict) or "data" not in config:
             raise ConfigError(f"{self.config_path}: holds no data config; not an nmt run directory")
-        return config
+        return migrate_config(config)
 
     def overrides(self) -> list[str]:
         """The command line's Hydra overrides (``.hydra/overrides.yaml``), if recorded."""
