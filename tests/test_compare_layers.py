@@ -33,6 +33,9 @@ STAGES = {
         "render",
     ],
     "pipeline": ("pipeline", "__init__"),
+    # the tools beside the pipeline (scripts/score_files.py, scripts/plot_curves.py): they
+    # may use any stage; none uses them
+    "tools": ("score_files", "plot_curves"),
 }
 ORDER = list(STAGES)
 #: the layers of nmt that nmt.compare may import (besides nmt itself and nmt.compare)
