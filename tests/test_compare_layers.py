@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nmt" / "compare"
 
 #: each module's stage; a module may import modules of its own stage or an earlier one
 STAGES = {
-    "helpers": ("stats", "lengths"),  # computation helpers under every stage
+    "helpers": ("stats", "lengths", "trend"),  # computation helpers under every stage
     "collect": ("rundir", "grouping", "collect"),
     "analyse": [
         "convergence",
