@@ -790,3 +790,43 @@ def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bl
     assert still_improving(tail) is None
     assert "patience (4.700 → 4.550)" in text and text.count("patience (") == 1
     assert convergence_lines(SimpleNamespace(convergence=judge_convergence([done]))) == []
+
+
+def test_each_attentive_variant_gets_a_trend_test_against_the_fixed_vector_one(
+    env, compared: Path, runs, monkeypatch
+):
+    """trend.csv: one row per (attentive, fixed-vector) pair; its gaps are the variants'
+    BLEU per length bucket as sacreBLEU scores them from the runs' hypotheses."""
+    from sacrebleu.metrics import BLEU
+
+    from nmt.compare.lengths import common_buckets, source_lengths
+    from nmt.compare.rundir import load_run
+    from nmt.data.config import as_data_config
+    from nmt.data.prepare import read_text
+
+    rows = list(csv.DictReader((compared / "trend.csv").open(encoding="utf-8")))
+    assert [(r["attentive"], r["fixed"]) for r in rows] == [
+        ("transformer", "seq2seq"),
+        ("bahdanau", "seq2seq"),
+    ]
+    monkeypatch.setenv("NMT_DATA_DIR", env["NMT_DATA_DIR"])
+    loaded = {load_run(r).variant: load_run(r) for r in runs}
+    test = read_text(as_data_config(loaded["seq2seq"].data_config), log=lambda *a: None)[0]
+    test = test["test"]
+    lengths = source_lengths(test.src)
+    buckets = common_buckets(lengths, None, None).groups(lengths)
+
+    def bleu(variant: str, idx: list[int]) -> float:
+        hyps = loaded[variant].hypotheses()
+        refs = [[test.refs[0][i] for i in idx]]
+        return BLEU().corpus_score([hyps[i] for i in idx], refs).score
+
+    for r in rows:
+        gaps = [bleu(r["attentive"], idx) - bleu(r["fixed"], idx) for idx in buckets]
+        assert [float(g) for g in r["bucket_gaps"].split()] == pytest.approx(gaps, abs=1e-3)
+        assert float(r["did"]) == pytest.approx(gaps[-1] - gaps[0], abs=1e-3)
+        assert float(r["did_low"]) <= float(r["did"]) <= float(r["did_high"])
+        assert 0 < float(r["did_p"]) <= 1 and r["resamples"] == "10000"
+    report = (compared / "report.md").read_text()
+    assert "## Does the gap grow with length? (trend test)" in report
+    assert "| transformer − seq2seq | 1 / 1 |" in report

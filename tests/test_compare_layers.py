@@ -20,6 +20,7 @@ STAGES = {
         "rows",
         "averaging",
         "attention",
+        "trends",
         "analyse",
     ],
     "render": [
@@ -28,6 +29,7 @@ STAGES = {
         "render_csv",
         "render_lengths",
         "render_significance",
+        "render_trend",
         "render_markdown",
         "figures",
         "render",

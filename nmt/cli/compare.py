@@ -66,6 +66,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "against its best one (default: the fewest every run kept; 0 = no)",
     )
     p.add_argument(
+        "--trend-resamples",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="bootstrap resamples of the trend test of each attentive against each "
+        "fixed-vector variant (default 10,000; its smallest p is 1/(N+1); 0 = no test)",
+    )
+    p.add_argument(
         "--allow-mismatch",
         action="store_true",
         help="compare runs decoded differently (beam, length penalty or limits, precision, "
@@ -86,6 +94,10 @@ def relative(path: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.trend_resamples < 0:
+        print(f"error: --trend-resamples {args.trend_resamples} must not be negative",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(2)
     try:
         from nmt.compare import compare_runs
         from nmt.compare.rundir import expand_run_dirs
@@ -105,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
             allow_mismatch=args.allow_mismatch,
             average_last=args.average_last,
             edges=args.edges,
+            trend_resamples=args.trend_resamples,
             log=lambda msg: print(msg, file=sys.stderr),
         )
     except NMTError as e:

@@ -33,6 +33,8 @@ from nmt.compare.output_length import (
 from nmt.compare.rows import Tables, tables
 from nmt.compare.rundir import Run
 from nmt.compare.significance import Significance, extra_hypotheses, extra_split_tests, pair_tests
+from nmt.compare.trend import N_TREND_RESAMPLES
+from nmt.compare.trends import PairTrend, pair_trends
 from nmt.data.config import as_data_config
 from nmt.data.prepare import read_text
 from nmt.errors import ConfigError
@@ -89,6 +91,8 @@ class Comparison:
     curves: Curves
     averaging: Averaging
     attention: Attention
+    #: the trend test of every (attentive, fixed-vector) pair (:mod:`nmt.compare.trends`)
+    trends: tuple[PairTrend, ...] = ()
 
     @property
     def seeded(self) -> bool:
@@ -165,6 +169,7 @@ def analyse(
     n_sentences: int = 3,
     average_last: int | None = None,
     edges: Sequence[int] | None = None,
+    trend_resamples: int = N_TREND_RESAMPLES,
     log: Callable[[str], None] = print,
 ) -> Comparison:
     """Read the shared test set and score every run on the common length buckets, with
@@ -174,7 +179,8 @@ def analyse(
     ``edges``: length buckets cut at these source lengths (default: the runs'
     ``data.length_edges``, else equal-count buckets). ``average_last``: also score the
     mean of each run's last N kept checkpoints against its best one (None: the fewest
-    that every run kept with ``train.keep_last``; 0: no)."""
+    that every run kept with ``train.keep_last``; 0: no). ``trend_resamples``: resamples
+    of the trend test (0: none)."""
     runs, groups = collected.runs, collected.groups
     data_cfg = as_data_config(runs[0].data_config)
     if root:
@@ -218,4 +224,5 @@ def analyse(
         curves=curves(runs),
         averaging=averaging,
         attention=heat_maps(groups, test.src, n_sentences, device, log),
+        trends=pair_trends(groups, hyps, test.refs, lengths, buckets, trend_resamples),
     )

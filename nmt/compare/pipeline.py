@@ -9,6 +9,7 @@ from pathlib import Path
 from nmt.compare.analyse import Comparison, analyse
 from nmt.compare.collect import collect_runs
 from nmt.compare.render import check_out, render
+from nmt.compare.trend import N_TREND_RESAMPLES
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ def compare_runs(
     allow_mismatch: bool = False,
     average_last: int | None = None,
     edges: Sequence[int] | None = None,
+    trend_resamples: int = N_TREND_RESAMPLES,
     log: Callable[[str], None] = print,
 ) -> Compared:
     """Compare finished runs into ``out``; returns what was compared and written.
@@ -59,6 +61,7 @@ def compare_runs(
         n_sentences=n_sentences,
         average_last=average_last,
         edges=edges,
+        trend_resamples=trend_resamples,
         log=log,
     )
     files = render(comparison, out, command=command, wall_seconds=wall_seconds, notes=notes)

@@ -25,6 +25,7 @@ from nmt.compare.render_markdown import markdown_tables, report_markdown
 from nmt.compare.render_runs import run_markdown, runs_section
 from nmt.compare.render_significance import significance_matrix
 from nmt.compare.render_tables import bucket_table, columns, csv_columns, group_columns
+from nmt.compare.render_trend import write_trend_csv
 from nmt.errors import ConfigError
 from nmt.runs.run_dir import RunDir
 
@@ -36,6 +37,7 @@ OUTPUTS = (
     "significance.csv",
     "averaging.csv",
     "length_ratio_by_length.csv",
+    "trend.csv",
     "RUN.md",
     "bleu_by_length.png",
     "accuracy_by_length.png",
@@ -89,6 +91,8 @@ def write_tables(c: Comparison, out: Path) -> None:
     if c.averaging.results:
         write_averaging_csv(c.averaging.results, out / "averaging.csv")
     write_ratio_csv(c, out / "length_ratio_by_length.csv")
+    if c.trends:
+        write_trend_csv(c, out / "trend.csv")
 
 
 def render(
@@ -125,4 +129,5 @@ def render(
         writer.close()
     listed = ("report.md", "results.csv", "variants.csv", "significance.csv", "RUN.md")
     listed += ("averaging.csv",) if c.averaging.results else ()
+    listed += ("trend.csv",) if c.trends else ()
     return (*listed, *figures)

@@ -20,6 +20,7 @@ from nmt.compare.render_tables import (
     group_columns,
     markdown_table,
 )
+from nmt.compare.render_trend import trend_section
 from nmt.compare.stats import format_p
 from nmt.evaluation.metrics import with_ci
 
@@ -270,6 +271,7 @@ def report_markdown(c: Comparison, tables: dict[str, str] | None = None) -> str:
         *variants_section(c, tables["variants"]),
         *results_section(c, tables["runs"], tables["details"]),
         *significance_section(c),
+        *trend_section(c),
         *output_length_section(c),
         *ratio_by_length_section(c),
         *averaging_section(c),
