@@ -830,3 +830,28 @@ def test_each_attentive_variant_gets_a_trend_test_against_the_fixed_vector_one(
     report = (compared / "report.md").read_text()
     assert "## Does the gap grow with length? (trend test)" in report
     assert "| transformer − seq2seq | 1 / 1 |" in report
+
+
+def test_significance_carries_benjamini_hochberg_q_values_per_family(compared: Path):
+    """q = min over larger ranks of p * m / rank, within each family: one pair of variants
+    across the buckets (one seed pairing), or all pairs on one split; the report counts
+    what survives."""
+    rows = list(csv.DictReader((compared / "significance.csv").open(encoding="utf-8")))
+    families: dict[tuple, list[dict]] = {}
+    for r in rows:
+        key = (r["split"], r["pairing"], "all") if r["bucket"] == "all" else (
+            r["split"], r["a"], r["b"], r["pairing"])  # fmt: skip
+        assert r["family"] == ("pairs" if r["bucket"] == "all" else "buckets")
+        families.setdefault(key, []).append(r)
+    assert any(len(f) > 1 for f in families.values())
+    for family in families.values():
+        m = len(family)
+        ranked = sorted(family, key=lambda r: float(r["p"]))
+        for i, r in enumerate(ranked):
+            q = min(1.0, min(float(s["p"]) * m / (j + 1) for j, s in enumerate(ranked) if j >= i))
+            assert float(r["q_bh"]) == pytest.approx(q, abs=1e-3), r
+            assert float(r["q_bh"]) >= float(r["p"]) - 1e-4
+    held = sum(float(r["p"]) < 0.05 for r in rows)
+    kept = sum(float(r["p"]) < 0.05 and float(r["q_bh"]) < 0.05 for r in rows)
+    report = (compared / "report.md").read_text()
+    assert f"of the {len(rows)} paired tests, {held} have p < 0.05 and {kept} of them" in report

@@ -32,7 +32,13 @@ from nmt.compare.output_length import (
 )
 from nmt.compare.rows import Tables, tables
 from nmt.compare.rundir import Run
-from nmt.compare.significance import Significance, extra_hypotheses, extra_split_tests, pair_tests
+from nmt.compare.significance import (
+    Significance,
+    extra_hypotheses,
+    extra_split_tests,
+    pair_tests,
+    q_values,
+)
 from nmt.compare.trend import N_TREND_RESAMPLES
 from nmt.compare.trends import PairTrend, pair_trends
 from nmt.data.config import as_data_config
@@ -200,7 +206,8 @@ def analyse(
     log(f"paired significance tests between {len(groups)} variants ...")
     pairs = pair_tests(groups, hyps, test.refs, lengths, buckets)
     extra_hyps = extra_hypotheses(runs, extra, texts, log)
-    significance = Significance(pairs, extra_split_tests(groups, texts, extra_hyps))
+    significance = Significance(pairs, extra_split_tests(groups, texts, extra_hyps), split.name)
+    significance = replace(significance, q=q_values(significance))
     ratio_edges = data_cfg.length_edges or LENGTH_EDGES
     by_bucket = ratio_tables(
         runs, texts, (split.name, lengths, buckets, hyps), extra_hyps, ratio_edges

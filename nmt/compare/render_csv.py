@@ -11,7 +11,6 @@ from typing import Any
 from nmt.compare.analyse import Comparison
 from nmt.compare.averaging import Averaged
 from nmt.compare.render_tables import Column
-from nmt.compare.stats import Paired
 
 
 def write_csv(rows: Sequence[dict[str, Any]], keys: list[str], path: Path) -> None:
@@ -48,23 +47,15 @@ def write_significance_csv(c: Comparison, path: Path) -> None:
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["a", "b", "pairing", "split", "bucket", "bleu_a", "bleu_b", "delta", "p",
-                    "p_lt_0.05"])  # fmt: skip
-        for pair in c.significance.pairs:
-            for k, t in enumerate(pair.overall.tests):
-                per_bucket = [v.tests[k] for v in pair.by_bucket]
-                buckets = zip(c.test.buckets.labels, per_bucket, strict=True)
-                for bucket, p in [("all", t), *buckets]:
-                    w.writerow(_significance_row(pair.a, pair.b, k + 1, c.test.name, bucket, p))
-        for name, tests in c.significance.extra.items():
-            for (a, b), verdict in tests.items():
-                for k, p in enumerate(verdict.tests, 1):
-                    w.writerow(_significance_row(a, b, k, name, "all", p))
-
-
-def _significance_row(a: str, b: str, pairing: int, split: str, bucket: str, p: Paired) -> list:
-    """One line of significance.csv."""
-    return [a, b, pairing, split, bucket, round(p.a, 2), round(p.b, 2), round(p.delta, 2),
-            round(p.p, 4), p.significant]  # fmt: skip
+                    "p_lt_0.05", "family", "q_bh"])  # fmt: skip
+        labels = c.test.buckets.labels
+        for key, p in c.significance.tests().items():
+            split, a, b, pairing, bucket = key
+            family = "pairs" if bucket == "all" else "buckets"
+            label = bucket if bucket == "all" else labels[int(bucket)]
+            w.writerow([a, b, pairing, split, label, round(p.a, 2), round(p.b, 2),
+                        round(p.delta, 2), round(p.p, 4), p.significant, family,
+                        round(c.significance.q[key], 4)])  # fmt: skip
 
 
 def write_averaging_csv(results: Sequence[Averaged], path: Path) -> None:

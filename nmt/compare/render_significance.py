@@ -41,6 +41,20 @@ def significance_matrix(
     return "\n".join(lines)
 
 
+def q_line(c: Comparison) -> list[str]:
+    """How many of the tests at p < 0.05 survive the Benjamini-Hochberg correction."""
+    n, held, kept = c.significance.held
+    if not n:
+        return []
+    return [
+        f"Corrected for multiplicity (Benjamini–Hochberg, q-values in `significance.csv`; "
+        "a family is one pair of variants across the length buckets, or all pairs on one "
+        f"split): of the {n} paired tests, {held} have p < 0.05 and {kept} of them keep "
+        "q < 0.05.",
+        "",
+    ]
+
+
 def significance_section(c: Comparison) -> list[str]:
     """## Significance: the paired tests of every two variants on the test split, then on
     each extra test split."""
@@ -62,6 +76,7 @@ def significance_section(c: Comparison) -> list[str]:
         "",
         significance_matrix(c),
         "",
+        *q_line(c),
     ]
     for name, tests in c.significance.extra.items():
         lines += [

@@ -4,13 +4,14 @@ inside each length bucket, and on each extra test split -- one test per seed pai
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nmt.compare import stats as S
 from nmt.compare.grouping import Group
 from nmt.compare.lengths import Buckets
 from nmt.compare.rundir import Run
+from nmt.compare.trend import bh_qvalues
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,32 @@ class Significance:
     pairs: tuple[PairTests, ...]
     #: extra test split -> (a, b) -> the tests on the whole split
     extra: dict[str, dict[tuple[str, str], Verdict]]
+    split: str = "test"  # the test split's name (the pairs' tests are on it)
+    #: (split, a, b, pairing, bucket) -> Benjamini-Hochberg q-value within its family
+    #: (:func:`q_values`); bucket: its index, or "all" for the whole split
+    q: dict[tuple[str, str, str, int, str], float] = field(default_factory=dict)
+
+    def tests(self) -> dict[tuple[str, str, str, int, str], S.Paired]:
+        """Every paired test by (split, a, b, pairing, bucket)."""
+        out = {}
+        for pair in self.pairs:
+            for k, t in enumerate(pair.overall.tests, 1):
+                out[(self.split, pair.a, pair.b, k, "all")] = t
+                for i, v in enumerate(pair.by_bucket):
+                    out[(self.split, pair.a, pair.b, k, str(i))] = v.tests[k - 1]
+        for name, tests in self.extra.items():
+            for (a, b), verdict in tests.items():
+                for k, t in enumerate(verdict.tests, 1):
+                    out[(name, a, b, k, "all")] = t
+        return out
+
+    @property
+    def held(self) -> tuple[int, int, int]:
+        """Tests, those with p < ALPHA, and those of them that keep q < ALPHA."""
+        tests = self.tests()
+        p = [tests[k].p for k in self.q]
+        kept = sum(pv < S.ALPHA and q < S.ALPHA for pv, q in zip(p, self.q.values(), strict=True))
+        return len(p), sum(pv < S.ALPHA for pv in p), kept
 
     @property
     def overall(self) -> dict[tuple[str, str], Verdict]:
@@ -56,6 +83,23 @@ class Significance:
         """The level a difference must reach with a Bonferroni correction for the number of
         pairs (None for fewer than two pairs)."""
         return S.ALPHA / len(self.pairs) if len(self.pairs) > 1 else None
+
+
+def q_values(significance: Significance) -> dict[tuple[str, str, str, int, str], float]:
+    """Benjamini-Hochberg q-values, family by family: one pair of variants in one seed
+    pairing across the length buckets; all pairs in one seed pairing on one split (the whole
+    split). Keys as :meth:`Significance.tests` (buckets by index)."""
+    tests = significance.tests()
+    families: dict[tuple, list[tuple]] = {}
+    for key in tests:
+        split, a, b, pairing, bucket = key
+        family = (split, pairing, "all") if bucket == "all" else (split, a, b, pairing)
+        families.setdefault(family, []).append(key)
+    out = {}
+    for keys in families.values():
+        for key, q in zip(keys, bh_qvalues([tests[k].p for k in keys]), strict=True):
+            out[key] = q
+    return out
 
 
 def seed_pairs(a: Group, b: Group) -> list[tuple[Run, Run]]:
