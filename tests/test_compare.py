@@ -855,3 +855,18 @@ def test_significance_carries_benjamini_hochberg_q_values_per_family(compared: P
     kept = sum(float(r["p"]) < 0.05 and float(r["q_bh"]) < 0.05 for r in rows)
     report = (compared / "report.md").read_text()
     assert f"of the {len(rows)} paired tests, {held} have p < 0.05 and {kept} of them" in report
+
+
+def test_the_number_of_resamples_is_the_users(env, runs, tmp_path):
+    out = tmp_path / "out"
+    proc = nmt_compare(env, runs[0], runs[2], "--out", out, "--resamples", "2000",
+                       "--trend-resamples", "300", "--sentences", "0")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = (out / "report.md").read_text()
+    assert "sacreBLEU `--paired-bs`, 2000 resamples" in report and "300 resamples" in report
+    trend = list(csv.DictReader((out / "trend.csv").open(encoding="utf-8")))
+    assert [r["resamples"] for r in trend] == ["300"]
+    assert all(float(r["did_p"]) >= 1 / 301 for r in trend)
+    bad = nmt_compare(env, runs[0], runs[2], "--out", tmp_path / "x", "--resamples", "0")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "--resamples" in bad.stderr

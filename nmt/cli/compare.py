@@ -74,6 +74,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "fixed-vector variant (default 10,000; its smallest p is 1/(N+1); 0 = no test)",
     )
     p.add_argument(
+        "--resamples",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap resamples of every paired test (default 1000, sacreBLEU's; its "
+        "smallest p is 1/(N+1): with many tests, 10000)",
+    )
+    p.add_argument(
         "--allow-mismatch",
         action="store_true",
         help="compare runs decoded differently (beam, length penalty or limits, precision, "
@@ -94,9 +102,9 @@ def relative(path: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.trend_resamples < 0:
-        print(f"error: --trend-resamples {args.trend_resamples} must not be negative",
-              file=sys.stderr)  # fmt: skip
+    if args.trend_resamples < 0 or args.resamples < 1:
+        print("error: --resamples must be at least 1 and --trend-resamples not negative "
+              f"(got {args.resamples}, {args.trend_resamples})", file=sys.stderr)  # fmt: skip
         sys.exit(2)
     try:
         from nmt.compare import compare_runs
@@ -118,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
             average_last=args.average_last,
             edges=args.edges,
             trend_resamples=args.trend_resamples,
+            paired_resamples=args.resamples,
             log=lambda msg: print(msg, file=sys.stderr),
         )
     except NMTError as e:

@@ -176,6 +176,7 @@ def analyse(
     average_last: int | None = None,
     edges: Sequence[int] | None = None,
     trend_resamples: int = N_TREND_RESAMPLES,
+    paired_resamples: int = N_BOOTSTRAP,
     log: Callable[[str], None] = print,
 ) -> Comparison:
     """Read the shared test set and score every run on the common length buckets, with
@@ -186,7 +187,7 @@ def analyse(
     ``data.length_edges``, else equal-count buckets). ``average_last``: also score the
     mean of each run's last N kept checkpoints against its best one (None: the fewest
     that every run kept with ``train.keep_last``; 0: no). ``trend_resamples``: resamples
-    of the trend test (0: none)."""
+    of the trend test (0: none); ``paired_resamples``: of every paired test."""
     runs, groups = collected.runs, collected.groups
     data_cfg = as_data_config(runs[0].data_config)
     if root:
@@ -204,9 +205,10 @@ def analyse(
     extra = tuple(n for n in extra if all(n in r.results["test"] for r in runs))
     split = TestSplit(data_cfg.test, len(test.src), buckets, extra)
     log(f"paired significance tests between {len(groups)} variants ...")
-    pairs = pair_tests(groups, hyps, test.refs, lengths, buckets)
+    pairs = pair_tests(groups, hyps, test.refs, lengths, buckets, paired_resamples)
     extra_hyps = extra_hypotheses(runs, extra, texts, log)
-    significance = Significance(pairs, extra_split_tests(groups, texts, extra_hyps), split.name)
+    extra_tests = extra_split_tests(groups, texts, extra_hyps, paired_resamples)
+    significance = Significance(pairs, extra_tests, split.name, paired_resamples)
     significance = replace(significance, q=q_values(significance))
     ratio_edges = data_cfg.length_edges or LENGTH_EDGES
     by_bucket = ratio_tables(

@@ -10,6 +10,7 @@ from nmt.compare.analyse import Comparison, analyse
 from nmt.compare.collect import collect_runs
 from nmt.compare.render import check_out, render
 from nmt.compare.trend import N_TREND_RESAMPLES
+from nmt.evaluation.metrics import N_BOOTSTRAP
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ def compare_runs(
     average_last: int | None = None,
     edges: Sequence[int] | None = None,
     trend_resamples: int = N_TREND_RESAMPLES,
+    paired_resamples: int = N_BOOTSTRAP,
     log: Callable[[str], None] = print,
 ) -> Compared:
     """Compare finished runs into ``out``; returns what was compared and written.
@@ -62,6 +64,7 @@ def compare_runs(
         average_last=average_last,
         edges=edges,
         trend_resamples=trend_resamples,
+        paired_resamples=paired_resamples,
         log=log,
     )
     files = render(comparison, out, command=command, wall_seconds=wall_seconds, notes=notes)

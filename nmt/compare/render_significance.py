@@ -62,7 +62,8 @@ def significance_section(c: Comparison) -> list[str]:
     lines = [
         "## Significance",
         "",
-        "Paired bootstrap test (sacreBLEU `--paired-bs`, 1000 resamples, seed 12345) of "
+        f"Paired bootstrap test (sacreBLEU `--paired-bs`, {c.significance.resamples} "
+        "resamples, seed 12345) of "
         "test BLEU for every two variants: cell = B − A in BLEU (averaged over seed "
         "pairings), its p-value (one per seed pairing: runs of equal seed), ✓ when the "
         "difference holds at p < 0.05 in every pairing with the same sign, (k/n) when k of "

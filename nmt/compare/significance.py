@@ -47,6 +47,7 @@ class Significance:
     #: extra test split -> (a, b) -> the tests on the whole split
     extra: dict[str, dict[tuple[str, str], Verdict]]
     split: str = "test"  # the test split's name (the pairs' tests are on it)
+    resamples: int = S.N_BOOTSTRAP  # of every paired test
     #: (split, a, b, pairing, bucket) -> Benjamini-Hochberg q-value within its family
     #: (:func:`q_values`); bucket: its index, or "all" for the whole split
     q: dict[tuple[str, str, str, int, str], float] = field(default_factory=dict)
@@ -126,15 +127,20 @@ def pair_tests(
     refs: list[list[str]],
     lengths: list[int],
     buckets: Buckets,
+    resamples: int = S.N_BOOTSTRAP,
 ) -> tuple[PairTests, ...]:
-    """Paired bootstrap tests (sacreBLEU) between every two groups, on the whole test set
-    and inside each length bucket, for each seed pairing."""
+    """Paired bootstrap tests (sacreBLEU, ``resamples`` resamples) between every two
+    groups, on the whole test set and inside each length bucket, for each seed pairing."""
     out = []
     for a, b in _group_pairs(groups):
         pairs = seed_pairs(a, b)
-        overall = [S.paired_bleu(hyps[ra.label], [hyps[rb.label]], refs)[0] for ra, rb in pairs]
+        overall = [
+            S.paired_bleu(hyps[ra.label], [hyps[rb.label]], refs, resamples)[0] for ra, rb in pairs
+        ]
         per_pairing = [
-            S.paired_by_bucket(lengths, buckets.ranges, hyps[ra.label], hyps[rb.label], refs)
+            S.paired_by_bucket(
+                lengths, buckets.ranges, hyps[ra.label], hyps[rb.label], refs, resamples
+            )
             for ra, rb in pairs
         ]
         by_bucket = tuple(
@@ -168,7 +174,10 @@ def extra_hypotheses(
 
 
 def extra_split_tests(
-    groups: Sequence[Group], texts: dict[str, Any], extra: dict[str, dict[str, list[str]]]
+    groups: Sequence[Group],
+    texts: dict[str, Any],
+    extra: dict[str, dict[str, list[str]]],
+    resamples: int = S.N_BOOTSTRAP,
 ) -> dict[str, dict[tuple[str, str], Verdict]]:
     """The paired tests between every two groups on each extra test split (the whole
     split, one test per seed pairing), from the hypotheses the runs kept of it."""
@@ -178,7 +187,7 @@ def extra_split_tests(
         out[name] = {
             (a.label, b.label): Verdict.of(
                 [
-                    S.paired_bleu(hyps[ra.label], [hyps[rb.label]], refs)[0]
+                    S.paired_bleu(hyps[ra.label], [hyps[rb.label]], refs, resamples)[0]
                     for ra, rb in seed_pairs(a, b)
                 ]
             )
