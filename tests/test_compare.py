@@ -870,3 +870,38 @@ def test_the_number_of_resamples_is_the_users(env, runs, tmp_path):
     bad = nmt_compare(env, runs[0], runs[2], "--out", tmp_path / "x", "--resamples", "0")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "--resamples" in bad.stderr
+
+
+def test_the_kept_hypotheses_recompute_every_score_and_a_changed_one_fails(
+    env, compared: Path, runs, tmp_path
+):
+    """hyps/: every run's hypotheses of every test split, compressed, with a manifest
+    naming the test data (no machine's paths); scripts/verify_results.py recomputes
+    results.csv's BLEU and chrF from them with sacreBLEU, and fails on a changed line."""
+    import gzip
+
+    manifest = json.loads((compared / "hyps" / "manifest.json").read_text())
+    assert [r["label"] for r in manifest["runs"]] == ["transformer", "bahdanau", "seq2seq"]
+    assert "root" not in manifest["data"] and manifest["data"]["name"] == "synthetic"
+    first = manifest["runs"][0]["files"]["test"]
+    with gzip.open(compared / first, "rt", encoding="utf-8") as f:
+        assert f.read().split("\n")[:-1] == (runs[0] / "hyps" / "test.beam2.txt").read_text(
+            encoding="utf-8").split("\n")[:-1]  # fmt: skip
+    script = [
+        sys.executable,
+        str(Path(__file__).resolve().parent.parent / "scripts" / "verify_results.py"),
+    ]
+    ok = subprocess.run([*script, str(compared)], env=env, capture_output=True, text=True,
+                        timeout=300)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "6 scores of 3 runs recomputed, 0 mismatch(es)" in ok.stdout
+    changed = tmp_path / "changed"
+    shutil.copytree(compared, changed)
+    with gzip.open(changed / first, "rt", encoding="utf-8") as f:
+        lines = f.read().split("\n")[:-1]
+    with gzip.open(changed / first, "wt", encoding="utf-8") as f:
+        f.write("".join(("zzz zzz" if i < 20 else line) + "\n" for i, line in enumerate(lines)))
+    bad = subprocess.run([*script, str(changed)], env=env, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert bad.returncode == 1 and "mismatch: " in bad.stderr
+    assert "transformer on test: bleu" in bad.stderr

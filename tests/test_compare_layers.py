@@ -30,6 +30,7 @@ STAGES = {
         "render_lengths",
         "render_significance",
         "render_trend",
+        "render_hyps",
         "render_markdown",
         "figures",
         "render",
@@ -37,7 +38,7 @@ STAGES = {
     "pipeline": ("pipeline", "__init__"),
     # the tools beside the pipeline (scripts/score_files.py, scripts/plot_curves.py): they
     # may use any stage; none uses them
-    "tools": ("score_files", "plot_curves"),
+    "tools": ("score_files", "plot_curves", "verify"),
 }
 ORDER = list(STAGES)
 #: the layers of nmt that nmt.compare may import (besides nmt itself and nmt.compare)

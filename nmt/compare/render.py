@@ -5,6 +5,7 @@ nothing new."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from nmt.compare.render_csv import (
     write_ratio_csv,
     write_significance_csv,
 )
+from nmt.compare.render_hyps import write_hypotheses
 from nmt.compare.render_markdown import markdown_tables, report_markdown
 from nmt.compare.render_runs import run_markdown, runs_section
 from nmt.compare.render_significance import significance_matrix
@@ -38,6 +40,7 @@ OUTPUTS = (
     "averaging.csv",
     "length_ratio_by_length.csv",
     "trend.csv",
+    "hyps",
     "RUN.md",
     "bleu_by_length.png",
     "accuracy_by_length.png",
@@ -53,10 +56,11 @@ def check_out(out: Path) -> None:
 
 
 def clean_outputs(out: Path) -> None:
-    """Remove what an earlier comparison wrote into ``out`` (its files and tb/ events only)."""
+    """Remove what an earlier comparison wrote into ``out`` (its files, hyps/ and tb/ events
+    only)."""
     for pattern in OUTPUTS:
         for path in out.glob(pattern):
-            path.unlink()
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     for path in out.glob("tb/events.out.tfevents.*"):
         path.unlink()
 
@@ -112,6 +116,7 @@ def render(
     try:
         figures = write_figures(c, out, writer)
         write_tables(c, out)
+        hyps = write_hypotheses(c, out)
         tables = markdown_tables(c)
         (out / "report.md").write_text(report_markdown(c, tables), encoding="utf-8")
         (out / "RUN.md").write_text(
@@ -130,4 +135,5 @@ def render(
     listed = ("report.md", "results.csv", "variants.csv", "significance.csv", "RUN.md")
     listed += ("averaging.csv",) if c.averaging.results else ()
     listed += ("trend.csv",) if c.trends else ()
+    listed += (hyps,)
     return (*listed, *figures)

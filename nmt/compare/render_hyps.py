@@ -1,0 +1,41 @@
+"""Render: every compared run's hypotheses beside the report, compressed, with a manifest,
+so anyone can recompute the report's scores from them (:mod:`nmt.compare.verify`)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from nmt.compare.analyse import Comparison
+
+HYPS = "hyps"
+MANIFEST = "manifest.json"
+#: data config keys that say where this machine keeps its files: left out of the manifest
+MACHINE_KEYS = ("root", "mirror")
+
+
+def write_gzip(path: Path, lines: list[str]) -> None:
+    """The lines, gzip-compressed with no time stamp: the same text gives the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+        f.write(data)
+
+
+def write_hypotheses(c: Comparison, out: Path) -> str:
+    """``hyps/<run>/<split>.txt.gz`` for the test split and every extra one, and
+    ``hyps/manifest.json`` (the test data's config, each run's files and its row in
+    results.csv); returns the folder's name."""
+    data = {k: v for k, v in c.runs[0].config["data"].items() if k not in MACHINE_KEYS}
+    runs = []
+    for run in c.runs:
+        files = {}
+        for split in ("test", *c.test.extra):
+            name = f"{HYPS}/{run.name}/{split}.txt.gz"
+            write_gzip(out / name, run.hypotheses(split))
+            files[split] = name
+        runs.append({"run": str(run.path), "label": run.label, "files": files})
+    manifest = {"data": data, "test": c.test.name, "runs": runs}
+    (out / HYPS / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return f"{HYPS}/"

@@ -1,0 +1,87 @@
+"""Recompute a committed comparison's scores from the hypotheses it keeps.
+
+    python scripts/verify_results.py docs/results/multi30k_cpu [more folders ...]
+
+Reads ``hyps/manifest.json`` of each folder (written by ``nmt-compare``), the references
+of the test data it names (fetched, or from ``NMT_DATA_MIRROR``), scores every run's
+hypotheses with sacreBLEU (BLEU and chrF, its defaults) and checks them against the
+folder's ``results.csv``: the test split's BLEU and chrF, each extra split's BLEU. Any
+difference over 0.01 (the CSV keeps two decimals) fails, naming the run, split and both
+numbers; exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import sys
+from pathlib import Path
+
+from sacrebleu.metrics import BLEU, CHRF
+
+from nmt.data.config import as_data_config
+from nmt.data.prepare import read_text
+from nmt.errors import NMTError
+
+TOLERANCE = 0.01
+
+
+def read_gzip(path: Path) -> list[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return f.read().split("\n")[:-1]
+
+
+def verify(folder: str | Path, log=print) -> list[str]:
+    """The mismatches of one comparison folder ([] when every score recomputes)."""
+    folder = Path(folder)
+    manifest_path = folder / "hyps" / "manifest.json"
+    if not manifest_path.is_file():
+        raise NMTError(f"{folder}: no hyps/manifest.json; compare the runs again with nmt-compare")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    rows = {r["run"]: r for r in csv.DictReader((folder / "results.csv").open(encoding="utf-8"))}
+    texts, _ = read_text(as_data_config(manifest["data"]), log=lambda *a, **k: None)
+    problems, checked = [], 0
+    for run in manifest["runs"]:
+        row = rows.get(run["run"])
+        if row is None:
+            problems.append(f"{folder}: {run['run']} is in the manifest, not in results.csv")
+            continue
+        for split, name in run["files"].items():
+            hyps, refs = read_gzip(folder / name), texts[split].refs
+            if len(hyps) != len(refs[0]):
+                problems.append(f"{folder}/{name}: {len(hyps)} lines, {len(refs[0])} references")
+                continue
+            scores = {"bleu": BLEU().corpus_score(hyps, refs).score}
+            keys = {"bleu": "test_bleu", "chrf": "test_chrf"} if split == "test" else {
+                "bleu": f"{split}_bleu"}  # fmt: skip
+            if "chrf" in keys:
+                scores["chrf"] = CHRF().corpus_score(hyps, refs).score
+            for metric, key in keys.items():
+                stated = float(row[key])
+                checked += 1
+                if abs(scores[metric] - stated) > TOLERANCE:
+                    problems.append(
+                        f"{folder}: {run['label']} on {split}: {metric} {scores[metric]:.2f} "
+                        f"from its hypotheses, {stated:.2f} in results.csv"
+                    )
+    log(f"{folder}: {checked} scores of {len(manifest['runs'])} runs recomputed, "
+        f"{len(problems)} mismatch(es)")  # fmt: skip
+    return problems
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("folders", nargs="+", help="comparison folders (nmt-compare --out)")
+    args = p.parse_args(argv)
+    problems = []
+    try:
+        for folder in args.folders:
+            problems += verify(folder)
+    except NMTError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    for line in problems:
+        print(f"mismatch: {line}", file=sys.stderr)
+    sys.exit(1 if problems else 0)
