@@ -116,10 +116,10 @@ def trend_test(
     if len(buckets) < 2:
         raise ValueError("the trend test needs at least two length buckets")
     rng = np.random.default_rng(seed)
-    # per system, per seed, per bucket: the sentences' statistics (n_k, 10)
+    # per system and bucket: every seed's statistics of the bucket's sentences (S, n_k, 10)
     stats = [
-        [[s[np.asarray(idx)] for idx in buckets] for s in (sentence_stats(h, refs) for h in sys)]
-        for sys in (a, b)
+        [np.stack([s[np.asarray(idx)] for s in seeds]) for idx in buckets]
+        for seeds in ([sentence_stats(h, refs) for h in sys] for sys in (a, b))
     ]
     x = np.array([float(np.mean([lengths[i] for i in idx])) for idx in buckets])
     short, long = range(len(buckets))[short], range(len(buckets))[long]
@@ -130,7 +130,7 @@ def trend_test(
         for k in range(len(buckets)):
             means = []
             for sys_stats, chosen in zip(stats, pick_seeds, strict=True):
-                per_seed = np.stack([s[k] for s in sys_stats])  # (S, n_k, 10)
+                per_seed = sys_stats[k]  # (S, n_k, 10)
                 rows = per_seed if pick is None else per_seed[:, pick[k]]  # (S, R, n_k, 10)
                 bleu = bleu_from_stats(rows.sum(axis=-2))  # (S,) or (S, R)
                 bleu = bleu[chosen] if pick is None else np.take_along_axis(bleu, chosen, 0)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
 import sys
 from pathlib import Path
@@ -23,14 +22,10 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from nmt.data.config import as_data_config
 from nmt.data.prepare import read_text
+from nmt.data.validate import read_lines
 from nmt.errors import NMTError
 
 TOLERANCE = 0.01
-
-
-def read_gzip(path: Path) -> list[str]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return f.read().split("\n")[:-1]
 
 
 def verify(folder: str | Path, log=print) -> list[str]:
@@ -49,7 +44,7 @@ def verify(folder: str | Path, log=print) -> list[str]:
             problems.append(f"{folder}: {run['run']} is in the manifest, not in results.csv")
             continue
         for split, name in run["files"].items():
-            hyps, refs = read_gzip(folder / name), texts[split].refs
+            hyps, refs = read_lines(folder / name), texts[split].refs
             if len(hyps) != len(refs[0]):
                 problems.append(f"{folder}/{name}: {len(hyps)} lines, {len(refs[0])} references")
                 continue

@@ -119,9 +119,9 @@ def migrate_checkpoint(ckpt: dict[str, Any]) -> dict[str, Any]:
     ckpt = dict(ckpt)
     if "decode" in ckpt:
         ckpt["decode"] = current_names(ckpt["decode"])
-    saved = dict(ckpt.get("trainer") or {})
-    if "trainer" not in ckpt:
+    if "trainer" not in ckpt:  # weights only: nothing else to migrate
         return ckpt
+    saved = dict(ckpt["trainer"])
     world = int(ckpt.get("world_size", 1))
     train_config = dict(ckpt.get("train_config") or {})
     if "best_score" not in saved:

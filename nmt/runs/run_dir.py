@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from nmt.errors import ConfigError
 from nmt.io import write_error, write_or_explain
 from nmt.runs import checkpoint as ckpt_io
-from nmt.runs.records import Validation, migrate_config, migrate_results
+from nmt.runs.records import RESULTS_VERSION, Validation, migrate_config, migrate_results
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -195,7 +195,8 @@ class RunDir:
             raise ConfigError(f"{self.results_path}: not readable as JSON ({e})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{self.results_path}: not a results record")
-        config = self.read_config() if self.config_path.is_file() else None
+        older = raw.get("record_version", 0) < RESULTS_VERSION  # needs its config to migrate
+        config = self.read_config() if older and self.config_path.is_file() else None
         return migrate_results(raw, config)
 
     def test_bleu(self) -> tuple[float | None, float | None, str]:

@@ -13,7 +13,7 @@ class BudgetBar(tqdm):
     """A 0-100% bar of the budget (:meth:`Budget.used`), named after the limit that ends
     the run first (``train (max_minutes)``)."""
 
-    def __init__(self, budget: Budget, epoch_batches: int, disable: bool = False) -> None:
+    def __init__(self, budget: Budget, disable: bool = False) -> None:
         super().__init__(
             total=100,
             desc="train",
@@ -21,13 +21,13 @@ class BudgetBar(tqdm):
             bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
             disable=disable,
         )
-        self.budget, self.epoch_batches = budget, epoch_batches
+        self.budget = budget
 
-    def advance(self, progress: Any, train_seconds: float) -> None:
-        """Move to the share of the budget used at ``progress``."""
+    def advance(self, progress: Any, epochs: float, train_seconds: float) -> None:
+        """Move to the share of the budget used at ``progress`` (``epochs``: trained, the
+        current one's share included)."""
         if self.disable:  # not rank 0
             return
-        epochs = progress.epoch + progress.position / max(1, self.epoch_batches)
         fraction, name = self.budget.used(
             progress.step, epochs, progress.trained_tgt_tokens, train_seconds
         )

@@ -177,7 +177,7 @@ class Trainer:
         self.tokens_src += result.src_tokens
         meter.update(result.loss, result.grad_norm)
         stop = self._stop_reason(flag, result.tgt_tokens, result.src_tokens)
-        bar.advance(p, self.clock.train_seconds)
+        bar.advance(p, self.batches.epochs(p), self.clock.train_seconds)
         if p.step % self.tcfg.log_every == 0:
             self._log_train(bar, meter)
         return stop
@@ -229,8 +229,8 @@ class Trainer:
 
     def _bar(self) -> BudgetBar:
         """The progress bar (rank 0), where a resumed run stopped."""
-        bar = BudgetBar(self.budget, len(self.batches), disable=not self.dist.is_main)
-        bar.advance(self.progress, self.clock.train_seconds)
+        bar = BudgetBar(self.budget, disable=not self.dist.is_main)
+        bar.advance(self.progress, self.batches.epochs(self.progress), self.clock.train_seconds)
         return bar
 
     def _log_train(self, bar: BudgetBar, meter: Meter) -> None:
