@@ -423,18 +423,34 @@ def test_seeds_of_one_variant_are_grouped(env, runs, tmp_path):
 # ------------------------------------------------------------------ presets
 
 
+def test_every_preset_is_composed_below():
+    assert sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml")) == EXPERIMENTS
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 @pytest.mark.parametrize("model", MODELS)
 def test_every_preset_composes_with_every_model(experiment: str, model: str):
     from hydra import compose, initialize_config_dir
 
+    from nmt.cli.train import check_preset_sizes, config_dirs
     from nmt.models import build_model
     from nmt.training.config import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("config", overrides=[f"model={model}", f"experiment={experiment}"])
+        cfg = compose(
+            "config",
+            overrides=[f"model={model}", f"experiment={experiment}"],
+            return_hydra_config=True,
+        )
     assert cfg.model.name == model
+    # the preset's own size file for this variant exists, is found, and sets every size
+    choices, dirs = cfg.hydra.runtime.choices, config_dirs(cfg.hydra)
+    assert choices["experiment"] == experiment and str(CONFIGS) in map(str, dirs)
+    check_preset_sizes(choices, dirs)
+    sizes = OmegaConf.load(CONFIGS / "experiment" / "model" / experiment / f"{model}.yaml")
+    for key, value in sizes.items():
+        assert cfg.model[key] == value, key
     built = build_model(OmegaConf.to_container(cfg.model, resolve=True), 100, 100)
     assert built.variant == model and built.num_parameters() > 0
     expected_corpus = {"bottleneck": "synthetic", "wmt_news": "wmt_news"}

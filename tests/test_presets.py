@@ -1,42 +1,12 @@
-"""Every preset (``experiment=X``) composes with every variant, and takes its sizes from its
-own size file; a missing size file fails at start-up, naming it."""
+"""A preset without a size file for a variant fails at start-up, naming the file (every
+preset composes with every variant at its own sizes: tests/test_compare.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from nmt.cli.train import CONFIG_DIR, check_preset_sizes, config_dirs
+from nmt.cli.train import CONFIG_DIR, check_preset_sizes
 from nmt.errors import ConfigError
-from nmt.models import VARIANTS, parse_model_config
-from nmt.training.config import register_configs
-
-PRESETS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
-
-
-def composed(*overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_every_preset_composes_with_every_variant_at_its_own_sizes(preset):
-    assert len(PRESETS) >= 4
-    for name in VARIANTS:
-        cfg = composed(f"experiment={preset}", f"model={name}")
-        choices = cfg.hydra.runtime.choices
-        assert choices["experiment"] == preset and choices["model"] == name
-        assert CONFIG_DIR in map(str, config_dirs(cfg.hydra))
-        check_preset_sizes(choices, config_dirs(cfg.hydra))
-        sizes = OmegaConf.load(Path(CONFIG_DIR) / "experiment" / "model" / preset / f"{name}.yaml")
-        assert cfg.model.name == name
-        for key, value in sizes.items():
-            assert cfg.model[key] == value, (preset, name, key)
-        parse_model_config(cfg.model)
 
 
 def test_a_preset_without_a_variants_sizes_fails_naming_the_file(tmp_path):
