@@ -195,7 +195,8 @@ class RunDir:
             raise ConfigError(f"{self.results_path}: not readable as JSON ({e})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{self.results_path}: not a results record")
-        older = raw.get("record_version", 0) < RESULTS_VERSION  # needs its config to migrate
+        # its config fills in what an older record lacks (split names, search settings)
+        older = raw.get("record_version", 0) < RESULTS_VERSION or not raw.get("decode")
         config = self.read_config() if older and self.config_path.is_file() else None
         return migrate_results(raw, config)
 
