@@ -38,7 +38,7 @@ from tests.tiny import TINY_MODELS
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "nmt" / "configs"
-EXPERIMENTS = ["bottleneck", "multi30k_cpu", "multi30k_gpu", "wmt_news"]
+EXPERIMENTS = ["bottleneck", "multi30k_cpu", "multi30k_gpu", "multi30k_joined", "wmt_news"]
 MODELS = list(VARIANTS)
 
 TINY_DATA = [

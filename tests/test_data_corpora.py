@@ -9,7 +9,13 @@ from omegaconf import OmegaConf
 
 from nmt.data.catalogue import CATALOGUE, check_pair, get_corpus
 from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig, as_data_config
-from nmt.data.corpora import ParallelText, join_consecutive, joined_split
+from nmt.data.corpora import (
+    Joining,
+    ParallelText,
+    group_sizes,
+    join_consecutive,
+    joined_split,
+)
 from nmt.data.prepare import prepare_data, read_text
 from nmt.data.synthetic import generate
 from nmt.errors import ConfigError, DataError
@@ -143,10 +149,38 @@ def test_joined_splits_join_consecutive_pairs_and_every_reference():
     assert two.src == ["a1 a2", "a3 a4"] and two.tgt == ["b1 b2", "b3 b4"]  # a5 is dropped
     assert two.refs == [["b1 b2", "b3 b4"], ["c1 c2", "c3 c4"]] and two.name == "t.join2"
     assert join_consecutive(text, 3, "x").src == ["a1 a2 a3"]
-    assert joined_split("test_2016_flickr.join3") == ("test_2016_flickr", 3)
-    assert joined_split("newstest2014") == ("newstest2014", 1)
+    assert joined_split("test_2016_flickr.join3") == ("test_2016_flickr", Joining(3, 3))
+    assert joined_split("newstest2014") == ("newstest2014", None)
     with pytest.raises(ConfigError, match="join2 or more"):
         joined_split("test.join1")
+
+
+def test_random_groups_use_every_pair_once_in_order_with_sizes_in_range():
+    a, b = [f"a{i}" for i in range(200)], [f"b{i}" for i in range(200)]
+    base, joining = joined_split("train.join1-4")
+    assert (base, joining) == ("train", Joining(1, 4))
+    joined = joining.apply(ParallelText("train", a, b), "train.join1-4", seed=1)
+    sizes = [len(s.split()) for s in joined.src]
+    assert set(sizes) == {1, 2, 3, 4} and sum(sizes) == 200  # every pair, once
+    assert " ".join(joined.src).split() == a and " ".join(joined.tgt).split() == b
+    assert [len(t.split()) for t in joined.tgt] == sizes  # source and target joined alike
+    again = joining.apply(ParallelText("train", a, b), "x", seed=1)
+    other = joining.apply(ParallelText("train", a, b), "x", seed=2)
+    assert again.src == joined.src and other.src != joined.src  # seeded by data.seed
+    assert group_sizes(10, 2, 4, seed=1)[-1] >= 2  # a last group under the range is dropped
+    for bad in ("t.join4-2", "t.join0-3", "t.join3-3"):
+        with pytest.raises(ConfigError, match="1 <= a < b"):
+            joined_split(bad)
+
+
+def test_joinall_repeats_the_split_once_per_group_size():
+    a, b, c = ([f"{x}{i}" for i in range(1, 7)] for x in "abc")
+    base, joining = joined_split("test_2016_flickr.joinall1-3")
+    assert base == "test_2016_flickr" and joining == Joining(1, 3, every=True)
+    joined = joining.apply(ParallelText("t", a, b, [b, c]), "t.joinall1-3", seed=1)
+    assert joined.src == [*a, "a1 a2", "a3 a4", "a5 a6", "a1 a2 a3", "a4 a5 a6"]
+    assert joined.refs[1][6:] == ["c1 c2", "c3 c4", "c5 c6", "c1 c2 c3", "c4 c5 c6"]
+    assert joined.tgt == joined.refs[0] and joined.name == "t.joinall1-3"
 
 
 def test_joined_split_of_the_users_files(tmp_path):
@@ -178,6 +212,30 @@ def test_multi30k_long_input_stress_splits(corpora_mirror, tmp_path):
     )
     words = sorted(len(s.split()) for s in three.src)
     assert words[len(words) // 2] >= 25 and words[-1] >= 45  # long inputs for a captions model
+
+
+def test_multi30k_joined_preset_trains_validates_and_tests_on_joined_captions(
+    corpora_mirror, tmp_path
+):
+    preset = OmegaConf.load(CONFIGS.parent / "experiment" / "multi30k_joined.yaml")
+    raw = OmegaConf.merge(OmegaConf.load(CONFIGS / "multi30k.yaml"), preset.data)
+    cfg = as_data_config({**OmegaConf.to_container(raw), "root": str(tmp_path),
+                          "mirror": str(corpora_mirror)})  # fmt: skip
+    text, _ = read_text(cfg, log=quiet)
+    plain = as_data_config({**OmegaConf.to_container(OmegaConf.load(CONFIGS / "multi30k.yaml")),
+                            "root": str(tmp_path), "mirror": str(corpora_mirror),
+                            "extra_tests": []})  # fmt: skip
+    single, _ = read_text(plain, log=quiet)
+    for role in ("train", "valid"):
+        assert " ".join(text[role].src).split() == " ".join(single[role].src).split()
+        assert len(single[role]) / 4 < len(text[role]) < len(single[role]) / 2  # ~2.5 a group
+    test = text["test"]
+    assert test.name == "test_2016_flickr.joinall1-4" and len(test) == 1000 + 500 + 333 + 250
+    assert test.src[:1000] == single["test"].src and test.tgt[1000] == " ".join(
+        single["test"].tgt[:2]
+    )
+    words = [len(s.split()) for s in text["train"].src]
+    assert min(words) < 8 and max(words) > 50  # single captions to four joined
 
 
 @pytest.mark.parametrize("content", ["", "\t\n \t \n"])

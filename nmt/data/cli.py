@@ -82,7 +82,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """One split of a catalogued corpus, exactly as training and testing read it (files
-    concatenated in catalogue order, a Tatoeba split held out, a ``.join<k>`` split joined),
+    concatenated in catalogue order, a Tatoeba split held out, a ``.join...`` split joined),
     as ``PREFIX.<src>`` and ``PREFIX.<tgt>`` (further references: ``PREFIX.ref<k>.<tgt>``):
     the plain files ``data=files``, ``nmt-evaluate --src/--ref`` and other toolkits read."""
     from nmt.data.corpora import joined_split
@@ -97,7 +97,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if joined_split(args.split)[0] not in corpus.splits:
             raise DataError(
                 f"corpus {args.corpus!r} has no split {args.split!r}; its splits: "
-                f"{', '.join(corpus.splits)} (or <split>.join<k>)"
+                f"{', '.join(corpus.splits)} (or <split>.join<k>, .join<a>-<b>, .joinall<a>-<b>)"
             )
         cfg.extra_tests = [args.split]
     text = read_text(cfg, log=_log)[0][roles.get(args.split, args.split)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import zipfile
@@ -35,19 +36,46 @@ class ParallelText:
         return len(self.src)
 
 
-#: ``<split>.join<k>``: a long-input stress split, ``k`` consecutive pairs of ``<split>`` joined
-JOINED = re.compile(r"^(?P<base>.+)\.join(?P<k>[0-9]+)$")
+#: ``<split>.join<k>``: ``k`` consecutive pairs joined; ``<split>.join<a>-<b>``: consecutive
+#: groups of a random size from ``a`` to ``b`` (seeded), each pair once; ``<split>.joinall<a>-<b>``:
+#: the whole split joined by ``a``, then by ``a + 1``, ... up to ``b`` (one after the other)
+JOINED = re.compile(r"^(?P<base>.+)\.join(?P<all>all)?(?P<lo>[0-9]+)(?:-(?P<hi>[0-9]+))?$")
 
 
-def joined_split(split: str) -> tuple[str, int]:
-    """``("test_2016_flickr", 2)`` for ``test_2016_flickr.join2``; ``(split, 1)`` otherwise."""
+@dataclass(frozen=True)
+class Joining:
+    """How a split's consecutive pairs are joined into longer ones (see :data:`JOINED`)."""
+
+    low: int  # fewest pairs in a joined one
+    high: int  # most pairs in a joined one
+    every: bool = False  # joinall: the split once per group size, low..high
+
+    def apply(self, text: ParallelText, name: str, seed: int) -> ParallelText:
+        """The joined split, named ``name``: sources and every reference stream alike."""
+        if self.every:
+            parts = [join_consecutive(text, k, name) for k in range(self.low, self.high + 1)]
+            refs = [[line for p in parts for line in p.refs[r]] for r in range(len(text.refs))]
+            return ParallelText(name, [line for p in parts for line in p.src], refs[0], refs)
+        if self.low == self.high:
+            return join_consecutive(text, self.low, name)
+        return join_groups(text, group_sizes(len(text), self.low, self.high, seed), name)
+
+
+def joined_split(split: str) -> tuple[str, Joining | None]:
+    """``("test_2016_flickr", Joining(2, 2))`` for ``test_2016_flickr.join2``,
+    ``(split, None)`` for a split that is not joined."""
     m = JOINED.match(split)
     if m is None:
-        return split, 1
-    k = int(m["k"])
-    if k < 2:
-        raise ConfigError(f"data.extra_tests: {split!r} joins {k} sentence(s); use .join2 or more")
-    return m["base"], k
+        return split, None
+    low = int(m["lo"])
+    high = low if m["hi"] is None else int(m["hi"])
+    if m["hi"] is None and low < 2:
+        raise ConfigError(f"data: {split!r} joins {low} sentence(s); use .join2 or more")
+    if low < 1 or (m["hi"] is not None and high <= low):
+        raise ConfigError(
+            f"data: {split!r} has an empty or reversed range; write .join<a>-<b> with 1 <= a < b"
+        )
+    return m["base"], Joining(low, high, every=m["all"] is not None)
 
 
 def _role(cfg: DataConfig, extra: str) -> str:
@@ -55,38 +83,65 @@ def _role(cfg: DataConfig, extra: str) -> str:
     return Path(extra).name if cfg.name == "files" else extra
 
 
-def split_roles(cfg: DataConfig) -> dict[str, str]:
-    """Role ("train", "valid", "test" or an extra test's name) -> split name or file prefix
-    (for a joined split ``<split>.join<k>``, the split it is made from)."""
+def role_splits(cfg: DataConfig) -> dict[str, str]:
+    """Role ("train", "valid", "test" or an extra test's name) -> the split as configured
+    (``<split>.join...`` included)."""
     roles = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
     for extra in cfg.extra_tests:
         key = _role(cfg, extra)
         if key in roles:
             raise ConfigError(f"data.extra_tests: {extra!r} clashes with split name {key!r}")
-        roles[key] = joined_split(extra)[0]
+        roles[key] = extra
     return roles
+
+
+def split_roles(cfg: DataConfig) -> dict[str, str]:
+    """Role -> split name or file prefix to read (for a joined split ``<split>.join...``,
+    the split it is made from)."""
+    return {role: joined_split(split)[0] for role, split in role_splits(cfg).items()}
 
 
 def join_consecutive(text: ParallelText, k: int, name: str) -> ParallelText:
     """Every ``k`` consecutive pairs joined into one (sources, and each reference stream,
     joined with a space; a shorter last group is dropped): the "trained short, tested
     long" setting of Bahdanau et al. (2015), Fig. 2, on real text."""
-    n = len(text.src) // k * k
+    n = len(text.src) // k
+    return join_groups(text, [k] * n, name)
+
+
+def group_sizes(n: int, low: int, high: int, seed: int) -> list[int]:
+    """Sizes of consecutive groups covering ``n`` pairs, each drawn uniformly from
+    ``low..high`` (seeded); a last group under ``low`` pairs is dropped."""
+    rng = random.Random(f"join:{seed}")
+    sizes: list[int] = []
+    left = n
+    while left >= low:
+        size = min(rng.randint(low, high), left)
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
+def join_groups(text: ParallelText, sizes: list[int], name: str) -> ParallelText:
+    """Consecutive groups of ``sizes`` pairs, from the first pair on, each joined into one."""
+    starts = [0, *itertools.accumulate(sizes)][:-1]
 
     def join(lines: list[str]) -> list[str]:
-        return [" ".join(s.strip() for s in lines[i : i + k]) for i in range(0, n, k)]
+        groups = zip(starts, sizes, strict=True)
+        return [" ".join(s.strip() for s in lines[i : i + k]) for i, k in groups]
 
     refs = [join(stream) for stream in text.refs]
     return ParallelText(name, join(text.src), refs[0], refs)
 
 
 def join_splits(cfg: DataConfig, texts: dict[str, ParallelText]) -> dict[str, ParallelText]:
-    """Replace each ``<split>.join<k>`` extra test (read as its base split) by its joined form."""
-    for extra in cfg.extra_tests:
-        key = _role(cfg, extra)
-        _, k = joined_split(extra)
-        if k > 1 and key in texts:
-            texts[key] = join_consecutive(texts[key], k, key)
+    """Replace each role whose split is ``<split>.join...`` (read as its base split) by its
+    joined form, named as configured."""
+    for role, split in role_splits(cfg).items():
+        _, joining = joined_split(split)
+        if joining is not None and role in texts:
+            name = role if role not in ("train", "valid", "test") else split
+            texts[role] = joining.apply(texts[role], Path(name).name, cfg.seed)
     return texts
 
 
