@@ -26,7 +26,7 @@ COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format train data compare time-to-bleu bench bench-memory bench-memory-wmt clean
+.PHONY: help install test lint format train data compare tune time-to-bleu bench bench-memory bench-memory-wmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,22 @@ compare: $(STAMP) ## Train the variants on a preset and compare them (experiment
 	wall=$$(( $$(date +%s) - start )); \
 	$(BIN)/nmt-compare "$$sweep"/*/ --out "$(COMPARE_OUT)" --command "$$cmd" --wall-seconds "$$wall" \
 		--note "make compare experiment=$(experiment) SEEDS=$(SEEDS)$(if $(RESUME), RESUME=$(RESUME)) ARGS=\"$$COMPARE_ARGS\""
+
+# make tune: each variant once per grid point on a shortened budget (one seed), then each
+# variant's best grid point on validation BLEU becomes its recipe
+# (nmt/configs/experiment/recipe/<experiment>/<variant>.yaml, reported in
+# docs/results/<experiment>_tuning/). Every sweep under TUNE_RUNS is read, so a second grid
+# (e.g. the Transformers' warm-up at their chosen lr) adds to the first.
+TUNE_MODELS ?= $(COMPARE_MODELS)
+TUNE_GRID ?= train.lr=5e-4,1e-3,2e-3
+TUNE_BUDGET ?= train.max_epochs=10
+TUNE_RUNS ?= runs/tune_$(experiment)
+tune: $(STAMP) ## Choose each variant's lr on validation (experiment=X TUNE_MODELS=a,b TUNE_GRID="train.lr=..." TUNE_BUDGET="...")
+	@set -euo pipefail; sweep="$(TUNE_RUNS)/$$(date +%Y-%m-%d_%H-%M-%S)"; \
+	echo "+ nmt-train -m model=$(TUNE_MODELS) experiment=$(experiment) $(TUNE_GRID) $(TUNE_BUDGET) hydra.sweep.dir=$$sweep"; \
+	$(BIN)/nmt-train -m model=$(TUNE_MODELS) experiment=$(experiment) $(TUNE_GRID) $(TUNE_BUDGET) \
+		hydra.sweep.dir="$$sweep" 'hydra.sweep.subdir=$${hydra.job.num}_$${name}_lr$${train.lr}_warmup$${train.warmup_steps}'; \
+	$(BIN)/python scripts/choose_recipe.py $(TUNE_RUNS)/*/ --preset $(experiment) --write
 
 TTB_RUNS ?= runs/time_to_bleu
 TTB_OUT ?= docs/results/time_to_bleu/time_to_bleu.json

@@ -413,8 +413,14 @@ def test_seeds_of_one_variant_are_grouped(env, runs, tmp_path):
     assert float(groups[1]["test_bleu_mean"]) == pytest.approx(statistics.fmean(bleus), abs=1e-3)
     assert float(groups[1]["test_bleu_sd"]) == pytest.approx(statistics.stdev(bleus), abs=1e-3)
     assert groups[0]["test_bleu_sd"] == ""  # one seed: no spread
+    # the mean's 95% interval over seeds and sentences holds both seeds' training noise
+    low, high = float(groups[1]["test_bleu_low"]), float(groups[1]["test_bleu_high"])
+    assert low <= statistics.fmean(bleus) <= high and groups[0]["test_bleu_low"] == ""
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "## Variants over seeds" in report and "seq2seq, seed 2" in report
+    mean, sd = float(groups[1]["test_bleu_mean"]), float(groups[1]["test_bleu_sd"])
+    assert f"{mean:.2f} ({low:.2f}–{high:.2f}); sd {sd:.2f}" in report
+    assert f"{mean:.2f} ± {sd:.2f}" not in report  # "±" is never a spread over seeds
     # the test of the two variants pairs the runs of equal seed (seed 1 only)
     tests = list(csv.DictReader((out / "significance.csv").open(encoding="utf-8")))
     assert {t["pairing"] for t in tests} == {"1"}
@@ -453,6 +459,14 @@ def test_every_preset_composes_with_every_model(experiment: str, model: str):
         assert cfg.model[key] == value, key
     built = build_model(OmegaConf.to_container(cfg.model, resolve=True), 100, 100)
     assert built.variant == model and built.num_parameters() > 0
+    # the preset's tuned recipe for this variant, when it has one, sets lr and says how
+    recipe = CONFIGS / "experiment" / "recipe" / experiment / f"{model}.yaml"
+    if recipe.is_file():
+        tuned = OmegaConf.load(recipe)
+        assert cfg.train.lr == tuned.lr > 0 and cfg.train.recipe == tuned.recipe
+        assert "validation BLEU" in cfg.train.recipe
+    else:
+        assert cfg.train.recipe == ""
     expected_corpus = {"bottleneck": "synthetic", "wmt_news": "wmt_news"}
     assert cfg.data.name == expected_corpus.get(experiment, "multi30k")
     if experiment == "bottleneck":  # the per-variant sizes file applies
@@ -817,6 +831,7 @@ def test_each_attentive_variant_gets_a_trend_test_against_the_fixed_vector_one(
 
     from nmt.compare.lengths import common_buckets, source_lengths
     from nmt.compare.rundir import load_run
+    from nmt.compare.trend import bh_qvalues
     from nmt.data.config import as_data_config
     from nmt.data.prepare import read_text
 
@@ -843,8 +858,22 @@ def test_each_attentive_variant_gets_a_trend_test_against_the_fixed_vector_one(
         assert float(r["did"]) == pytest.approx(gaps[-1] - gaps[0], abs=1e-3)
         assert float(r["did_low"]) <= float(r["did"]) <= float(r["did_high"])
         assert 0 < float(r["did_p"]) <= 1 and r["resamples"] == "10000"
+        lows, highs = (
+            list(map(float, r[k].split())) for k in ("bucket_gap_lows", "bucket_gap_highs")
+        )
+        assert all(lo <= g <= hi for lo, g, hi in zip(lows, gaps, highs, strict=True))
+    # Benjamini-Hochberg over the pairs: the DiDs one family, the slopes another
+    for key in ("did", "slope"):
+        q = bh_qvalues([float(r[f"{key}_p"]) for r in rows])
+        assert [float(r[f"{key}_q_bh"]) for r in rows] == pytest.approx(q, abs=1e-5)
     report = (compared / "report.md").read_text()
     assert "## Does the gap grow with length? (trend test)" in report
+    # each variant's recipe and how it was chosen: here, on the command line
+    assert "## Recipes" in report
+    assert (
+        "| seq2seq | 0.003 | plateau | – | set on the command line (`train.warmup_steps=50 "
+        "train.lr=3e-3`) |" in report
+    )
     assert "| transformer − seq2seq | 1 / 1 |" in report
 
 

@@ -197,7 +197,7 @@ def test_time_to_bleu_reads_the_first_validation_over_each_threshold(tmp_path):
     assert summary["35"]["reached_in"] == 1 and summary["35"]["sd"] is None
     assert summary["40"] == {"runs": 2, "reached_in": 0, "minutes": [], "mean": None, "sd": None,
                              "min": None, "max": None}  # fmt: skip
-    assert "reached in 2 of 2 runs; minutes 1.79 ± 0.41 (mean ± sd), range 1.5–2.1" in proc.stdout
+    assert "reached in 2 of 2 runs; minutes 1.79 (sd 0.41), range 1.5–2.1" in proc.stdout
 
 
 def test_profile_step_splits_a_step_into_categories(tmp_path):

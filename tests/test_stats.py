@@ -143,7 +143,7 @@ def test_a_setting_added_later_and_left_unset_does_not_split_the_seeds(tmp_path)
 
 
 def test_mean_and_sample_sd_over_seeds():
-    assert format_mean_sd([30.0, 32.0]) == "31.00 ± 1.41"
+    assert format_mean_sd([30.0, 32.0]) == "31.00 (sd 1.41)"  # "±" is for 95% intervals only
     assert format_mean_sd([30.0]) == "30.00"
     assert format_mean_sd([]) == ""
 

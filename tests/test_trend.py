@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import BLEU
 
-from nmt.compare.trend import bh_qvalues, bleu_from_stats, sentence_stats, trend_test
+from nmt.compare.trend import (
+    bh_qvalues,
+    bleu_from_stats,
+    mean_bleu_interval,
+    sentence_stats,
+    trend_test,
+)
 
 WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "under", "mat", "log", "red", "blue"]
 
@@ -46,6 +52,9 @@ def test_the_lead_that_grows_with_length_is_found_and_an_even_one_is_not():
     assert grows.did.value > 20 and grows.did.low > 0 and grows.did.p < 0.01
     assert grows.slope.value > 0 and grows.slope.low > 0
     assert grows.gaps[1] > grows.gaps[0] and grows.lengths[0] < grows.lengths[1]
+    for gap, (low, high) in zip(grows.gaps, grows.gap_intervals, strict=True):
+        assert low < gap < high  # each bucket's gap with its interval
+    assert grows.gap_intervals[1][0] > grows.gap_intervals[0][1]  # apart: the lead grew
     same = trend_test([attentive], [attentive], [refs], buckets, lengths, resamples=100)
     assert same.did.value == 0 and same.did.p == 1.0
 
@@ -84,6 +93,19 @@ def test_seeds_widen_the_interval_by_their_training_noise():
     three = trend_test([a], b_seeds, [refs], buckets, lengths, resamples=400)
     assert three.seeds == (1, 3)
     assert three.did.high - three.did.low > 1.5 * (one.did.high - one.did.low)
+
+
+def test_mean_bleu_over_seeds_has_an_interval_with_their_training_noise():
+    refs = sentences(150, 30, lo=5, hi=12)
+    seeds = [damaged(refs, share, s) for share, s in ((0.2, 31), (0.35, 32), (0.5, 33))]
+    scores = [BLEU().corpus_score(h, [refs]).score for h in seeds]
+    three = mean_bleu_interval(seeds, [refs], resamples=400)
+    one = mean_bleu_interval(seeds[1:2], [refs], resamples=400)
+    assert three.value == pytest.approx(float(np.mean(scores)), abs=1e-6)
+    assert three.low < three.value < three.high and one.low < scores[1] < one.high
+    assert three.high - three.low > 1.5 * (one.high - one.low)  # seeds far apart: wider
+    again = mean_bleu_interval(seeds, [refs], resamples=400)
+    assert (again.low, again.high) == (three.low, three.high)  # seeded: reproducible
 
 
 def test_benjamini_hochberg_q_values():

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
             spread = format_mean_sd(s["minutes"]) if s["minutes"] else "–"
             span = f", range {s['min']:.1f}–{s['max']:.1f}" if s["minutes"] else ""
             print(f"validation BLEU {threshold}: reached in {s['reached_in']} of {s['runs']} runs; "
-                  f"minutes {spread} (mean ± sd){span}")  # fmt: skip
+                  f"minutes {spread}{span}")  # fmt: skip
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -39,7 +39,7 @@ from nmt.compare.significance import (
     pair_tests,
     q_values,
 )
-from nmt.compare.trend import N_TREND_RESAMPLES
+from nmt.compare.trend import N_TREND_RESAMPLES, mean_bleu_interval
 from nmt.compare.trends import PairTrend, pair_trends
 from nmt.data.config import as_data_config
 from nmt.data.prepare import read_text
@@ -218,6 +218,13 @@ def analyse(
         (split.name, *extra), whole_split_lengths(runs, split.name, extra), by_bucket
     )
     recorded_edges = runs[0].data_config.get("length_edges") or LENGTH_EDGES
+    seed_intervals = {
+        g.label: mean_bleu_interval(
+            [hyps[r.label] for r in g.runs], test.refs, resamples=trend_resamples
+        )
+        for g in groups
+        if len(g.runs) > 1 and trend_resamples > 0
+    }
     averaging = average_runs(runs, average_last, test, split.name, device, log)
     return Comparison(
         runs=runs,
@@ -225,7 +232,7 @@ def analyse(
         mismatches=collected.mismatches,
         test=split,
         scores=scores,
-        tables=tables(runs, groups, extra, scores.exact),
+        tables=tables(runs, groups, extra, scores.exact, seed_intervals),
         significance=significance,
         lengths=output_lengths,
         extra_buckets=recorded_buckets(runs, extra, recorded_edges),

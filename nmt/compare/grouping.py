@@ -13,7 +13,16 @@ from nmt.models import describe_variant
 #: settings that do not change what a run learns: runs that differ only in these (and in
 #: train.seed) are seeds of one configuration
 NOT_THE_METHOD = {
-    "train": ("seed", "resume", "threads", "num_workers", "log_every", "num_samples", "device"),
+    "train": (
+        "seed",
+        "resume",
+        "threads",
+        "num_workers",
+        "log_every",
+        "num_samples",
+        "device",
+        "recipe",
+    ),  # recipe: how lr was chosen, in words; lr itself counts
     "data": ("root", "mirror", "length_edges"),  # length_edges: how the test is tabulated
 }
 

@@ -21,10 +21,13 @@ def write_csv(rows: Sequence[dict[str, Any]], keys: list[str], path: Path) -> No
 
 
 def write_group_csv(rows: Sequence[dict[str, Any]], cols: list[Column], path: Path) -> None:
-    """variants.csv: mean and sd of every cell over seeds, the rest as they are."""
+    """variants.csv: mean and sd of every cell over seeds (and the seeds-and-sentences 95%
+    interval of the mean where there is one: ``<key>_low``, ``<key>_high``), the rest as
+    they are."""
     header, out = [], []
     for c in cols:
         header += [f"{c.key}_mean", f"{c.key}_sd"] if c.fmt.startswith("meansd") else [c.key]
+        header += [f"{c.key}_low", f"{c.key}_high"] if c.fmt == "meansd_ci" else []
     for row in rows:
         line: dict[str, Any] = {}
         for c in cols:
@@ -34,6 +37,9 @@ def write_group_csv(rows: Sequence[dict[str, Any]], cols: list[Column], path: Pa
                 line[f"{c.key}_sd"] = (
                     None if value is None or value.sd is None else round(value.sd, 3)
                 )
+                if c.fmt == "meansd_ci":
+                    line[f"{c.key}_low"] = row.get(f"{c.key}_low")
+                    line[f"{c.key}_high"] = row.get(f"{c.key}_high")
             else:
                 line[c.key] = value
         out.append(line)

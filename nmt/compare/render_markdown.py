@@ -10,7 +10,7 @@ from nmt.compare.averaging import Averaging
 from nmt.compare.collect import DECODE_NAMES
 from nmt.compare.convergence import FALLING, RISING, RISING_LOSS
 from nmt.compare.render_lengths import output_length_section, ratio_by_length_section
-from nmt.compare.render_runs import corpus_line, runs_section
+from nmt.compare.render_runs import corpus_line, recipes_section, runs_section
 from nmt.compare.render_significance import bleu_by_length_section, significance_section
 from nmt.compare.render_tables import (
     DETAIL_COLUMNS,
@@ -85,9 +85,13 @@ def variants_section(c: Comparison, table: str) -> list[str]:
         "",
         table,
         "",
-        "Mean ± sample standard deviation over the seeds of each variant (runs that "
-        "differ only in `train.seed`): the spread that training noise alone gives. "
-        "Every run, with its own 95% interval, is in the next table.",
+        "Over the seeds of each variant (runs that differ only in `train.seed`): the mean, "
+        "and for test BLEU its 95% interval from a hierarchical bootstrap that resamples "
+        "the seeds and the test sentences (10,000 resamples unless `--trend-resamples` "
+        "says otherwise), so it holds training noise as well as test-set sampling; "
+        '"sd" is the sample standard deviation over the seeds, the spread that training '
+        "noise alone gives. With three seeds the seed part of the interval is itself rough. "
+        "Every run, with its own sentence-only 95% interval (±), is in the next table.",
         "",
     ]
 
@@ -270,6 +274,7 @@ def report_markdown(c: Comparison, tables: dict[str, str] | None = None) -> str:
         *mismatch_section(c),
         *variants_section(c, tables["variants"]),
         *results_section(c, tables["runs"], tables["details"]),
+        *recipes_section(c.groups),
         *significance_section(c),
         *trend_section(c),
         *output_length_section(c),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from nmt.compare.grouping import Group
 from nmt.compare.render_tables import describe_decoding, format_seconds
 from nmt.compare.rundir import Run
 from nmt.system.device import cpu_description
@@ -59,6 +60,46 @@ def processes_line(results: dict) -> str:
     return f"{n} processes" + (f", ended by {', '.join(map(str, stops))}" if stops else "")
 
 
+#: schedules with a linear warm-up (train.warmup_steps applies)
+WARMUP_SCHEDULES = ("inverse_sqrt", "warmup_plateau")
+
+
+def recipe_cells(run: Run) -> tuple[str, str, str, str]:
+    """A run's learning rate, schedule, warm-up and how they were chosen."""
+    t = run.train_config
+    scheduler = str(t.get("scheduler"))
+    warmup = str(t.get("warmup_steps")) if scheduler in WARMUP_SCHEDULES else "–"
+    set_here = [o for o in run.overrides if o.split("=")[0] in ("train.lr", "train.warmup_steps")]
+    if set_here:
+        how = f"set on the command line (`{' '.join(set_here)}`)"
+    elif t.get("recipe"):
+        how = f"tuned: {t['recipe']}"
+    else:
+        how = "**not tuned** on this preset: the variant's default"
+    return f"{float(t.get('lr') or 0):g}", scheduler, warmup, how
+
+
+def recipes_section(groups: Sequence[Group]) -> list[str]:
+    """## Recipes: each variant's learning rate and schedule and how they were chosen; a
+    variant left at its defaults is named, as a gap involving it may be one of settings."""
+    lines = [
+        "## Recipes",
+        "",
+        "Each variant's peak learning rate, schedule and warm-up (updates), and how they "
+        "were chosen. A recipe tuned on validation (`make tune`) names its grid and budget; "
+        "a variant at its defaults was not tuned here, and a gap involving it may be one of "
+        "settings rather than of architecture.",
+        "",
+        "| Variant | lr | schedule | warm-up | chosen |",
+        "|---|---|---|---|---|",
+    ]
+    for g in groups:
+        cells = sorted({recipe_cells(r) for r in g.runs})
+        for lr, scheduler, warmup, how in cells:
+            lines.append(f"| {g.label} | {lr} | {scheduler} | {warmup} | {how} |")
+    return [*lines, ""]
+
+
 def runs_section(runs: Sequence[Run]) -> list[str]:
     """The report's *Runs* section: the data, then per run its command, model, budget,
     test decoding and how it stopped."""
@@ -79,7 +120,7 @@ def runs_section(runs: Sequence[Run]) -> list[str]:
         )
     lines.append("")
     keys = ("max_epochs", "max_steps", "max_minutes", "max_target_tokens", "lr", "scheduler",
-            "warmup_steps", "eval_every", "patience", "seed")  # fmt: skip
+            "warmup_steps", "eval_every", "patience", "seed", "recipe")  # fmt: skip
     for run in runs:
         t = run.train_config
         r = run.results

@@ -103,7 +103,7 @@ def group_columns(exact: bool, extra_tests: Sequence[str]) -> list[Column]:
     cols = [
         Column("variant", "Variant"),
         Column("seeds", "Seeds"),
-        Column("test_bleu", "Test BLEU", "meansd"),
+        Column("test_bleu", "Test BLEU (95% CI over seeds and sentences)", "meansd_ci"),
         Column("test_chrf", "Test chrF", "meansd"),
     ]
     if exact:
@@ -132,6 +132,11 @@ def _cell(col: Column, row: dict[str, Any]) -> str:
     elif col.fmt == "range":
         lo, hi = row.get(f"{col.key}_low"), row.get(f"{col.key}_high")
         text = f"{value:.1f}" if lo is None else f"{value:.1f} ({lo:.1f}–{hi:.1f})"
+    elif col.fmt == "meansd_ci":
+        lo, hi = row.get(f"{col.key}_low"), row.get(f"{col.key}_high")
+        text = format_mean_and_sd(value.mean, value.sd)
+        if lo is not None:
+            text = f"{value.mean:.2f} ({lo:.2f}–{hi:.2f}); sd {value.sd:.2f}"
     elif col.fmt == "meansd":
         text = format_mean_and_sd(value.mean, value.sd)
     elif col.fmt == "meansd0":

@@ -1,6 +1,7 @@
 """Analyse: the comparison's tables as data -- one row per run (its scores with 95%
-intervals, how it stopped and what it used), one row per variant over its seeds (mean and
-sample sd); cells keyed by column key, numbers kept as numbers."""
+intervals, how it stopped and what it used), one row per variant over its seeds (mean,
+sample sd and the 95% interval of the mean test BLEU over seeds and sentences); cells
+keyed by column key, numbers kept as numbers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from nmt.compare.grouping import Group
 from nmt.compare.rundir import Run
 from nmt.compare.stats import mean_sd
+from nmt.compare.trend import Estimate
 from nmt.evaluation.metrics import length_ratio
 from nmt.models import describe_sizes
 
@@ -105,9 +107,16 @@ def run_row(
     return row
 
 
-def group_row(group: Group, rows: Mapping[str, dict[str, Any]], extra: Sequence[str]):
+def group_row(
+    group: Group,
+    rows: Mapping[str, dict[str, Any]],
+    extra: Sequence[str],
+    interval: Estimate | None = None,
+):
     """A group's row: the mean and sample sd (:class:`MeanSd`) over its seeds of each score
-    and budget that some seed has, its seeds, and how its runs stopped."""
+    and budget that some seed has, its seeds, and how its runs stopped; ``interval``: the
+    95% interval of its mean test BLEU over seeds and sentences
+    (:func:`nmt.compare.trend.mean_bleu_interval`)."""
     members = [rows[r.label] for r in group.runs]
     row: dict[str, Any] = {
         "variant": group.label,
@@ -119,6 +128,11 @@ def group_row(group: Group, rows: Mapping[str, dict[str, Any]], extra: Sequence[
         values = [m.get(key) for m in members if m.get(key) is not None]
         if values:
             row[key] = MeanSd(*mean_sd(values))
+    if interval is not None:
+        row["test_bleu_low"], row["test_bleu_high"] = (
+            round(interval.low, 2),
+            round(interval.high, 2),
+        )
     return row
 
 
@@ -127,12 +141,18 @@ def tables(
     groups: Sequence[Group],
     extra_tests: Sequence[str],
     exact: Mapping[str, tuple[float, float, float]] | None,
+    intervals: Mapping[str, Estimate] | None = None,
 ) -> Tables:
-    """The run rows and the group rows."""
+    """The run rows and the group rows (``intervals``: each seeded group's interval of its
+    mean test BLEU, by group label)."""
     group_of = {r.label: g.label for g in groups for r in g.runs}
     rows = [
         run_row(r, extra_tests, None if exact is None else exact[r.label], group_of[r.label])
         for r in runs
     ]
     by_label = {r.label: row for r, row in zip(runs, rows, strict=True)}
-    return Tables(tuple(rows), tuple(group_row(g, by_label, extra_tests) for g in groups))
+    intervals = intervals or {}
+    return Tables(
+        tuple(rows),
+        tuple(group_row(g, by_label, extra_tests, intervals.get(g.label)) for g in groups),
+    )

@@ -132,19 +132,20 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
 
 
 def format_mean_sd(values: Sequence[float], digits: int = 2, thousands: bool = False) -> str:
-    """``33.18 ± 0.41`` over seeds (sample sd), or the single value."""
+    """``33.18 (sd 0.41)`` over seeds (sample sd), or the single value."""
     return format_mean_and_sd(*mean_sd(values), digits=digits, thousands=thousands)
 
 
 def format_mean_and_sd(
     mean: float, sd: float | None, digits: int = 2, thousands: bool = False
 ) -> str:
-    """``33.18 ± 0.41``: a mean and sample sd (:func:`mean_sd`); the mean alone without an
-    sd, "" for no mean (NaN)."""
+    """``33.18 (sd 0.41)``: a mean and sample sd (:func:`mean_sd`); the mean alone without
+    an sd, "" for no mean (NaN). Never "±", which the reports keep for the half-width of a
+    95% interval."""
     if math.isnan(mean):
         return ""
     spec = f"{',' if thousands else ''}.{digits}f"
-    return f"{mean:{spec}}" if sd is None else f"{mean:{spec}} ± {sd:{spec}}"
+    return f"{mean:{spec}}" if sd is None else f"{mean:{spec}} (sd {sd:{spec}})"
 
 
 def format_p(p: float) -> str:

@@ -78,6 +78,8 @@ class Trend:
     did: Estimate  # long-bucket gap minus short-bucket gap, BLEU
     slope: Estimate  # gap per source word over all buckets, BLEU per word
     gaps: tuple[float, ...]  # the observed gap per bucket
+    #: each bucket's gap's 95% interval (low, high), from the same resamples
+    gap_intervals: tuple[tuple[float, float], ...]
     lengths: tuple[float, ...]  # each bucket's mean source length
     seeds: tuple[int, int]  # runs of A and of B
     resamples: int
@@ -151,10 +153,41 @@ def trend_test(
         did=_estimate(did, boot[:, long] - boot[:, short]),
         slope=_estimate(float(_slope(x, observed)), _slope(x, boot)),
         gaps=tuple(float(g) for g in observed),
+        gap_intervals=tuple(
+            (float(lo), float(hi)) for lo, hi in np.percentile(boot, [2.5, 97.5], axis=0).T
+        ),
         lengths=tuple(float(v) for v in x),
         seeds=(len(a), len(b)),
         resamples=resamples,
     )
+
+
+def mean_bleu_interval(
+    seeds: Sequence[Sequence[str]],
+    refs: Sequence[Sequence[str]],
+    *,
+    resamples: int = N_TREND_RESAMPLES,
+    seed: int = 12345,
+    chunk: int = 100,
+) -> Estimate:
+    """The mean corpus BLEU over a system's seeds (each a list of hypotheses) and its 95%
+    interval from the hierarchical bootstrap of :func:`trend_test`: each resample draws the
+    seeds with replacement and the test sentences with replacement (the same sentences for
+    every seed), so the interval holds training noise and test-set sampling. Its p-value
+    (against 0) means nothing and is left at 1."""
+    rng = np.random.default_rng(seed)
+    stats = np.stack([sentence_stats(h, refs) for h in seeds])  # (S, N, 10)
+    n_seeds, n = stats.shape[:2]
+    value = float(bleu_from_stats(stats.sum(axis=1)).mean())
+    samples = []
+    for start in range(0, resamples, chunk):
+        r = min(chunk, resamples - start)
+        pick = rng.integers(0, n, size=(r, n))
+        chosen = rng.integers(0, n_seeds, size=(r, n_seeds))
+        bleu = bleu_from_stats(stats[:, pick].sum(axis=-2))  # (S, R)
+        samples.append(np.take_along_axis(bleu.T, chosen, axis=1).mean(axis=1))
+    low, high = np.percentile(np.concatenate(samples), [2.5, 97.5])
+    return Estimate(value, float(low), float(high), 1.0)
 
 
 def bh_qvalues(p_values: Sequence[float]) -> list[float]:

@@ -4,11 +4,11 @@ fixed-vector variant: does attention's lead change with source length?"""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nmt.compare.grouping import Group
 from nmt.compare.lengths import Buckets
-from nmt.compare.trend import N_TREND_RESAMPLES, Trend, trend_test
+from nmt.compare.trend import N_TREND_RESAMPLES, Trend, bh_qvalues, trend_test
 from nmt.models.registry import VARIANTS
 
 
@@ -19,6 +19,10 @@ class PairTrend:
     attentive: str
     fixed: str
     trend: Trend
+    #: Benjamini-Hochberg q-values of the DiD and of the slope, each over every pair's
+    #: test in this comparison (one family each)
+    q_did: float = 1.0
+    q_slope: float = 1.0
 
 
 def attends(group: Group) -> bool | None:
@@ -51,4 +55,8 @@ def pair_trends(
                     index, lengths, resamples=resamples,
                 )  # fmt: skip
                 out.append(PairTrend(a.label, b.label, trend))
-    return tuple(out)
+    q_did = bh_qvalues([pt.trend.did.p for pt in out])
+    q_slope = bh_qvalues([pt.trend.slope.p for pt in out])
+    return tuple(
+        replace(pt, q_did=qd, q_slope=qs) for pt, qd, qs in zip(out, q_did, q_slope, strict=True)
+    )

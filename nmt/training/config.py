@@ -65,6 +65,9 @@ class TrainConfig:
     resume: Any = False
     init_from: str = ""  # fine-tune from this checkpoint (its weights, model and tokenizer)
     seed: int = 1
+    # how lr (and warm-up) were chosen: set by a preset's recipe file
+    # (configs/experiment/recipe/<preset>/<variant>.yaml); "" = the variant's defaults, not tuned
+    recipe: str = ""
 
 
 @dataclass

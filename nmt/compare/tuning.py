@@ -1,0 +1,209 @@
+"""Choose each variant's recipe on validation: the learning rate (and warm-up) of a grid.
+
+    python scripts/choose_recipe.py runs/tune_multi30k_cpu/<sweep> [...] --preset multi30k_cpu
+
+Reads the finished runs of one or more tuning sweeps (``make tune``: every variant once per
+grid point, on the same shortened budget, one seed), groups them by variant, and picks per
+variant the grid point with the best validation BLEU (ties: the run listed first). The test
+set is never read. Writes ``tuning.md`` and ``tuning.csv`` (every grid point's score, the
+choice marked) to ``--out`` and, with ``--write``, one recipe file per variant,
+``nmt/configs/experiment/recipe/<preset>/<variant>.yaml``: the chosen ``lr`` (and
+``warmup_steps`` where the grid varied it) and ``recipe``, a line naming the grid, the
+budget and the choice, which the comparison reports quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nmt.compare.rundir import Run, expand_run_dirs, load_run
+from nmt.errors import ConfigError, NMTError
+from nmt.io import atomic_write
+
+#: the settings a tuning grid varies, as train config keys
+GRID_KEYS = ("lr", "warmup_steps")
+#: budget keys that must be equal across a variant's grid points
+BUDGET_KEYS = ("max_epochs", "max_steps", "max_target_tokens", "max_minutes", "seed")
+RECIPES = Path(__file__).resolve().parents[1] / "configs" / "experiment" / "recipe"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point of one variant: its settings, score and how its run ended."""
+
+    variant: str
+    settings: dict[str, float]  # GRID_KEYS -> value the run trained with
+    valid_bleu: float  # best validation BLEU (the run's best.pt)
+    best_step: int | None
+    stop_reason: str
+    run: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One variant's grid, its chosen point and the values the grid varied."""
+
+    variant: str
+    points: tuple[Point, ...]
+    chosen: Point
+    varied: tuple[str, ...]  # the GRID_KEYS with more than one value
+    budget: str  # the tuning budget, e.g. "max_epochs=10"
+
+
+def _number(v: float) -> str:
+    return f"{v:g}"
+
+
+def grid_point(run: Run) -> Point:
+    train = run.train_config
+    return Point(
+        variant=run.variant,
+        settings={k: float(train[k]) for k in GRID_KEYS if k in train},
+        valid_bleu=float(run.results.get("best_valid_bleu") or 0.0),
+        best_step=run.results.get("best_step"),
+        stop_reason=str(run.results.get("stop_reason")),
+        run=str(run.path),
+    )
+
+
+def _budget(run: Run) -> str:
+    train = run.train_config
+    return ", ".join(f"{k}={train[k]}" for k in BUDGET_KEYS if train.get(k))
+
+
+def choose(runs: Sequence[Run]) -> list[Choice]:
+    """Per variant (in first-seen order), the grid point with the best validation BLEU.
+    A variant whose grid points trained on different budgets or seeds is refused."""
+    by_variant: dict[str, list[Run]] = {}
+    for run in runs:
+        by_variant.setdefault(run.variant, []).append(run)
+    choices = []
+    for variant, members in by_variant.items():
+        budgets = {_budget(r) for r in members}
+        if len(budgets) > 1:
+            raise ConfigError(
+                f"{variant}: its grid points trained on different budgets or seeds "
+                f"({'; '.join(sorted(budgets))}); tune every point alike"
+            )
+        points = [grid_point(r) for r in members]
+        seen = [tuple(p.settings.items()) for p in points]
+        if len(set(seen)) < len(seen):
+            raise ConfigError(f"{variant}: two runs share one grid point; give each once")
+        best = max(range(len(points)), key=lambda i: (points[i].valid_bleu, -i))
+        varied = tuple(k for k in GRID_KEYS if len({p.settings.get(k) for p in points}) > 1)
+        choices.append(Choice(variant, tuple(points), points[best], varied, budgets.pop()))
+    return choices
+
+
+def describe(choice: Choice, source: str) -> str:
+    """The recipe's one line: the grid, the budget, the choice and where it is reported."""
+    values = {k: sorted({p.settings[k] for p in choice.points}) for k in choice.varied}
+    grid = "; ".join(f"{k} of {{{', '.join(map(_number, v))}}}" for k, v in values.items())
+    picked = ", ".join(f"{k}={_number(choice.chosen.settings[k])}" for k in choice.varied)
+    return (
+        f"{picked or 'the only grid point'} chosen from {grid or 'one point'} "
+        f"({len(choice.points)} runs) by best validation BLEU ({choice.chosen.valid_bleu:.2f}) "
+        f"on a budget of {choice.budget}: {source}"
+    )
+
+
+def recipe_yaml(choice: Choice, preset: str, source: str) -> str:
+    """The recipe file of one variant of ``preset``."""
+    lines = [
+        f"# {preset} preset, {choice.variant}: the recipe chosen on validation by",
+        f"# scripts/choose_recipe.py (`make tune experiment={preset}`); see {source}.",
+        f"lr: {_number(choice.chosen.settings['lr'])}",
+    ]
+    if "warmup_steps" in choice.varied:
+        lines.append(f"warmup_steps: {int(choice.chosen.settings['warmup_steps'])}")
+    lines.append(f'recipe: "{describe(choice, source)}"')
+    return "\n".join(lines) + "\n"
+
+
+def tuning_markdown(choices: Sequence[Choice], preset: str) -> str:
+    """tuning.md: every variant's grid with its validation BLEU, the choice marked."""
+    lines = [
+        f"# Recipes of `{preset}`, chosen on validation",
+        "",
+        "Each variant trained once per grid point on the same shortened budget and seed; "
+        "the point with the best validation BLEU (greedy, the whole validation set) is its "
+        "recipe (✓). The test set was not read.",
+        "",
+    ]
+    for c in choices:
+        lines += [
+            f"## {c.variant}",
+            "",
+            f"Budget: {c.budget}.",
+            "",
+            "| " + " | ".join(GRID_KEYS) + " | best valid BLEU | at update | stopped by | run |",
+            "|" + "---|" * (len(GRID_KEYS) + 4),
+        ]
+        for p in c.points:
+            mark = " ✓" if p is c.chosen else ""
+            cells = [_number(p.settings[k]) if k in p.settings else "" for k in GRID_KEYS]
+            lines.append(
+                f"| {' | '.join(cells)} | {p.valid_bleu:.2f}{mark} | {p.best_step} "
+                f"| {p.stop_reason} | `{p.run}` |"
+            )
+        lines += ["", f"Recipe: {describe(c, 'this page')}.", ""]
+    return "\n".join(lines)
+
+
+def write(choices: Sequence[Choice], preset: str, out: Path, recipes: Path | None) -> None:
+    """tuning.md and tuning.csv under ``out``; the recipe files under ``recipes``."""
+    out.mkdir(parents=True, exist_ok=True)
+    text = tuning_markdown(choices, preset).encode("utf-8")
+    atomic_write(out / "tuning.md", lambda f: f.write(text))
+    rows = [
+        [
+            c.variant,
+            *(p.settings.get(k, "") for k in GRID_KEYS),
+            p.valid_bleu,
+            p.best_step,
+            p.stop_reason,
+            int(p is c.chosen),
+            c.budget,
+            p.run,
+        ]
+        for c in choices
+        for p in c.points
+    ]
+    with (out / "tuning.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["variant", *GRID_KEYS, "best_valid_bleu", "best_step", "stop_reason",
+                    "chosen", "budget", "run"])  # fmt: skip
+        w.writerows(rows)
+    if recipes is None:
+        return
+    folder = recipes / preset
+    folder.mkdir(parents=True, exist_ok=True)
+    for c in choices:
+        data = recipe_yaml(c, preset, str(out / "tuning.md")).encode("utf-8")
+        atomic_write(folder / f"{c.variant}.yaml", lambda f, data=data: f.write(data))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="tuning runs or sweep folders")
+    parser.add_argument("--preset", required=True, help="the experiment preset tuned")
+    parser.add_argument("--out", help="where tuning.md/.csv go (docs/results/<preset>_tuning)")
+    parser.add_argument("--write", action="store_true",
+                        help=f"write the recipe files under {RECIPES}/<preset>/")  # fmt: skip
+    parser.add_argument("--recipes", default=str(RECIPES), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        runs = [load_run(p) for p in expand_run_dirs(args.runs)]
+        choices = choose(runs)
+        out = Path(args.out or f"docs/results/{args.preset}_tuning")
+        write(choices, args.preset, out, Path(args.recipes) if args.write else None)
+    except NMTError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for c in choices:
+        print(f"{c.variant}: {describe(c, str(out / 'tuning.md'))}")

@@ -1,0 +1,71 @@
+"""Recipes chosen on validation: the grid, the choice, the recipe file Hydra then applies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from nmt.compare.rundir import Run
+from nmt.compare.tuning import choose, main
+from nmt.errors import ConfigError
+from nmt.training.config import register_configs
+
+CONFIGS = Path(__file__).resolve().parents[1] / "nmt" / "configs"
+
+
+def fake_run(variant: str, lr: float, bleu: float, warmup: int = 500, epochs: int = 10) -> Run:
+    train = {"lr": lr, "warmup_steps": warmup, "max_epochs": epochs, "seed": 1}
+    results = {"variant": variant, "best_valid_bleu": bleu, "best_step": 900,
+               "stop_reason": "max_epochs", "test": {"test": {"bleu": 99.0}}}  # fmt: skip
+    return Run(Path(f"runs/tune/{variant}_{lr}_{warmup}"), results, {"train": train})
+
+
+def test_each_variant_gets_its_best_grid_point_on_validation():
+    runs = [
+        *(fake_run("luong", lr, bleu) for lr, bleu in ((5e-4, 30.1), (1e-3, 31.5), (2e-3, 29.0))),
+        fake_run("transformer", 1e-3, 33.0, 250),
+        fake_run("transformer", 1e-3, 34.0, 1000),
+        fake_run("transformer", 5e-4, 32.0),
+    ]
+    luong, transformer = choose(runs)
+    assert luong.chosen.settings["lr"] == 1e-3 and luong.varied == ("lr",)
+    assert transformer.chosen.settings == {"lr": 1e-3, "warmup_steps": 1000}
+    assert transformer.varied == ("lr", "warmup_steps")
+    # the test scores (99 everywhere) play no part; a tie goes to the run listed first
+    tie = choose([fake_run("seq2seq", 2e-3, 20.0), fake_run("seq2seq", 1e-3, 20.0)])[0]
+    assert tie.chosen.settings["lr"] == 2e-3
+
+
+def test_a_grid_on_unequal_budgets_or_a_repeated_point_is_refused():
+    with pytest.raises(ConfigError, match="luong: its grid points trained on different budgets"):
+        choose([fake_run("luong", 5e-4, 30.0), fake_run("luong", 1e-3, 31.0, epochs=20)])
+    with pytest.raises(ConfigError, match="two runs share one grid point"):
+        choose([fake_run("luong", 5e-4, 30.0), fake_run("luong", 5e-4, 31.0)])
+
+
+def test_the_recipe_file_is_written_reported_and_applied_by_hydra(tmp_path, monkeypatch):
+    runs = [fake_run("luong", 5e-4, 30.1), fake_run("luong", 1e-3, 31.5)]
+    monkeypatch.setattr("nmt.compare.tuning.load_run", lambda p: runs[int(Path(p).name)])
+    for i in range(2):
+        (tmp_path / "sweep" / str(i)).mkdir(parents=True)
+    folders = [tmp_path / "sweep" / "0", tmp_path / "sweep" / "1"]
+    monkeypatch.setattr("nmt.compare.tuning.expand_run_dirs", lambda paths: folders)
+    recipes, out = tmp_path / "configs" / "experiment" / "recipe", tmp_path / "tuning"
+    main(["sweep", "--preset", "multi30k_cpu", "--out", str(out), "--write",
+          "--recipes", str(recipes)])  # fmt: skip
+    report = (out / "tuning.md").read_text()
+    assert "| 0.001 | 500 | 31.50 ✓ |" in report and "| 0.0005 | 500 | 30.10 |" in report
+    assert (out / "tuning.csv").read_text().count("\n") == 3
+    written = OmegaConf.load(recipes / "multi30k_cpu" / "luong.yaml")
+    assert written.lr == 1e-3 and "warmup_steps" not in written
+    assert written.recipe.startswith("lr=0.001 chosen from lr of {0.0005, 0.001} (2 runs)")
+    assert "max_epochs=10" in written.recipe
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        search = f"hydra.searchpath=[file://{tmp_path / 'configs'}]"
+        cfg = compose("config", overrides=["model=luong", "experiment=multi30k_cpu", search])
+    assert cfg.train.lr == 1e-3 and cfg.train.recipe == written.recipe
+    assert cfg.train.patience == 5  # the rest of the preset stays
