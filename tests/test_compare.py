@@ -868,6 +868,11 @@ def test_each_attentive_variant_gets_a_trend_test_against_the_fixed_vector_one(
         assert [float(r[f"{key}_q_bh"]) for r in rows] == pytest.approx(q, abs=1e-5)
     report = (compared / "report.md").read_text()
     assert "## Does the gap grow with length? (trend test)" in report
+    # every run's reach, in the report and in reach.csv (BLEU on this copy task's buckets)
+    assert "## Reach: the longest inputs each variant still gets right" in report
+    reach = list(csv.DictReader((compared / "reach.csv").open(encoding="utf-8")))
+    assert sorted(r["model"] for r in reach) == sorted(load_run(r).variant for r in runs)
+    assert all(int(r["reach_words"]) >= 0 and r["metric"] for r in reach)
     # each variant's recipe and how it was chosen: here, on the command line
     assert "## Recipes" in report
     assert (

@@ -30,6 +30,7 @@ from nmt.compare.output_length import (
     recorded_buckets,
     whole_split_lengths,
 )
+from nmt.compare.reach import GroupReach, group_reach
 from nmt.compare.rows import Tables, tables
 from nmt.compare.rundir import Run
 from nmt.compare.significance import (
@@ -99,6 +100,8 @@ class Comparison:
     attention: Attention
     #: the trend test of every (attentive, fixed-vector) pair (:mod:`nmt.compare.trends`)
     trends: tuple[PairTrend, ...] = ()
+    #: every group's reach: the longest inputs it still gets right (:mod:`nmt.compare.reach`)
+    reach: tuple[GroupReach, ...] = ()
 
     @property
     def seeded(self) -> bool:
@@ -241,4 +244,10 @@ def analyse(
         averaging=averaging,
         attention=heat_maps(groups, test.src, n_sentences, device, log),
         trends=pair_trends(groups, hyps, test.refs, lengths, buckets, trend_resamples),
+        reach=group_reach(
+            groups,
+            scores.exact_by_length if scores.exact_by_length is not None else scores.bleu,
+            buckets,
+            "exact match" if scores.exact_by_length is not None else "BLEU",
+        ),
     )

@@ -20,6 +20,7 @@ from nmt.compare.render_csv import (
     write_csv,
     write_group_csv,
     write_ratio_csv,
+    write_reach_csv,
     write_significance_csv,
 )
 from nmt.compare.render_hyps import write_hypotheses
@@ -97,6 +98,8 @@ def write_tables(c: Comparison, out: Path) -> None:
     write_ratio_csv(c, out / "length_ratio_by_length.csv")
     if c.trends:
         write_trend_csv(c, out / "trend.csv")
+    if c.reach:
+        write_reach_csv(c, out / "reach.csv")
 
 
 def render(
@@ -135,5 +138,6 @@ def render(
     listed = ("report.md", "results.csv", "variants.csv", "significance.csv", "RUN.md")
     listed += ("averaging.csv",) if c.averaging.results else ()
     listed += ("trend.csv",) if c.trends else ()
+    listed += ("reach.csv",) if c.reach else ()
     listed += (hyps,)
     return (*listed, *figures)

@@ -95,3 +95,26 @@ def write_ratio_csv(c: Comparison, path: Path) -> None:
                 train = "" if t.train is None else t.train[i]
                 for run, ratios in t.ratios.items():
                     w.writerow([name, label, n, train, run, "" if ratios[i] is None else ratios[i]])
+
+
+def write_reach_csv(c: Comparison, path: Path) -> None:
+    """reach.csv: one row per run, grouped by configuration (see :mod:`nmt.compare.reach`)."""
+    rows = [
+        {
+            "variant": g.label,
+            "model": g.variant,
+            "parameters": g.parameters,
+            "seed": r.seed,
+            "metric": g.metric,
+            "short_bucket_score": round(r.short, 3),
+            "reach_words": r.reach,
+            "censored": int(r.censored),
+            "fell_at": r.fell_at or "",
+            "run": r.label,
+        }
+        for g in c.reach
+        for r in g.runs
+    ]
+    header = ["variant", "model", "parameters", "seed", "metric", "short_bucket_score",
+              "reach_words", "censored", "fell_at", "run"]  # fmt: skip
+    write_csv(rows, header, path)

@@ -1,9 +1,10 @@
-"""Render: report.md's *Output length* section -- each run's output length against the
-reference on every test split, as a whole and per source-length bucket."""
+"""Render: report.md's length sections -- each run's output length against the reference
+on every test split, as a whole and per source-length bucket, and each variant's reach."""
 
 from __future__ import annotations
 
 from nmt.compare.analyse import Comparison
+from nmt.compare.reach import HALF
 
 
 def output_length_section(c: Comparison) -> list[str]:
@@ -84,3 +85,32 @@ def ratio_by_length_section(c: Comparison) -> list[str]:
         "",
     ]
     return lines
+
+
+def reach_section(c: Comparison) -> list[str]:
+    """## Reach: per configuration, the longest inputs each seed still gets right."""
+    if not c.reach:
+        return []
+    metric = c.reach[0].metric
+    lines = [
+        "",
+        "## Reach: the longest inputs each variant still gets right",
+        "",
+        f"A run's reach is the upper end (source words) of the longest length bucket before "
+        f"the first bucket whose {metric} falls below {HALF:.0%} of its {metric} on the "
+        'shortest bucket; "≥" marks a run that never fell that far (its reach is the end '
+        "of the test set, a lower bound). Over a capacity sweep it reads as reach against "
+        "the size of the model: if one fixed vector is the bottleneck, the fixed-vector "
+        "variants' reach grows with the vector, the attentive ones' reaches the end at any "
+        "size. Per seed, with the bucket where it fell.",
+        "",
+        f"| Variant | Params | {metric}, shortest bucket | reach per seed (words) | fell at |",
+        "|---|---:|---|---|---|",
+    ]
+    for g in c.reach:
+        short = ", ".join(f"{r.short:.1f}" for r in g.runs)
+        reach = ", ".join(f"{'≥' if r.censored else ''}{r.reach}" for r in g.runs)
+        fell = ", ".join(r.fell_at or "–" for r in g.runs)
+        params = f"{g.parameters:,}" if g.parameters else ""
+        lines.append(f"| {g.label} | {params} | {short} | {reach} | {fell} |")
+    return [*lines, ""]

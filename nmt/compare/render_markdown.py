@@ -9,7 +9,11 @@ from nmt.compare.analyse import Comparison
 from nmt.compare.averaging import Averaging
 from nmt.compare.collect import DECODE_NAMES
 from nmt.compare.convergence import FALLING, RISING, RISING_LOSS
-from nmt.compare.render_lengths import output_length_section, ratio_by_length_section
+from nmt.compare.render_lengths import (
+    output_length_section,
+    ratio_by_length_section,
+    reach_section,
+)
 from nmt.compare.render_runs import corpus_line, recipes_section, runs_section
 from nmt.compare.render_significance import bleu_by_length_section, significance_section
 from nmt.compare.render_tables import (
@@ -277,6 +281,7 @@ def report_markdown(c: Comparison, tables: dict[str, str] | None = None) -> str:
         *recipes_section(c.groups),
         *significance_section(c),
         *trend_section(c),
+        *reach_section(c),
         *output_length_section(c),
         *ratio_by_length_section(c),
         *averaging_section(c),
