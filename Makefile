@@ -26,7 +26,7 @@ COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format train data compare tune time-to-bleu bench bench-memory bench-memory-wmt clean
+.PHONY: help install test lint format train data compare tune capacity time-to-bleu bench bench-memory bench-memory-wmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -86,12 +86,45 @@ TUNE_MODELS ?= $(COMPARE_MODELS)
 TUNE_GRID ?= train.lr=5e-4,1e-3,2e-3
 TUNE_BUDGET ?= train.max_epochs=10
 TUNE_RUNS ?= runs/tune_$(experiment)
-tune: $(STAMP) ## Choose each variant's lr on validation (experiment=X TUNE_MODELS=a,b TUNE_GRID="train.lr=..." TUNE_BUDGET="...")
-	@set -euo pipefail; sweep="$(TUNE_RUNS)/$$(date +%Y-%m-%d_%H-%M-%S)"; \
-	echo "+ nmt-train -m model=$(TUNE_MODELS) experiment=$(experiment) $(TUNE_GRID) $(TUNE_BUDGET) hydra.sweep.dir=$$sweep"; \
+tune: $(STAMP) ## Choose each variant's lr on validation (experiment=X TUNE_MODELS=a,b TUNE_GRID="train.lr=..." TUNE_BUDGET="..." RESUME=sweep)
+	@set -euo pipefail; \
+	if [ -n "$(RESUME)" ]; then sweep="$(RESUME)"; resume="train.resume=auto"; \
+		if [ ! -d "$$sweep" ]; then echo "error: RESUME=$$sweep is not a sweep folder" >&2; exit 2; fi; \
+	else sweep="$(TUNE_RUNS)/$$(date +%Y-%m-%d_%H-%M-%S)"; resume=""; fi; \
+	echo "+ nmt-train -m model=$(TUNE_MODELS) experiment=$(experiment) $(TUNE_GRID) $(TUNE_BUDGET) hydra.sweep.dir=$$sweep $$resume"; \
 	$(BIN)/nmt-train -m model=$(TUNE_MODELS) experiment=$(experiment) $(TUNE_GRID) $(TUNE_BUDGET) \
-		hydra.sweep.dir="$$sweep" 'hydra.sweep.subdir=$${hydra.job.num}_$${name}_lr$${train.lr}_warmup$${train.warmup_steps}'; \
+		hydra.sweep.dir="$$sweep" $$resume \
+		'hydra.sweep.subdir=$${hydra.job.num}_$${name}_lr$${train.lr}_warmup$${train.warmup_steps}'; \
 	$(BIN)/python scripts/choose_recipe.py $(TUNE_RUNS)/*/ --preset $(experiment) --write
+
+# make capacity: the fixed vector's reach against its size on a preset (SEEDS=1,2,3):
+# seq2seq at hidden 128/256/512/1024 and the pooled Transformer at d_model 128/256/512
+# (the vector the decoder sees), the attentive variants at the smallest size; every other
+# setting is the preset's. One sweep folder per family under CAPACITY_RUNS/<date>, then one
+# comparison of them all (its reach section) in CAPACITY_OUT. RESUME=<that folder> continues.
+CAPACITY_RUNS ?= runs/capacity_$(experiment)
+CAPACITY_OUT ?= docs/results/capacity_$(experiment)
+CAPACITY_FAMILIES ?= seq2seq:model.hidden_size=128,256,512,1024 \
+	transformer_pooled:model.d_model=128,256,512 bahdanau,luong:model.hidden_size=128 \
+	transformer:model.d_model=128
+capacity: export CAPACITY_ARGS = $(ARGS)
+capacity: $(STAMP) ## The fixed vector's reach against its size (experiment=bottleneck SEEDS=1,2,3 RESUME=folder)
+	@set -euo pipefail; \
+	if [ -n "$(RESUME)" ]; then top="$(RESUME)"; resume="train.resume=auto"; \
+		if [ ! -d "$$top" ]; then echo "error: RESUME=$$top is not a capacity folder" >&2; exit 2; fi; \
+	else top="$(CAPACITY_RUNS)/$$(date +%Y-%m-%d_%H-%M-%S)"; resume=""; fi; \
+	seeds="$(if $(SEEDS),train.seed=$(SEEDS))"; start=$$(date +%s); cmds=(); \
+	for family in $(CAPACITY_FAMILIES); do \
+		models="$${family%%:*}"; sizes="$${family#*:}"; \
+		cmd="nmt-train -m model=$$models $$sizes experiment=$(experiment)$${seeds:+ $$seeds} hydra.sweep.dir=$$top/$${models//,/_}$${resume:+ $$resume}$${CAPACITY_ARGS:+ $$CAPACITY_ARGS}"; \
+		echo "+ $$cmd"; cmds+=("$$cmd"); \
+		$(BIN)/nmt-train -m model=$$models $$sizes experiment=$(experiment) $$seeds \
+			hydra.sweep.dir="$$top/$${models//,/_}" $$resume $(ARGS); \
+	done; \
+	wall=$$(( $$(date +%s) - start )); \
+	$(BIN)/nmt-compare "$$top"/*/ --out "$(CAPACITY_OUT)" --command "$$(IFS=';'; echo "$${cmds[*]}")" \
+		--wall-seconds "$$wall" --sentences 0 \
+		--note "make capacity experiment=$(experiment) SEEDS=$(SEEDS)$(if $(RESUME), RESUME=$(RESUME)) ARGS=\"$$CAPACITY_ARGS\""
 
 TTB_RUNS ?= runs/time_to_bleu
 TTB_OUT ?= docs/results/time_to_bleu/time_to_bleu.json

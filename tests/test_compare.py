@@ -512,6 +512,28 @@ def test_every_preset_key_is_commented():
             assert text.startswith("# @package _global_"), path.name
 
 
+def test_make_capacity_sweeps_each_family_and_reports_reach_by_size(env, tmp_path):
+    """The capacity sweep, end to end on a tiny task: every size of every family trains
+    into one folder, and one comparison reports each configuration's reach."""
+    args = " ".join([*TINY_DATA, "train.max_steps=20", "train.eval_every=10", "decode.beam=1",
+                     "train.threads=1", "model.emb_dim=8"])  # fmt: skip
+    families = "seq2seq:model.hidden_size=8,16 bahdanau:model.hidden_size=8"
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        ["make", "capacity", "experiment=bottleneck", f"CAPACITY_FAMILIES={families}",
+         f"CAPACITY_RUNS={tmp_path / 'runs'}", f"CAPACITY_OUT={out}", f"ARGS={args}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (top,) = (tmp_path / "runs").iterdir()
+    assert sorted(p.name for p in top.iterdir()) == ["bahdanau", "seq2seq"]
+    reach = list(csv.DictReader((out / "reach.csv").open(encoding="utf-8")))
+    assert len(reach) == 3 and len({r["variant"] for r in reach}) == 3  # one per size
+    assert any("hidden_size=16" in r["variant"] for r in reach)
+    run_md = (out / "RUN.md").read_text(encoding="utf-8")
+    assert "model.hidden_size=8,16 experiment=bottleneck" in run_md
+
+
 def test_make_compare_uses_a_fresh_sweep_folder():
     out = subprocess.run(
         ["make", "-n", "compare", "experiment=wmt_news", "ARGS=x=1"],
