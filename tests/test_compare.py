@@ -811,9 +811,19 @@ def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bl
     # a budget that ends a rising curve: flagged as not converged, not as loss-falling
     cut = _run_with_curve("max_target_tokens", [(10.0, 3.0), (15.0, 2.5), (18.0, 2.3)])
     assert still_improving(cut) == "+3.00" and loss_still_falling(cut) is None
+    # ... with its slope at the cap where the validations counted tokens (BLEU per 1M)
+    for i, m in enumerate(cut.metrics):
+        m["train_tgt_tokens"] = 2_000_000 * (i + 1)
+    assert still_improving(cut) == "+3.00; +2.00 BLEU per 1M tokens at the cap"
     judged = judge_convergence([flat, done, cut])
     text = "\n".join(convergence_lines(SimpleNamespace(convergence=judged)))
-    assert "**Not converged.**" in text and "max_target_tokens (+3.00)" in text
+    assert "**Not converged.**" in text
+    assert "max_target_tokens (+3.00; +2.00 BLEU per 1M tokens at the cap)" in text
+    from nmt.compare.render_tables import RESULT_COLUMNS, _cell
+
+    bleu = next(col for col in RESULT_COLUMNS if col.key == "test_bleu")
+    row = {"test_bleu": 20.0, "test_bleu_ci": 1.0}
+    assert _cell(bleu, {**row, "lower_bound": True}) == f"≥ {_cell(bleu, row)}"  # a lower bound
     # runs that stop on the loss are judged by the loss: cut by the cap while it fell is
     # "not converged" even with a flat BLEU; patience on the loss is not second-guessed
     on_loss = [(0.5, 4.9), (0.8, 4.7), (0.7, 4.6), (0.6, 4.55)]

@@ -15,6 +15,8 @@ RISING = 0.5
 #: ... or its last validation loss this share below every earlier one (runs that stop on
 #: the loss, whose validation loss is far less noisy than a low BLEU)
 RISING_LOSS = 0.001
+#: validations the slope at the cap is fitted over
+SLOPE_POINTS = 3
 #: a run that patience stopped "still fell" when its last validation loss is the lowest of
 #: the run and this share below its loss at the best validation BLEU
 FALLING = 0.01
@@ -38,7 +40,28 @@ def still_improving(run: Run) -> str | None:
         return f"loss -{drop:.2%}" if drop >= RISING_LOSS else None
     bleus = [float(m.get("valid_bleu", 0.0)) for m in metrics]
     gain = bleus[-1] - max(bleus[:-1])
-    return f"+{gain:.2f}" if gain >= RISING else None
+    if gain < RISING:
+        return None
+    slope = slope_at_cap(metrics)
+    at_cap = "" if slope is None else f"; {slope:+.2f} BLEU per 1M tokens at the cap"
+    return f"+{gain:.2f}{at_cap}"
+
+
+def slope_at_cap(metrics: list[dict], last: int = SLOPE_POINTS) -> float | None:
+    """Validation BLEU's least-squares slope over the ``last`` scheduled validations, per
+    million target tokens trained: how fast the run was still climbing when its budget
+    ended (None without token counts or with fewer than two points)."""
+    points = [
+        (float(m["train_tgt_tokens"]) / 1e6, float(m["valid_bleu"]))
+        for m in metrics[-last:]
+        if m.get("train_tgt_tokens") is not None and m.get("valid_bleu") is not None
+    ]
+    if len(points) < 2:
+        return None
+    xs, ys = zip(*points, strict=True)
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return None if var == 0 else sum((x - mx) * (y - my) for x, y in points) / var
 
 
 def loss_still_falling(run: Run) -> tuple[float, float] | None:

@@ -8,7 +8,7 @@ import datetime as dt
 from nmt.compare.analyse import Comparison
 from nmt.compare.averaging import Averaging
 from nmt.compare.collect import DECODE_NAMES
-from nmt.compare.convergence import FALLING, RISING, RISING_LOSS
+from nmt.compare.convergence import FALLING, RISING, RISING_LOSS, SLOPE_POINTS
 from nmt.compare.render_lengths import (
     output_length_section,
     ratio_by_length_section,
@@ -31,11 +31,13 @@ from nmt.evaluation.metrics import with_ci
 
 def run_rows(c: Comparison) -> list[dict]:
     """The run table's rows with their Decoding cell (the settings, and ≠ with those in
-    which the runs differ)."""
+    which the runs differ) and, for a run its budget stopped mid-climb, ``lower_bound``
+    (its scores are marked ≥)."""
     mismatched = [DECODE_NAMES[k].split(" (")[0] for k in c.mismatches]
     mark = f" (≠ {', '.join(mismatched)})" if mismatched else ""
+    rising = {label for label, _ in c.convergence.rising}
     return [
-        {**row, "decoding": describe_decoding(r.decoding) + mark}
+        {**row, "decoding": describe_decoding(r.decoding) + mark, "lower_bound": r.label in rising}
         for r, row in zip(c.runs, c.tables.runs, strict=True)
     ]
 
@@ -122,7 +124,9 @@ def convergence_lines(c: Comparison) -> list[str]:
             f"**Not converged.** Still improving when their budget ended (the last "
             f"scheduled validation BLEU at least {RISING} above every earlier one, or for "
             f"runs that stop on the loss, the last scheduled validation loss at least "
-            f"{RISING_LOSS:.1%} below every earlier one): {names}. Their scores are what "
+            f"{RISING_LOSS:.1%} below every earlier one; with its validation BLEU's slope "
+            f"over the last {SLOPE_POINTS} validations): {names}. Their scores (marked ≥ in "
+            "the table) are what "
             "the variant reached on this budget, a lower bound, not what it can do: a "
             "difference involving them is a finding about the budget until a longer run or "
             "early stopping (`train.patience`) says otherwise.",

@@ -129,6 +129,7 @@ def _cell(col: Column, row: dict[str, Any]) -> str:
         text = _tokens(value)
     elif col.fmt == "ci":
         text = with_ci(value, row.get(f"{col.key}_ci"))
+        text = f"≥ {text}" if row.get("lower_bound") else text  # a budget cut it mid-climb
     elif col.fmt == "range":
         lo, hi = row.get(f"{col.key}_low"), row.get(f"{col.key}_high")
         text = f"{value:.1f}" if lo is None else f"{value:.1f} ({lo:.1f}–{hi:.1f})"
