@@ -26,7 +26,7 @@ COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format train data compare tune capacity time-to-bleu bench bench-memory bench-memory-wmt clean
+.PHONY: help install test lint format verify train data compare tune capacity time-to-bleu bench bench-memory bench-memory-wmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ lint: $(STAMP) ## ruff check and format check
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix nmt tests scripts
 	$(BIN)/ruff format nmt tests scripts
+
+verify: $(STAMP) ## Recompute every committed comparison's BLEU and chrF from its kept hypotheses
+	$(BIN)/python scripts/verify_results.py --all docs/results
 
 data: $(STAMP) ## Fetch and verify Multi30k (from NMT_DATA_MIRROR when set)
 	$(BIN)/nmt-data fetch multi30k

@@ -987,3 +987,8 @@ def test_the_kept_hypotheses_recompute_every_score_and_a_changed_one_fails(
                          timeout=300)  # fmt: skip
     assert bad.returncode == 1 and "mismatch: " in bad.stderr
     assert "transformer on test: bleu" in bad.stderr
+    # --all ROOT (make verify, in CI): every comparison under ROOT that keeps hypotheses
+    every = subprocess.run([*script, "--all", str(tmp_path)], env=env, capture_output=True,
+                           text=True, timeout=300)  # fmt: skip
+    assert every.returncode == 1 and "1 comparison(s) keep their hypotheses" in every.stdout
+    assert f"{changed}: 6 scores of 3 runs recomputed, 2 mismatch(es)" in every.stdout  # BLEU, chrF

@@ -1,6 +1,7 @@
 """Recompute a committed comparison's scores from the hypotheses it keeps.
 
     python scripts/verify_results.py docs/results/multi30k_cpu [more folders ...]
+    python scripts/verify_results.py --all docs/results     (make verify; CI runs it)
 
 Reads ``hyps/manifest.json`` of each folder (written by ``nmt-compare``), the references
 of the test data it names (fetched, or from ``NMT_DATA_MIRROR``), scores every run's
@@ -68,11 +69,20 @@ def verify(folder: str | Path, log=print) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("folders", nargs="+", help="comparison folders (nmt-compare --out)")
+    p.add_argument("folders", nargs="*", help="comparison folders (nmt-compare --out)")
+    p.add_argument("--all", metavar="ROOT",
+                   help="also every folder under ROOT that keeps hyps/manifest.json")  # fmt: skip
     args = p.parse_args(argv)
+    folders = list(args.folders)
+    if args.all:
+        found = sorted(m.parent.parent for m in Path(args.all).glob("*/hyps/manifest.json"))
+        print(f"{args.all}: {len(found)} comparison(s) keep their hypotheses")
+        folders += [str(f) for f in found]
+    if not folders and not args.all:
+        p.error("give comparison folders or --all ROOT")
     problems = []
     try:
-        for folder in args.folders:
+        for folder in folders:
             problems += verify(folder)
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)
