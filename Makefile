@@ -88,14 +88,16 @@ compare: $(STAMP) ## Train the variants on a preset and compare them (experiment
 TUNE_MODELS ?= $(COMPARE_MODELS)
 TUNE_GRID ?= train.lr=5e-4,1e-3,2e-3
 TUNE_BUDGET ?= train.max_epochs=10
+# tuning reads validation BLEU only: no extra test splits, greedy test decoding (fast)
+TUNE_QUICK ?= data.extra_tests=[] decode.beam=1
 TUNE_RUNS ?= runs/tune_$(experiment)
 tune: $(STAMP) ## Choose each variant's lr on validation (experiment=X TUNE_MODELS=a,b TUNE_GRID="train.lr=..." TUNE_BUDGET="..." RESUME=sweep)
 	@set -euo pipefail; \
 	if [ -n "$(RESUME)" ]; then sweep="$(RESUME)"; resume="train.resume=auto"; \
 		if [ ! -d "$$sweep" ]; then echo "error: RESUME=$$sweep is not a sweep folder" >&2; exit 2; fi; \
 	else sweep="$(TUNE_RUNS)/$$(date +%Y-%m-%d_%H-%M-%S)"; resume=""; fi; \
-	echo "+ nmt-train -m model=$(TUNE_MODELS) experiment=$(experiment) $(TUNE_GRID) $(TUNE_BUDGET) hydra.sweep.dir=$$sweep $$resume"; \
-	$(BIN)/nmt-train -m model=$(TUNE_MODELS) experiment=$(experiment) $(TUNE_GRID) $(TUNE_BUDGET) \
+	echo "+ nmt-train -m model=$(TUNE_MODELS) experiment=$(experiment) $(TUNE_GRID) $(TUNE_BUDGET) $(TUNE_QUICK) hydra.sweep.dir=$$sweep $$resume"; \
+	$(BIN)/nmt-train -m model=$(TUNE_MODELS) experiment=$(experiment) $(TUNE_GRID) $(TUNE_BUDGET) $(TUNE_QUICK) \
 		hydra.sweep.dir="$$sweep" $$resume \
 		'hydra.sweep.subdir=$${hydra.job.num}_$${name}_lr$${train.lr}_warmup$${train.warmup_steps}'; \
 	$(BIN)/python scripts/choose_recipe.py $(TUNE_RUNS)/*/ --preset $(experiment) --write
