@@ -6,7 +6,7 @@ import itertools
 import random
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,13 +146,16 @@ def join_splits(cfg: DataConfig, texts: dict[str, ParallelText]) -> dict[str, Pa
 
 
 def load_corpus_text(
-    cfg: DataConfig, log: Callable[[str], None] = print
+    cfg: DataConfig, log: Callable[[str], None] = print, only: Collection[str] | None = None
 ) -> tuple[dict[str, ParallelText], dict[str, int]]:
-    """Read every split of a catalogued corpus or of the user's files, unfiltered.
+    """Read every split (or the roles in ``only``) of a catalogued corpus or of the user's
+    files, unfiltered.
 
     Returns the splits by role and, per role, pairs removed for overlap with training.
     """
     roles = split_roles(cfg)
+    if only is not None:
+        roles = {role: split for role, split in roles.items() if role in only}
     if cfg.name == "files":
         return {
             role: read_files_split(prefix, cfg.src, cfg.tgt) for role, prefix in roles.items()
