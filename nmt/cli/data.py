@@ -18,7 +18,9 @@ from nmt.errors import NMTError
 def prepare(overrides: Sequence[str]) -> int:
     """Compose the config as ``nmt-train`` would and prepare its data (train split first)."""
     from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
     from nmt.cli.train import CONFIG_DIR
     from nmt.data.prepare import prepare_data
@@ -26,8 +28,12 @@ def prepare(overrides: Sequence[str]) -> int:
     from nmt.training.config import register_configs
 
     register_configs()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides))
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose("config", overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as e:
+        first = str(e).strip().splitlines()[0]
+        raise NMTError(f"{first} (overrides: {' '.join(overrides) or 'none'})") from None
     data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
     if not data_cfg.get("prepared", True):
         raise NMTError("data.prepared=false trains from memory: there is nothing to prepare")

@@ -1,5 +1,5 @@
-"""``nmt-data``: list the corpora, fetch one, show its split statistics, or export a split as
-plain text files (``prepare``, which composes a run's config, lives in :mod:`nmt.cli.data`)."""
+"""``nmt-data``: list the corpora, fetch one, show its split statistics, export a split as
+plain text files, or prepare a run's training split once, as nmt-train reads it."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -60,17 +61,19 @@ def iter_lines(path: Path) -> Iterator[str]:
 
 def iter_parallel(pairs: list[tuple[Path, Path]]) -> Pairs:
     """Line-aligned file pairs one after the other; a count mismatch is a DataError."""
+    end = object()
     for src_path, tgt_path in pairs:
-        src, tgt = iter_lines(src_path), iter_lines(tgt_path)
-        n = 0
-        for s, t in zip(src, tgt, strict=False):
-            n += 1
-            yield s, t
-        rest_s, rest_t = sum(1 for _ in src), sum(1 for _ in tgt)
-        if rest_s or rest_t:
+        counts = [0, 0]
+        lines = itertools.zip_longest(iter_lines(src_path), iter_lines(tgt_path), fillvalue=end)
+        for s, t in lines:
+            counts[0] += s is not end
+            counts[1] += t is not end
+            if s is not end and t is not end:
+                yield s, t
+        if counts[0] != counts[1]:
             raise DataError(
-                f"line counts differ: {src_path} has {n + rest_s} lines, {tgt_path} has "
-                f"{n + rest_t}; parallel files must have one sentence per line, line-aligned"
+                f"line counts differ: {src_path} has {counts[0]} lines, {tgt_path} has "
+                f"{counts[1]}; parallel files must have one sentence per line, line-aligned"
             )
 
 
