@@ -74,3 +74,17 @@ def test_configurations_change_only_keys_of_their_variant():
 def test_every_variant_names_its_textbook_model():
     for v in VARIANTS.values():
         assert callable(v.textbook) and v.textbook_name
+
+
+def test_the_scale_corpus_joins_one_to_three_mirrored_pairs(corpora_mirror, tmp_path):
+    import os
+
+    from nmt.bench.scale import _tree_rss_mb, make_corpus
+
+    info = make_corpus(tmp_path / "c", 300, 1, str(corpora_mirror))
+    de = (tmp_path / "c" / "big.de").read_text().splitlines()
+    en = (tmp_path / "c" / "big.en").read_text().splitlines()
+    assert len(de) == len(en) == info["pairs"] == 300 and info["pool_pairs"] > 50_000
+    assert 12 < info["src_words_mean"] < 40  # one to three sentences of 10-20 words
+    assert (tmp_path / "c" / "test.de").read_text().count("\n") == 1000  # Multi30k's test
+    assert _tree_rss_mb(os.getpid())[0] > 10  # this process, resident

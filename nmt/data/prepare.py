@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,3 +178,13 @@ def open_train_store(
     store = TokenStore(folder)
     report = FilterReport("train", **store.meta["report"])
     return store, tokenizer or store.tokenizer(), report
+
+
+def train_source_words(cfg: DataConfig | object, log: Log = print) -> dict[int, int]:
+    """Training pairs per source length in words: from the prepared split's record (made
+    if missing), or with ``data.prepared=false`` counted on the train text."""
+    cfg = as_data_config(cfg)
+    if cfg.prepared:
+        return open_train_store(cfg, log)[0].source_words()
+    text = read_text(cfg, log, roles=("train",))[0]["train"]
+    return dict(Counter(len(s.split()) for s in text.src))
