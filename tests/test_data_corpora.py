@@ -262,7 +262,7 @@ def test_prepare_data_rejects_a_budget_below_max_len():
         prepare_data(DataConfig(max_len=100, max_tokens=50), log=quiet)
 
 
-@pytest.mark.parametrize("name", ["multi30k", "wmt_news", "tatoeba", "files", "synthetic"])
+@pytest.mark.parametrize("name", [*CATALOGUE, "files", "synthetic"])
 def test_yaml_matches_schema_and_catalogue(name):
     raw = OmegaConf.load(CONFIGS / f"{name}.yaml")
     merged = OmegaConf.merge(OmegaConf.structured(DataConfig), raw)

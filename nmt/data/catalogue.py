@@ -13,15 +13,30 @@ from nmt.errors import DataError
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One published file: ``url`` is ``base_url/name``."""
+    """One published file: ``url`` is ``base_url/name``.
+
+    ``sha256`` None: the publisher gives no checksum; the first fetch records one in the
+    corpus folder's lock file (``SHA256.lock``) and every later use is checked against it.
+    ``members``: the file is a tar archive (.tgz, .tar.gz, .tar) and these are the member
+    paths to extract into the corpus folder (where the splits name them); no others are.
+    """
 
     name: str
-    sha256: str
+    sha256: str | None
     base_url: str
+    members: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
         return f"{self.base_url.rstrip('/')}/{self.name}"
+
+
+#: How a split's files are read (nmt/data/formats.py): ``plain`` one segment per line;
+#: ``sgm`` WMT's SGML, the ``<seg>`` lines as sacreBLEU reads them; ``iwslt_xml`` IWSLT's
+#: XML test sets, the ``<seg id`` lines; ``iwslt_tags`` IWSLT's ``train.tags`` files, the
+#: talk metadata lines dropped as fairseq's prepare-iwslt14.sh does.
+FORMATS = ("plain", "sgm", "iwslt_xml", "iwslt_tags")
+KEEP = ("all", "held", "rest")
 
 
 @dataclass(frozen=True)
@@ -29,11 +44,37 @@ class SplitSpec:
     """A split: per language, the files concatenated in order.
 
     ``extra_refs`` gives, per target language, further reference files (one
-    stream each) for multi-reference test sets.
+    stream each) for multi-reference test sets. ``format`` says how the files are read
+    (:data:`FORMATS`). ``every`` with ``keep``: of the pairs read, keep only every
+    ``every``-th (pairs ``every``, ``2 * every``, ... counted from 1: ``held``) or all the
+    others (``rest``): one file giving a training and a held-out split.
+    ``directions`` replaces ``files`` for one direction ``"<src>-<tgt>"`` where the
+    published set has direction-specific files (WMT's ``src``/``ref`` SGM files).
     """
 
     files: Mapping[str, tuple[str, ...]]
     extra_refs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    format: str = "plain"
+    every: int = 0
+    keep: str = "all"
+    directions: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"SplitSpec.format {self.format!r}: not one of {FORMATS}")
+        if self.keep not in KEEP or self.every < 0 or (self.keep == "all") != (self.every == 0):
+            raise ValueError(f"SplitSpec: every={self.every}, keep={self.keep!r} do not agree")
+
+    def files_for_pair(self, src: str, tgt: str) -> Mapping[str, tuple[str, ...]]:
+        """Per language, the files read for the direction ``src`` -> ``tgt``."""
+        return self.directions.get(f"{src}-{tgt}", self.files)
+
+    def names(self, lang: str) -> set[str]:
+        """Every file of ``lang`` this split may read (any direction, references too)."""
+        found = set(self.files.get(lang, ())) | set(self.extra_refs.get(lang, ()))
+        for files in self.directions.values():
+            found.update(files.get(lang, ()))
+        return found
 
 
 @dataclass(frozen=True)
@@ -62,15 +103,15 @@ class Corpus:
         return tuple(lang for lang in self.languages if lang in self.splits[split].files)
 
     def files_for(self, langs: tuple[str, ...] | None = None) -> tuple[RemoteFile, ...]:
-        """The files needed for ``langs`` (all files when None), in catalogue order."""
+        """The files needed for ``langs`` (all files when None), in catalogue order: those
+        a split names, and the archives holding a member a split names."""
         if langs is None:
             return self.files
-        needed = set()
+        needed: set[str] = set()
         for spec in self.splits.values():
             for lang in langs:
-                needed.update(spec.files.get(lang, ()))
-                needed.update(spec.extra_refs.get(lang, ()))
-        return tuple(f for f in self.files if f.name in needed)
+                needed.update(spec.names(lang))
+        return tuple(f for f in self.files if f.name in needed or needed & set(f.members))
 
 
 MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw"
@@ -220,7 +261,107 @@ def _tatoeba() -> Corpus:
     )
 
 
-CATALOGUE: dict[str, Corpus] = {c.name: c for c in (_multi30k(), _wmt_news(), _tatoeba())}
+#: WMT14 en-de (Vaswani et al. 2017; fairseq examples/translation/prepare-wmt14en2de.sh
+#: --icml17): archives as published by statmt.org, which gives no checksums (None: the
+#: first fetch records them in the corpus folder's SHA256.lock).
+WMT13_URL = "http://www.statmt.org/wmt13"
+WMT14_URL = "http://www.statmt.org/wmt14"
+_WMT14_TRAIN = (  # fairseq's CORPORA, in its order: (archive, base url, member stem)
+    ("training-parallel-europarl-v7.tgz", WMT13_URL, "training/europarl-v7.de-en"),
+    ("training-parallel-commoncrawl.tgz", WMT13_URL, "commoncrawl.de-en"),
+    ("training-parallel-nc-v9.tgz", WMT14_URL, "training/news-commentary-v9.de-en"),
+)
+_NEWSTEST2014 = "test-full/newstest2014-deen"  # sacreBLEU's wmt14/full (3,003 segments)
+
+
+def _wmt14() -> Corpus:
+    both = ("de", "en")
+    train = {lang: tuple(f"{stem}.{lang}" for _, _, stem in _WMT14_TRAIN) for lang in both}
+    sgm = {  # direction -> language -> file, as sacreBLEU's wmt14/full pairs them
+        "de-en": {"de": (f"{_NEWSTEST2014}-src.de.sgm",), "en": (f"{_NEWSTEST2014}-ref.en.sgm",)},
+        "en-de": {"en": (f"{_NEWSTEST2014}-src.en.sgm",), "de": (f"{_NEWSTEST2014}-ref.de.sgm",)},
+    }
+    files = (
+        *(RemoteFile(a, None, url, (f"{stem}.de", f"{stem}.en")) for a, url, stem in _WMT14_TRAIN),
+        RemoteFile("dev.tgz", None, WMT14_URL, ("dev/newstest2013.de", "dev/newstest2013.en")),
+        RemoteFile(
+            "test-full.tgz",
+            None,
+            WMT14_URL,
+            tuple(f for pair in sgm.values() for names in pair.values() for f in names),
+        ),
+    )
+    return Corpus(
+        name="wmt14",
+        folder="wmt14_en-de",
+        description=(
+            "WMT14 en-de: Europarl v7 + Common Crawl + News Commentary v9 (~4.5M pairs), "
+            "newstest2013 / newstest2014 (3,003)"
+        ),
+        languages=("en", "de"),
+        default_pair=("en", "de"),
+        default_splits=("train", "newstest2013", "newstest2014"),
+        default_extra_tests=(),
+        files=files,
+        splits={
+            "train": SplitSpec(train),
+            "newstest2013": SplitSpec({lang: (f"dev/newstest2013.{lang}",) for lang in both}),
+            "newstest2014": SplitSpec(sgm["de-en"], format="sgm", directions=sgm),
+        },
+        default_max_len=256,
+    )
+
+
+#: IWSLT14 de-en as fairseq's examples/translation/prepare-iwslt14.sh makes it, from fairseq's
+#: copy of WIT3's 2014-01 archive (https://wit3.fbk.eu/archive/2014-01/texts/de/en/de-en.tgz
+#: is gone); no published checksum.
+IWSLT14_URL = "http://dl.fbaipublicfiles.com/fairseq/data/iwslt14"
+IWSLT14_HOLD_OUT = 23  # fairseq: every 23rd training line is the validation set
+_IWSLT14_TESTS = (  # fairseq's test set: these five, concatenated in this order
+    ("dev2010", "IWSLT14.TED.dev2010"),
+    ("dev2012", "IWSLT14.TEDX.dev2012"),
+    ("tst2010", "IWSLT14.TED.tst2010"),
+    ("tst2011", "IWSLT14.TED.tst2011"),
+    ("tst2012", "IWSLT14.TED.tst2012"),
+)
+
+
+def _iwslt14() -> Corpus:
+    both = ("de", "en")
+
+    def xml(*sets: str) -> dict[str, tuple[str, ...]]:
+        return {lang: tuple(f"de-en/{s}.de-en.{lang}.xml" for s in sets) for lang in both}
+
+    tags = {lang: (f"de-en/train.tags.de-en.{lang}",) for lang in both}
+    tests = [prefix for _, prefix in _IWSLT14_TESTS]
+    members = tuple(f for files in (tags, xml(*tests)) for lang in both for f in files[lang])
+    every = IWSLT14_HOLD_OUT
+    splits = {
+        "train": SplitSpec(tags, format="iwslt_tags", every=every, keep="rest"),
+        "valid": SplitSpec(tags, format="iwslt_tags", every=every, keep="held"),
+        "test": SplitSpec(xml(*tests), format="iwslt_xml"),
+        **{name: SplitSpec(xml(prefix), format="iwslt_xml") for name, prefix in _IWSLT14_TESTS},
+    }
+    return Corpus(
+        name="iwslt14",
+        folder="iwslt14_de-en",
+        description=(
+            "IWSLT14 de-en TED talks (fairseq's split): train / every 23rd line held out as "
+            "valid / test = dev2010+dev2012+tst2010-2012 (6,750)"
+        ),
+        languages=both,
+        default_pair=("de", "en"),
+        default_splits=("train", "valid", "test"),
+        default_extra_tests=(),
+        files=(RemoteFile("de-en.tgz", None, IWSLT14_URL, members),),
+        splits=splits,
+        default_max_len=256,
+    )
+
+
+CATALOGUE: dict[str, Corpus] = {
+    c.name: c for c in (_multi30k(), _wmt_news(), _tatoeba(), _wmt14(), _iwslt14())
+}
 
 #: Corpora that are not downloaded: the user's own files and the generated task.
 LOCAL_CORPORA = {

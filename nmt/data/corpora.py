@@ -13,6 +13,7 @@ from pathlib import Path
 from nmt.data.catalogue import Corpus, check_pair, get_corpus
 from nmt.data.config import DataConfig
 from nmt.data.fetch import fetch_corpus
+from nmt.data.formats import every_nth, read_format, select
 from nmt.data.validate import check_aligned, decode_lines, read_lines
 from nmt.errors import ConfigError, DataError
 
@@ -174,21 +175,28 @@ def load_corpus_text(
 def read_catalogue_split(
     corpus: Corpus, folder: Path, split: str, src: str, tgt: str
 ) -> ParallelText:
-    """A split of a ``parallel`` corpus: files concatenated in catalogue order."""
+    """A split of a ``parallel`` corpus: its files for ``src`` -> ``tgt`` read as the split's
+    format (plain, SGM, IWSLT XML or tags; nmt/data/formats.py) and concatenated in
+    catalogue order, then, for a held-out rule (``every``/``keep``), every n-th pair or
+    the others."""
     spec = corpus.splits[split]
+    files = spec.files_for_pair(src, tgt)
     src_lines: list[str] = []
     tgt_lines: list[str] = []
-    for s_name, t_name in zip(spec.files[src], spec.files[tgt], strict=True):
-        s, t = read_lines(folder / s_name), read_lines(folder / t_name)
+    for s_name, t_name in zip(files[src], files[tgt], strict=True):
+        s, t = read_format(folder / s_name, spec.format), read_format(folder / t_name, spec.format)
         check_aligned(s, t, str(folder / s_name), str(folder / t_name))
         src_lines += s
         tgt_lines += t
     refs = [tgt_lines]
     for r_name in spec.extra_refs.get(tgt, ()):
-        ref = read_lines(folder / r_name)
-        check_aligned(src_lines, ref, "+".join(spec.files[src]), str(folder / r_name))
+        ref = read_format(folder / r_name, spec.format)
+        check_aligned(src_lines, ref, "+".join(files[src]), str(folder / r_name))
         refs.append(ref)
-    return ParallelText(split, src_lines, tgt_lines, refs)
+    if spec.keep != "all":
+        kept = every_nth(len(src_lines), spec.every, spec.keep)
+        src_lines, refs = select(src_lines, kept), [select(r, kept) for r in refs]
+    return ParallelText(split, src_lines, refs[0], refs)
 
 
 def read_files_split(prefix: str, src: str, tgt: str) -> ParallelText:

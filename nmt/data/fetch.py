@@ -3,14 +3,23 @@
 Every file is written to a temporary name beside its destination, verified
 against the catalogue's sha256 and only then renamed into place, so a partial
 or corrupt file never stands under the data folder.
+
+A file whose publisher gives no checksum (``sha256=None`` in the catalogue) is pinned on
+first use instead: its sha256 is recorded in the corpus folder's lock file
+(``<root>/<folder>/SHA256.lock``) and every later use, and every later download of it, must
+match. Archives are extracted after verification: only the members the catalogue names,
+each atomically, never outside the corpus folder, and only again when the archive changed
+or a member is missing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -23,9 +32,11 @@ from tqdm import tqdm
 from nmt.data.catalogue import Corpus, RemoteFile, get_corpus
 from nmt.data.config import data_root, mirror_dir
 from nmt.errors import DataError
+from nmt.io import atomic_write
 
 CHUNK = 1 << 20
 URL_BASE_ENV = "NMT_DATA_URL_BASE"  # replaces the official addresses: <base>/<folder>/<file>
+LOCK_NAME = "SHA256.lock"  # beside the data: checksums recorded on first fetch, extractions
 
 
 def sha256_file(path: Path) -> str:
@@ -45,14 +56,19 @@ def fetch_corpus(
     url_base: str | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Make every file of ``corpus`` (or those ``langs`` need) present and verified.
+    """Make every file of ``corpus`` (or those ``langs`` need) present and verified, and
+    every archive's members extracted.
 
     Returns the corpus folder ``<root>/<folder>``.
     """
     corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
     folder = data_root(root) / corpus.folder
     for entry in corpus.files_for(langs):
-        fetch_file(entry, folder, corpus.folder, mirror=mirror, url_base=url_base, log=log)
+        path, digest = _fetch_verified(
+            entry, folder, corpus.folder, mirror=mirror, url_base=url_base, log=log
+        )
+        if entry.members:
+            extract_members(path, digest, entry.members, folder, log=log)
     return folder
 
 
@@ -66,13 +82,42 @@ def fetch_file(
     log: Callable[[str], None] = print,
 ) -> Path:
     """Fetch one file into ``dest_dir`` (mirror path: ``<mirror>/<mirror_folder>/<name>``)."""
+    return _fetch_verified(
+        entry, dest_dir, mirror_folder, mirror=mirror, url_base=url_base, log=log
+    )[0]
+
+
+def _fetch_verified(
+    entry: RemoteFile,
+    dest_dir: Path,
+    mirror_folder: str,
+    *,
+    mirror: str | os.PathLike[str] | None,
+    url_base: str | None,
+    log: Callable[[str], None],
+) -> tuple[Path, str]:
+    """:func:`fetch_file`, also returning the file's verified sha256."""
     dest = dest_dir / entry.name
+    lock = ShaLock(dest_dir / LOCK_NAME)
+    recorded = None if entry.sha256 else lock.recorded(entry.name)
+    expected = entry.sha256 or recorded
     if dest.is_file():
         actual = sha256_file(dest)
-        if actual == entry.sha256:
-            return dest
+        if expected is None:  # no checksum anywhere yet: this first use pins it
+            lock.record(entry.name, actual, log)
+            return dest, actual
+        if actual == expected:
+            return dest, actual
+        if recorded is not None:
+            raise DataError(
+                f"{dest}: sha256 {actual} differs from {recorded} recorded in {lock.path} "
+                "when it was first fetched, so nothing was used: the file changed (corrupt, or "
+                f"another release); delete {dest} to fetch it again, or delete its entry from "
+                f"{lock.path} to accept it as it is"
+            )
         dest.unlink()
         log(f"{dest}: checksum mismatch (sha256 {actual}); removed it, fetching it again")
+    pinned_by = None if entry.sha256 else lock.path  # the checksum's origin, for messages
     mirror_path = mirror_dir(mirror)
     if mirror_path is not None:
         src = mirror_path / mirror_folder / entry.name
@@ -82,15 +127,175 @@ def fetch_file(
                 "fix the mirror or unset NMT_DATA_MIRROR / data.mirror to download it"
             )
         log(f"copying {src} -> {dest}")
-        with _staged(dest, entry, origin=str(src)) as out, src.open("rb") as f:
+        staged = _staged(dest, entry.name, expected, str(src), pinned_by)
+        with staged as out, src.open("rb") as f:
             shutil.copyfileobj(f, out, CHUNK)
-        return dest
-    base = url_base or os.environ.get(URL_BASE_ENV)
-    url = f"{base.rstrip('/')}/{mirror_folder}/{entry.name}" if base else entry.url
-    log(f"downloading {url}")
-    with _staged(dest, entry, origin=url) as out:
-        _download(url, out, entry.name)
-    return dest
+    else:
+        base = url_base or os.environ.get(URL_BASE_ENV)
+        url = f"{base.rstrip('/')}/{mirror_folder}/{entry.name}" if base else entry.url
+        log(f"downloading {url}")
+        with _staged(dest, entry.name, expected, url, pinned_by) as out:
+            _download(url, out, entry.name)
+    actual = out.digest.hexdigest()
+    if expected is None:
+        lock.record(entry.name, actual, log)
+    return dest, actual
+
+
+class ShaLock:
+    """The lock file beside a corpus's data (JSON): ``sha256`` holds, per file the catalogue
+    gives no checksum for, the sha256 its first fetch had; ``extracted`` holds, per archive,
+    the sha256 it had when its members were extracted and each member's size."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, dict[str, object]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"sha256": {}, "extracted": {}}
+        except (OSError, ValueError) as e:
+            raise DataError(
+                f"{self.path}: cannot read it ({e}); delete it to record the checksums "
+                "again (the next fetch pins what it finds)"
+            ) from None
+        if not isinstance(data, dict):
+            raise DataError(f"{self.path}: not a lock file (a JSON object); delete it")
+        return {key: dict(data.get(key) or {}) for key in ("sha256", "extracted")}
+
+    def save(self, data: dict[str, dict[str, object]]) -> None:
+        text = json.dumps(
+            {"comment": LOCK_COMMENT, **data}, indent=2, sort_keys=True, ensure_ascii=False
+        )
+        atomic_write(self.path, lambda f: f.write(f"{text}\n".encode()))
+
+    def recorded(self, name: str) -> str | None:
+        value = self.load()["sha256"].get(name)
+        return value if isinstance(value, str) else None
+
+    def record(self, name: str, digest: str, log: Callable[[str], None]) -> None:
+        data = self.load()
+        data["sha256"][name] = digest
+        self.save(data)
+        log(
+            f"{name}: its publisher gives no checksum; recorded its sha256 {digest} in "
+            f"{self.path}, and every later use is checked against it"
+        )
+
+    def extraction(self, name: str) -> dict[str, object]:
+        value = self.load()["extracted"].get(name)
+        return value if isinstance(value, dict) else {}
+
+    def record_extraction(self, name: str, digest: str, sizes: dict[str, int]) -> None:
+        data = self.load()
+        data["extracted"][name] = {"sha256": digest, "members": sizes}
+        self.save(data)
+
+
+LOCK_COMMENT = (
+    "Written by nmt's fetch: sha256 = checksums recorded on the first fetch of files whose "
+    "publisher gives none (later fetches must match); extracted = per archive, its sha256 "
+    "when its members were extracted, and their sizes."
+)
+
+
+def extract_members(
+    archive: Path,
+    digest: str,
+    members: tuple[str, ...],
+    folder: Path,
+    *,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Extract ``members`` of the verified tar ``archive`` (sha256 ``digest``) into ``folder``.
+
+    Skipped when the lock file says this very archive was extracted and every member is
+    there at its extracted size. Each member is written to a temp name and renamed into
+    place; a member path that is absolute or climbs out (``..``), or that is not a plain
+    file in the archive, is refused (DataError), as is an archive lacking a member.
+    """
+    lock = ShaLock(folder / LOCK_NAME)
+    done = lock.extraction(archive.name)
+    sizes = done.get("members")
+    if (
+        done.get("sha256") == digest
+        and isinstance(sizes, dict)
+        and set(sizes) == set(members)
+        and all(_size(folder / m) == sizes[m] for m in members)
+    ):
+        return
+    for member in members:
+        _check_inside(member, archive)
+    log(f"extracting {len(members)} files from {archive}")
+    wanted = set(members)
+    found: dict[str, int] = {}
+    try:
+        with tarfile.open(archive, "r|*") as tar:
+            for info in tar:
+                name = _strip_dot(info.name)
+                if name not in wanted or name in found:
+                    continue
+                if not info.isfile():
+                    raise DataError(
+                        f"{archive}: member {info.name!r} is not a plain file (a link or a "
+                        "folder); refusing to extract it: the archive is not the expected one"
+                    )
+                source = tar.extractfile(info)
+                assert source is not None  # a regular file
+                _write_atomically(folder / name, source, folder)
+                found[name] = info.size
+                if len(found) == len(wanted):
+                    break
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise DataError(
+            f"{archive}: cannot extract it ({e}); delete it to fetch it again"
+        ) from None
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise DataError(
+            f"{archive} has no {', '.join(missing)}: not the release the catalogue describes; "
+            "delete it and fetch again, or check the mirror"
+        )
+    lock.record_extraction(archive.name, digest, found)
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _strip_dot(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def _check_inside(member: str, archive: Path) -> None:
+    """DataError unless ``member`` is a relative path that stays inside the corpus folder."""
+    parts = member.replace("\\", "/").split("/")
+    if not member or member.startswith("/") or ":" in parts[0] or ".." in parts or "" in parts:
+        raise DataError(
+            f"refusing to extract {member!r} from {archive}: the path is absolute or climbs "
+            "out of the corpus folder; fix the catalogue entry"
+        )
+
+
+def _write_atomically(dest: Path, source: BinaryIO, folder: Path) -> None:
+    """Copy ``source`` to ``dest`` through a temp file beside it and a rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.parent.resolve().is_relative_to(folder.resolve()):
+        raise DataError(f"refusing to write {dest}: it resolves outside {folder}")
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out, CHUNK)
+        os.replace(tmp_name, dest)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
 
 
 class _HashingWriter:
@@ -106,22 +311,32 @@ class _HashingWriter:
 
 
 @contextlib.contextmanager
-def _staged(dest: Path, entry: RemoteFile, origin: str) -> Iterator[_HashingWriter]:
-    """Yield a writer to a temp file beside ``dest``; verify and rename it on success."""
+def _staged(
+    dest: Path, name: str, expected: str | None, origin: str, lock_path: Path | None = None
+) -> Iterator[_HashingWriter]:
+    """Yield a writer to a temp file beside ``dest``; on success verify it against
+    ``expected`` (the catalogue's sha256, or the one ``lock_path`` recorded; None accepts
+    any) and rename it into place."""
     created = not dest.parent.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{entry.name}.", suffix=".part")
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
             writer = _HashingWriter(f)
             yield writer
         actual = writer.digest.hexdigest()
-        if actual != entry.sha256:
+        if expected is not None and actual != expected:
+            if lock_path is None:
+                pinned = ""
+                fix = "replace it (or unset the mirror to download the official file)"
+            else:
+                pinned = f" (recorded in {lock_path} when it was first fetched)"
+                fix = f"fix the source, or delete the entry of {name} in {lock_path} to accept it"
             raise DataError(
-                f"checksum mismatch for {entry.name} from {origin}: expected sha256 "
-                f"{entry.sha256}, got {actual}; the source is corrupt or a different "
-                "release: replace it (or unset the mirror to download the official file)"
+                f"checksum mismatch for {name} from {origin}: expected sha256 {expected}"
+                f"{pinned}, got {actual}; nothing was used: the source is corrupt or a "
+                f"different release: {fix}"
             )
         os.replace(tmp, dest)
     except BaseException:
