@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import io
 import json
+import os
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -397,3 +398,29 @@ def test_nmt_data_lists_and_fetches_the_new_corpora(served, tmp_path, capsys, mo
     assert "wmt14: all files present and verified" in captured.out
     assert captured.err.count("recorded its sha256") == 5
     assert (tmp_path / "data" / WMT / "test-full" / "newstest2014-deen-ref.de.sgm").is_file()
+
+
+def test_nmt_train_on_wmt14_streams_its_files_into_the_prepared_store(served, tmp_path):
+    """`nmt-train data=wmt14` against a source of the right layout: the training text is
+    streamed from the extracted files into the prepared store and trained from it."""
+    import subprocess
+    import sys
+
+    from nmt.data.store import TokenStore
+    from tests.runs import QUIET, TINY_BAHDANAU
+
+    base, _ = served
+    env = {**os.environ, "NMT_DATA_URL_BASE": base, "PYTHONUNBUFFERED": "1"}
+    env.pop("NMT_DATA_MIRROR", None)
+    cmd = [str(Path(sys.executable).parent / "nmt-train"), f"hydra.run.dir={tmp_path / 'run'}",
+           "data=wmt14", f"data.root={tmp_path / 'data'}", "data.tokenizer.vocab_size=60",
+           "data.tokenizer.type=unigram", "data.max_tokens=400", "train.max_steps=2",
+           *TINY_BAHDANAU, *QUIET]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (folder,) = (tmp_path / "data" / "prepared").glob("wmt14.en-de.train.*")
+    store = TokenStore(folder)
+    assert len(store) == 7 and "3 file pair(s)" in store.meta["source"]
+    assert "prepared 7 training pairs" in proc.stdout
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["corpus"] == "wmt14" and results["steps"] == 2

@@ -138,13 +138,11 @@ def _file_pairs(cfg: DataConfig, log: Log) -> tuple[str, list[tuple[Path, Path]]
         return None  # a split made from the corpus (Tatoeba's held-out valid)
     check_pair(corpus, cfg.src, cfg.tgt, [cfg.train])
     spec = corpus.splits[cfg.train]
-    if getattr(spec, "format", "plain") != "plain":
-        return None  # read its own way (an archive's XML or SGM)
+    if spec.format != "plain" or spec.every:
+        return None  # read its own way (XML, SGM) or a held-out share of a file
     folder = fetch_corpus(corpus, cfg.root, cfg.mirror, langs=(cfg.src, cfg.tgt), log=log)
-    pairs = [
-        (folder / s, folder / t)
-        for s, t in zip(spec.files[cfg.src], spec.files[cfg.tgt], strict=True)
-    ]
+    files = spec.files_for_pair(cfg.src, cfg.tgt)
+    pairs = [(folder / s, folder / t) for s, t in zip(files[cfg.src], files[cfg.tgt], strict=True)]
     return f"{cfg.name} {cfg.train} ({len(pairs)} file pair(s))", pairs
 
 
