@@ -120,6 +120,59 @@ def train(run_dir: Path, overrides: list[str], ranks: int = 1) -> dict[str, Any]
             "device": results["device"]}  # fmt: skip
 
 
+def report(r: dict[str, Any]) -> str:
+    """README.md: the figures of ``r`` (the JSON) in words and tables."""
+    c, prep, mem = r["corpus"], r["prepare"], r["memory"]
+    large, small, ddp = mem["large"], mem["multi30k"], mem["large_ddp2"]
+    speed = r["speed"]
+    ddp_row = (
+        f"| {c['pairs']:,} pairs, 2 DDP ranks (gloo) | {ddp['peak_rss_mb']:,.0f} a rank "
+        f"({ddp['peak_rss_all_mb']:,.0f}) | {ddp['first_update_s']} |"
+    )
+    rows = "\n".join(
+        f"| {'prepared' if x['prepared'] else 'in memory'} | {x['tokens_per_s']:,.0f} | "
+        f"{x['first_update_s']} |"
+        for x in speed
+    )
+    return f"""# A corpus of WMT14's size on this machine
+
+`{r["command"]}` ({r["cpu"]}, {r["cores"]} cores; :mod:`nmt.bench.scale` says how each
+figure is measured; every number below is in `scale.json`).
+
+**The corpus**: {c["pairs"]:,} German-English pairs, each 1-3 pairs drawn (seed
+{c["seed"]}) from the {c["pool_pairs"]:,} mirrored Multi30k and WMT news training pairs and
+joined: {c["src_words_mean"]:.1f} German words a pair on average, {c["bytes"] / 1e9:.2f} GB
+of text.
+
+**Preparation** (`nmt-data prepare`, SentencePiece unigram of {prep["vocab"]:,} pieces trained on
+a sample of at most 1M sentences, then every pair tokenized on both cores):
+{prep["seconds"] / 60:.1f} min for {prep["pairs"]:,} pairs ({prep["pairs_per_s"]:,} pairs/s over
+the whole command, tokenizer training included); {prep["tokens"]:,} tokens in
+{prep["disk_bytes"] / 1e6:,.0f} MB on disk: **{prep["bytes_per_token"]:.2f} bytes a token**,
+index included (goal: at most 2.5).
+
+**Peak resident memory** of the default Transformer, {large["steps"]} updates (largest
+process; every process together in brackets):
+
+| corpus | peak RSS (MB) | first update after start (s) |
+| --- | ---: | ---: |
+| {c["pairs"]:,} pairs, prepared | {large["peak_rss_mb"]:,.0f} | {large["first_update_s"]} |
+| Multi30k (29,000 pairs), prepared | {small["peak_rss_mb"]:,.0f} | {small["first_update_s"]} |
+{ddp_row}
+
+Large over Multi30k: **{mem["large_over_multi30k"]:.3f}** (goal: within 10%).
+
+**Training speed** on Multi30k from the prepared files and from memory
+(`data.prepared=false`), alternating, {speed[0]["steps"]} updates each:
+
+| path | target tokens/s | first update after start (s) |
+| --- | ---: | ---: |
+{rows}
+
+Prepared over in memory: **{r["speed_prepared_over_memory"]:.3f}** (goal: no slower).
+"""
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="docs/results/scale/scale.json")
@@ -145,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     result["prepare"] = {**prep, "pairs": meta["pairs"], "tokens": tokens,
                          "pairs_per_s": round(meta["pairs"] / prep["seconds"]),
                          "disk_bytes": disk, "bytes_per_token": round(disk / tokens, 3),
-                         "report": meta["report"]}  # fmt: skip
+                         "report": meta["report"], "vocab": args.vocab}  # fmt: skip
     quick = [f"train.max_steps={args.updates}", "decode.beam=1", "data.extra_tests=[]",
              "train.eval_max_sentences=100", "train.log_every=10"]  # fmt: skip
     m30k = [f"data.root={work / 'data'}", "data.extra_tests=[]"]
@@ -169,8 +222,10 @@ def main(argv: list[str] | None = None) -> None:
     mean = {flag: sum(r["tokens_per_s"] for r in pairs if r["prepared"] is flag) / 2
             for flag in (True, False)}  # fmt: skip
     result["speed_prepared_over_memory"] = round(mean[True] / mean[False], 3)
+    result["command"] = shlex.join(["python", "scripts/bench_scale.py", *sys.argv[1:]])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    (Path(args.out).parent / "README.md").write_text(report(result))
     print(json.dumps({k: result[k] for k in ("prepare", "speed_prepared_over_memory")}, indent=1))
 
 
