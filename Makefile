@@ -26,7 +26,7 @@ COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format verify train data compare tune capacity time-to-bleu bench bench-memory bench-memory-wmt clean
+.PHONY: help install test lint format verify train data compare tune capacity time-to-bleu bench bench-memory bench-memory-wmt bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -162,6 +162,10 @@ bench-memory: $(STAMP) ## Resident memory of the default training, epoch by epoc
 bench-memory-wmt: $(STAMP) ## Bahdanau on WMT news, 2 epochs: RSS <= 8,000 MB, epoch 2 <= +10% (~5 min) -> JSON
 	$(BIN)/python scripts/bench_memory.py --max-peak-mb 8000 --out $(MEMORY_WMT_OUT) -- \
 		experiment=wmt_news model=bahdanau train.max_epochs=2 train.eval_max_sentences=200 $(ARGS)
+
+SCALE_OUT ?= docs/results/scale/scale.json
+bench-scale: $(STAMP) ## A WMT14-size corpus (4.5M pairs, ~10 GB of work files under runs/bench_scale): prepare, memory, speed (~30 min) -> JSON
+	$(BIN)/python scripts/bench_scale.py --out $(SCALE_OUT) $(SCALE_ARGS)
 
 clean: ## Remove caches (keeps .venv, data/ and runs/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

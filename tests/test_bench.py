@@ -74,3 +74,39 @@ def test_configurations_change_only_keys_of_their_variant():
 def test_every_variant_names_its_textbook_model():
     for v in VARIANTS.values():
         assert callable(v.textbook) and v.textbook_name
+
+
+def test_the_scale_corpus_joins_one_to_three_mirrored_pairs(corpora_mirror, tmp_path):
+    import os
+
+    from nmt.bench.scale import _tree_rss_mb, make_corpus
+
+    info = make_corpus(tmp_path / "c", 300, 1, str(corpora_mirror))
+    de = (tmp_path / "c" / "big.de").read_text().splitlines()
+    en = (tmp_path / "c" / "big.en").read_text().splitlines()
+    assert len(de) == len(en) == info["pairs"] == 300 and info["pool_pairs"] > 50_000
+    assert 12 < info["src_words_mean"] < 40  # one to three sentences of 10-20 words
+    assert (tmp_path / "c" / "test.de").read_text().count("\n") == 1000  # Multi30k's test
+    assert _tree_rss_mb(os.getpid())[0] > 10  # this process, resident
+
+
+def test_the_scale_report_states_each_goal_beside_its_figure():
+    from nmt.bench.scale import report
+
+    run = {"peak_rss_mb": 1800.0, "peak_rss_all_mb": 3500.0, "first_update_s": 5.2, "steps": 30}
+    r = {"command": "python scripts/bench_scale.py", "cpu": "Intel Xeon (AMX)", "cores": 2,
+         "corpus": {"pairs": 4_500_000, "seed": 1, "pool_pairs": 55_743, "src_words_mean": 25.1,
+                    "bytes": 1.3e9},
+         "prepare": {"seconds": 600, "pairs": 4_499_000, "pairs_per_s": 7498, "tokens": 2.8e8,
+                     "disk_bytes": 6.0e8, "bytes_per_token": 2.143, "vocab": 8000},
+         "memory": {"large": run, "multi30k": {**run, "peak_rss_mb": 1750.0},
+                    "large_ddp2": run, "large_over_multi30k": 1.029},
+         "speed": [{"prepared": True, "tokens_per_s": 9000, "first_update_s": 3.0, "steps": 100},
+                   {"prepared": False, "tokens_per_s": 8900, "first_update_s": 5.0,
+                    "steps": 100}],
+         "speed_prepared_over_memory": 1.011}  # fmt: skip
+    text = report(r)
+    assert "Intel Xeon (AMX), 2 cores" in text and "**2.14 bytes a token**" in text
+    assert "Large over Multi30k: **1.029** (goal: within 10%)" in text
+    assert "| 4,500,000 pairs, 2 DDP ranks (gloo) | 1,800 a rank (3,500) | 5.2 |" in text
+    assert "Prepared over in memory: **1.011** (goal: no slower)" in text

@@ -38,7 +38,15 @@ from tests.tiny import TINY_MODELS
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "nmt" / "configs"
-EXPERIMENTS = ["bottleneck", "multi30k_cpu", "multi30k_gpu", "multi30k_joined", "wmt_news"]
+EXPERIMENTS = [
+    "bottleneck",
+    "iwslt14",
+    "multi30k_cpu",
+    "multi30k_gpu",
+    "multi30k_joined",
+    "wmt14_gpu",
+    "wmt_news",
+]
 MODELS = list(VARIANTS)
 
 TINY_DATA = [
@@ -467,7 +475,12 @@ def test_every_preset_composes_with_every_model(experiment: str, model: str):
         assert "validation BLEU" in cfg.train.recipe
     else:
         assert cfg.train.recipe == ""
-    expected_corpus = {"bottleneck": "synthetic", "wmt_news": "wmt_news"}
+    expected_corpus = {
+        "bottleneck": "synthetic",
+        "wmt_news": "wmt_news",
+        "wmt14_gpu": "wmt14",
+        "iwslt14": "iwslt14",
+    }
     assert cfg.data.name == expected_corpus.get(experiment, "multi30k")
     if experiment == "bottleneck":  # the per-variant sizes file applies
         key, value = ("d_model", 128) if "d_model" in cfg.model else ("hidden_size", 256)

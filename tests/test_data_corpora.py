@@ -105,7 +105,8 @@ def test_synthetic_is_deterministic_with_distinct_splits():
     assert {w for s in train.src for w in s.split()} <= {f"w{i}" for i in range(30)}
 
 
-def test_prepare_data_filters_train_and_keeps_eval_whole(tmp_path):
+@pytest.mark.parametrize("prepared", [True, False])
+def test_prepare_data_filters_train_and_keeps_eval_whole(tmp_path, prepared):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     words = ["ab", "cd", "ef", "gh", "ij", "kl", "mn", "op"]
@@ -125,11 +126,16 @@ def test_prepare_data_filters_train_and_keeps_eval_whole(tmp_path):
         max_tokens=200,
         root=str(tmp_path / "data"),
         tokenizer=TokenizerConfig(vocab_size=40),
+        prepared=prepared,
     )
     data = prepare_data(cfg, log=quiet)
     r = data.reports["train"]
     assert (r.total, r.empty, r.too_long_chars, r.too_long_tokens, r.kept) == (303, 1, 1, 1, 300)
-    assert len(data.text["train"]) == len(data.encoded["train"]) == 300
+    kept = [line.split("\t")[1] for line in train[:300]]  # the targets of the kept pairs
+    assert len(data.encoded["train"]) == 300
+    assert ("train" in data.text) is not prepared  # a prepared train split is not held as text
+    if not prepared:
+        assert data.text["train"].tgt == kept
     assert len(data.encoded["valid"]) == len(data.text["valid"]) == 3
     assert data.reports["valid"].truncated == 1
     assert max(len(s) for s, _ in data.encoded["valid"]) == 9  # max_len + EOS
@@ -139,7 +145,7 @@ def test_prepare_data_filters_train_and_keeps_eval_whole(tmp_path):
         for row, i in enumerate(batch.ids.tolist()):
             n = int(batch.tgt_lengths[row]) - 1
             text = data.tokenizer.decode_tgt(batch.tgt_out[row, :n])
-            assert text == data.text["train"].tgt[i]
+            assert text == kept[i]
 
 
 def test_joined_splits_join_consecutive_pairs_and_every_reference():
@@ -256,7 +262,7 @@ def test_prepare_data_rejects_a_budget_below_max_len():
         prepare_data(DataConfig(max_len=100, max_tokens=50), log=quiet)
 
 
-@pytest.mark.parametrize("name", ["multi30k", "wmt_news", "tatoeba", "files", "synthetic"])
+@pytest.mark.parametrize("name", [*CATALOGUE, "files", "synthetic"])
 def test_yaml_matches_schema_and_catalogue(name):
     raw = OmegaConf.load(CONFIGS / f"{name}.yaml")
     merged = OmegaConf.merge(OmegaConf.structured(DataConfig), raw)

@@ -163,6 +163,8 @@ def test_verified_file_in_data_dir_needs_no_source(tmp_path):
 
 def test_catalogue_checksums_match_the_mirror(corpora_mirror):
     for corpus in CATALOGUE.values():
+        if not any(f.sha256 for f in corpus.files):
+            continue  # nothing pinned (wmt14, iwslt14): the lock file pins it on first fetch
         sums = {}
         for line in (corpora_mirror / corpus.folder / "SHA256SUMS").read_text().splitlines():
             digest, name = line.split()

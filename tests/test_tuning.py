@@ -18,7 +18,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "nmt" / "configs"
 
 def fake_run(variant: str, lr: float, bleu: float, warmup: int = 500, epochs: int = 10) -> Run:
     train = {"lr": lr, "warmup_steps": warmup, "max_epochs": epochs, "seed": 1}
-    results = {"variant": variant, "best_valid_bleu": bleu, "best_step": 900,
+    results = {"variant": variant, "best_valid_bleu": bleu, "best_step": 900, "device": "cpu",
                "stop_reason": "max_epochs", "test": {"test": {"bleu": 99.0}}}  # fmt: skip
     return Run(Path(f"runs/tune/{variant}_{lr}_{warmup}"), results, {"train": train})
 
@@ -59,6 +59,7 @@ def test_the_recipe_file_is_written_reported_and_applied_by_hydra(tmp_path, monk
     report = (out / "tuning.md").read_text()
     assert "| 0.001 | 500 | 31.50 ✓ |" in report and "| 0.0005 | 500 | 30.10 |" in report
     assert (out / "tuning.csv").read_text().count("\n") == 3
+    assert "`runs/tune/luong_0.001_500`: `nmt-train` on cpu" in (out / "RUN.md").read_text()
     written = OmegaConf.load(recipes / "multi30k_cpu" / "luong.yaml")
     assert written.lr == 1e-3 and "warmup_steps" not in written
     assert written.recipe.startswith("lr=0.001 chosen from lr of {0.0005, 0.001} (2 runs)")

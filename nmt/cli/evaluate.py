@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     try:
         from nmt.data.config import as_data_config, split_name
+        from nmt.data.corpora import split_roles
         from nmt.data.prepare import read_text
         from nmt.evaluation.scoring import evaluate_split
         from nmt.io import write_or_explain
@@ -127,7 +128,10 @@ def main(argv: list[str] | None = None) -> None:
             data_cfg = as_data_config(translator.checkpoint_info["data"])
             if args.root:
                 data_cfg.root = args.root
-            texts, _ = read_text(data_cfg, log=lambda msg: print(msg, file=sys.stderr))
+            roles = [r for r in split_roles(data_cfg) if r != "train" or args.split == "train"]
+            texts, _ = read_text(
+                data_cfg, log=lambda msg: print(msg, file=sys.stderr), roles=roles
+            )  # the (large) train split only when asked for
             if args.split not in texts:
                 raise ConfigError(
                     f"--split {args.split!r} is not a split of this checkpoint's data; "

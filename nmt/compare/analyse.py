@@ -43,7 +43,8 @@ from nmt.compare.significance import (
 from nmt.compare.trend import N_TREND_RESAMPLES, mean_bleu_interval
 from nmt.compare.trends import PairTrend, pair_trends
 from nmt.data.config import as_data_config
-from nmt.data.prepare import read_text
+from nmt.data.corpora import split_roles
+from nmt.data.prepare import read_text, train_source_words
 from nmt.errors import ConfigError
 from nmt.evaluation.metrics import LENGTH_EDGES, N_BOOTSTRAP
 
@@ -195,7 +196,8 @@ def analyse(
     data_cfg = as_data_config(runs[0].data_config)
     if root:
         data_cfg.root = root
-    texts, _ = read_text(data_cfg, log=log)
+    eval_roles = [role for role in split_roles(data_cfg) if role != "train"]
+    texts, _ = read_text(data_cfg, log=log, roles=eval_roles)  # never the (large) train text
     test = texts["test"]
     lengths = L.source_lengths(test.src)
     buckets = L.common_buckets(lengths, min_count, edges or data_cfg.length_edges)
@@ -215,8 +217,9 @@ def analyse(
     significance = replace(significance, q=q_values(significance))
     ratio_edges = data_cfg.length_edges or LENGTH_EDGES
     by_bucket = ratio_tables(
-        runs, texts, (split.name, lengths, buckets, hyps), extra_hyps, ratio_edges
-    )
+        runs, texts, train_source_words(data_cfg, log), (split.name, lengths, buckets, hyps),
+        extra_hyps, ratio_edges,
+    )  # fmt: skip
     output_lengths = OutputLengths(
         (split.name, *extra), whole_split_lengths(runs, split.name, extra), by_bucket
     )

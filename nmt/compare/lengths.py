@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from nmt.evaluation.metrics import MIN_BUCKET, bleu_by_length, corpus_length_ratio, length_buckets
@@ -142,6 +142,11 @@ def length_ratio_per_bucket(
         corpus_length_ratio([hyps[i] for i in g], [[s[i] for i in g] for s in refs])
         for g in buckets.groups(lengths)
     ]
+
+
+def count_words_per_bucket(counts: Mapping[int, int], buckets: Buckets) -> list[int]:
+    """:func:`count_per_bucket` from a count per length (``{length: pairs}``)."""
+    return [sum(c for n, c in counts.items() if lo <= n <= hi) for lo, hi in buckets.ranges]
 
 
 def count_per_bucket(lengths: Sequence[int], buckets: Buckets) -> list[int]:

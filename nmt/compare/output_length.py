@@ -70,6 +70,7 @@ def whole_split_lengths(
 def ratio_tables(
     runs: Sequence[Run],
     texts: dict[str, Any],
+    train_words: Mapping[int, int] | None,
     test: tuple[str, list[int], L.Buckets, Mapping[str, list[str]]],
     extra: dict[str, dict[str, list[str]]],
     edges: Sequence[int],
@@ -77,9 +78,7 @@ def ratio_tables(
     """Every run's length ratio per source-length bucket on the test split (``test``: its
     name, source lengths, common buckets and the runs' hypotheses) and on each extra split
     (cut at ``edges``, as the runs' results.json cut it), beside how many training pairs
-    have a source of that length."""
-    train = texts.get("train")
-    train_lengths = L.source_lengths(train.src) if train is not None else None
+    have a source of that length (``train_words``: training pairs per source length)."""
     test_name, lengths, buckets, hyps = test
     splits = [(test_name, texts["test"], lengths, buckets, hyps)]
     for name, h in extra.items():
@@ -90,7 +89,7 @@ def ratio_tables(
         name: L.RatioTable(
             labels=b.labels,
             counts=b.counts,
-            train=None if train_lengths is None else L.count_per_bucket(train_lengths, b),
+            train=None if train_words is None else L.count_words_per_bucket(train_words, b),
             ratios={
                 r.label: L.length_ratio_per_bucket(split_lengths, h[r.label], split.refs, b)
                 for r in runs

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -155,9 +156,38 @@ def tuning_markdown(choices: Sequence[Choice], preset: str) -> str:
     return "\n".join(lines)
 
 
-def write(choices: Sequence[Choice], preset: str, out: Path, recipes: Path | None) -> None:
-    """tuning.md and tuning.csv under ``out``; the recipe files under ``recipes``."""
+def run_markdown(runs: Sequence[Run], preset: str) -> str:
+    """RUN.md: how the grid was made (each run's command and machine), and when chosen."""
+    lines = [
+        f"# How the recipes of `{preset}` were chosen",
+        "",
+        f"- chosen: `python scripts/choose_recipe.py ... --preset {preset} --write` on "
+        f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        "",
+        "Runs (each trained once; its machine and training time from its results.json):",
+        "",
+    ]
+    for run in runs:
+        r = run.results
+        lines.append(
+            f"- `{run.path}`: `{run.command}` on {r.get('device')} "
+            f"({float(r.get('wall_seconds') or 0) / 60:.0f} min, {r.get('stop_reason')})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write(
+    choices: Sequence[Choice],
+    preset: str,
+    out: Path,
+    recipes: Path | None,
+    runs: Sequence[Run] = (),
+) -> None:
+    """tuning.md, tuning.csv and RUN.md under ``out``; the recipe files under ``recipes``."""
     out.mkdir(parents=True, exist_ok=True)
+    if runs:
+        made = run_markdown(runs, preset).encode("utf-8")
+        atomic_write(out / "RUN.md", lambda f: f.write(made))
     text = tuning_markdown(choices, preset).encode("utf-8")
     atomic_write(out / "tuning.md", lambda f: f.write(text))
     rows = [
@@ -201,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         runs = [load_run(p) for p in expand_run_dirs(args.runs)]
         choices = choose(runs)
         out = Path(args.out or f"docs/results/{args.preset}_tuning")
-        write(choices, args.preset, out, Path(args.recipes) if args.write else None)
+        write(choices, args.preset, out, Path(args.recipes) if args.write else None, runs)
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -5,72 +5,11 @@ The checksums here are the source of truth; a mirror only provides bytes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
+from nmt.data.catalogue_large import iwslt14_corpus, wmt14_corpus
+from nmt.data.spec import FORMATS, KEEP, Corpus, RemoteFile, SplitSpec
 from nmt.errors import DataError
 
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One published file: ``url`` is ``base_url/name``."""
-
-    name: str
-    sha256: str
-    base_url: str
-
-    @property
-    def url(self) -> str:
-        return f"{self.base_url.rstrip('/')}/{self.name}"
-
-
-@dataclass(frozen=True)
-class SplitSpec:
-    """A split: per language, the files concatenated in order.
-
-    ``extra_refs`` gives, per target language, further reference files (one
-    stream each) for multi-reference test sets.
-    """
-
-    files: Mapping[str, tuple[str, ...]]
-    extra_refs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """A catalogued corpus; ``reader`` names the code that turns files into splits."""
-
-    name: str
-    folder: str
-    description: str
-    languages: tuple[str, ...]
-    default_pair: tuple[str, str]
-    default_splits: tuple[str, str, str]  # train, valid, test
-    default_extra_tests: tuple[str, ...]
-    files: tuple[RemoteFile, ...]
-    splits: Mapping[str, SplitSpec]
-    reader: str = "parallel"  # parallel | tatoeba
-    default_max_len: int = 100  # subword tokens per side (nmt/configs/data/<name>.yaml agrees)
-
-    def file(self, name: str) -> RemoteFile:
-        for f in self.files:
-            if f.name == name:
-                return f
-        raise DataError(f"corpus {self.name!r} has no file {name!r}")
-
-    def split_languages(self, split: str) -> tuple[str, ...]:
-        return tuple(lang for lang in self.languages if lang in self.splits[split].files)
-
-    def files_for(self, langs: tuple[str, ...] | None = None) -> tuple[RemoteFile, ...]:
-        """The files needed for ``langs`` (all files when None), in catalogue order."""
-        if langs is None:
-            return self.files
-        needed = set()
-        for spec in self.splits.values():
-            for lang in langs:
-                needed.update(spec.files.get(lang, ()))
-                needed.update(spec.extra_refs.get(lang, ()))
-        return tuple(f for f in self.files if f.name in needed)
+__all__ = ["FORMATS", "KEEP", "Corpus", "RemoteFile", "SplitSpec", "check_pair", "get_corpus"]
 
 
 MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw"
@@ -220,7 +159,9 @@ def _tatoeba() -> Corpus:
     )
 
 
-CATALOGUE: dict[str, Corpus] = {c.name: c for c in (_multi30k(), _wmt_news(), _tatoeba())}
+CATALOGUE: dict[str, Corpus] = {
+    c.name: c for c in (_multi30k(), _wmt_news(), _tatoeba(), wmt14_corpus(), iwslt14_corpus())
+}
 
 #: Corpora that are not downloaded: the user's own files and the generated task.
 LOCAL_CORPORA = {

@@ -1,5 +1,5 @@
-"""``nmt-data``: list the corpora, fetch one, show its split statistics, or export a split as
-plain text files."""
+"""``nmt-data``: list the corpora, fetch one, show its split statistics, export a split as
+plain text files, or prepare a run's training split once, as nmt-train reads it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nmt.data.catalogue import CATALOGUE, LOCAL_CORPORA, get_corpus
-from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig
+from nmt.data.config import DataConfig, SyntheticConfig, TokenizerConfig, split_name
 from nmt.data.fetch import fetch_corpus
 from nmt.errors import DataError, NMTError
 from nmt.io import atomic_write
@@ -64,9 +64,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     data = prepare_data(stats_config(args), log=_log)
     rows = [("split", "pairs", "src mean", "src p95", "src max", "tgt mean", "tgt p95", "tgt max")]
     for name, examples in data.encoded.items():
-        src = sorted(len(s) - 1 for s, _ in examples)  # without the EOS batching adds
-        tgt = sorted(len(t or ()) for _, t in examples)
-        official = data.text[name].name
+        if hasattr(examples, "lengths"):  # the prepared train split: its index
+            src, tgt = (sorted((examples.lengths()[:, k] - 1).tolist()) for k in (0, 1))
+        else:
+            src = sorted(len(s) - 1 for s, _ in examples)  # without the EOS batching adds
+            tgt = sorted(len(t or ()) for _, t in examples)
+        official = data.text[name].name if name in data.text else split_name(data.config, name)
         row = [name if official == name else f"{name} ({official})", str(len(examples))]
         for lens in (src, tgt):
             row += length_stats(lens)
@@ -110,6 +113,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"{args.corpus} {args.split} ({cfg.src}->{cfg.tgt}): {len(text)} pairs -> "
           + ", ".join(map(str, paths)))  # fmt: skip
     return 0
+
+
+def _prepare_elsewhere() -> int:
+    raise DataError("nmt-data prepare runs from the nmt-data command (nmt.cli.data)")
 
 
 def length_stats(sorted_lens: list[int]) -> list[str]:
@@ -163,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{split}", default="???", help=f"files corpus: {split} prefix")
     where(s)
     s.set_defaults(func=cmd_stats)
+
+    r = sub.add_parser(
+        "prepare",
+        help="tokenize a run's training split once into the store training reads "
+        "(Hydra overrides, as for nmt-train: nmt-data prepare experiment=wmt14_gpu)",
+    )
+    r.add_argument("overrides", nargs="*", help="config overrides, as for nmt-train")
+    r.set_defaults(func=lambda _: _prepare_elsewhere())
 
     e = sub.add_parser("export", help="write one split of a corpus as plain text files")
     e.add_argument("corpus", choices=sorted(CATALOGUE))

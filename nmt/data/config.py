@@ -60,6 +60,9 @@ class DataConfig:
     mirror: str | None = None  # offline copy of the downloads; NMT_DATA_MIRROR when unset
     root: str = DEFAULT_ROOT  # downloads and tokenizers; NMT_DATA_DIR replaces the default
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    # train from the prepared split (token ids on disk, made once: nmt.data.store); false:
+    # read, tokenize and hold the train split in memory at every start, as nmt once did
+    prepared: bool = True
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     seed: int = 1
 

@@ -6,13 +6,14 @@ import itertools
 import random
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nmt.data.catalogue import Corpus, check_pair, get_corpus
 from nmt.data.config import DataConfig
 from nmt.data.fetch import fetch_corpus
+from nmt.data.formats import every_nth, read_format, select
 from nmt.data.validate import check_aligned, decode_lines, read_lines
 from nmt.errors import ConfigError, DataError
 
@@ -146,13 +147,16 @@ def join_splits(cfg: DataConfig, texts: dict[str, ParallelText]) -> dict[str, Pa
 
 
 def load_corpus_text(
-    cfg: DataConfig, log: Callable[[str], None] = print
+    cfg: DataConfig, log: Callable[[str], None] = print, only: Collection[str] | None = None
 ) -> tuple[dict[str, ParallelText], dict[str, int]]:
-    """Read every split of a catalogued corpus or of the user's files, unfiltered.
+    """Read every split (or the roles in ``only``) of a catalogued corpus or of the user's
+    files, unfiltered.
 
     Returns the splits by role and, per role, pairs removed for overlap with training.
     """
     roles = split_roles(cfg)
+    if only is not None:
+        roles = {role: split for role, split in roles.items() if role in only}
     if cfg.name == "files":
         return {
             role: read_files_split(prefix, cfg.src, cfg.tgt) for role, prefix in roles.items()
@@ -171,21 +175,28 @@ def load_corpus_text(
 def read_catalogue_split(
     corpus: Corpus, folder: Path, split: str, src: str, tgt: str
 ) -> ParallelText:
-    """A split of a ``parallel`` corpus: files concatenated in catalogue order."""
+    """A split of a ``parallel`` corpus: its files for ``src`` -> ``tgt`` read as the split's
+    format (plain, SGM, IWSLT XML or tags; nmt/data/formats.py) and concatenated in
+    catalogue order, then, for a held-out rule (``every``/``keep``), every n-th pair or
+    the others."""
     spec = corpus.splits[split]
+    files = spec.files_for_pair(src, tgt)
     src_lines: list[str] = []
     tgt_lines: list[str] = []
-    for s_name, t_name in zip(spec.files[src], spec.files[tgt], strict=True):
-        s, t = read_lines(folder / s_name), read_lines(folder / t_name)
+    for s_name, t_name in zip(files[src], files[tgt], strict=True):
+        s, t = read_format(folder / s_name, spec.format), read_format(folder / t_name, spec.format)
         check_aligned(s, t, str(folder / s_name), str(folder / t_name))
         src_lines += s
         tgt_lines += t
     refs = [tgt_lines]
     for r_name in spec.extra_refs.get(tgt, ()):
-        ref = read_lines(folder / r_name)
-        check_aligned(src_lines, ref, "+".join(spec.files[src]), str(folder / r_name))
+        ref = read_format(folder / r_name, spec.format)
+        check_aligned(src_lines, ref, "+".join(files[src]), str(folder / r_name))
         refs.append(ref)
-    return ParallelText(split, src_lines, tgt_lines, refs)
+    if spec.keep != "all":
+        kept = every_nth(len(src_lines), spec.every, spec.keep)
+        src_lines, refs = select(src_lines, kept), [select(r, kept) for r in refs]
+    return ParallelText(split, src_lines, refs[0], refs)
 
 
 def read_files_split(prefix: str, src: str, tgt: str) -> ParallelText:

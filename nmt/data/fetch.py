@@ -3,6 +3,13 @@
 Every file is written to a temporary name beside its destination, verified
 against the catalogue's sha256 and only then renamed into place, so a partial
 or corrupt file never stands under the data folder.
+
+A file whose publisher gives no checksum (``sha256=None`` in the catalogue) is pinned on
+first use instead: its sha256 is recorded in the corpus folder's lock file
+(``<root>/<folder>/SHA256.lock``) and every later use, and every later download of it, must
+match. Archives are extracted after verification: only the members the catalogue names,
+each atomically, never outside the corpus folder, and only again when the archive changed
+or a member is missing.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
+from nmt.data.archive import LOCK_NAME, ShaLock, extract_members
 from nmt.data.catalogue import Corpus, RemoteFile, get_corpus
 from nmt.data.config import data_root, mirror_dir
 from nmt.errors import DataError
@@ -45,14 +53,19 @@ def fetch_corpus(
     url_base: str | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Make every file of ``corpus`` (or those ``langs`` need) present and verified.
+    """Make every file of ``corpus`` (or those ``langs`` need) present and verified, and
+    every archive's members extracted.
 
     Returns the corpus folder ``<root>/<folder>``.
     """
     corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
     folder = data_root(root) / corpus.folder
     for entry in corpus.files_for(langs):
-        fetch_file(entry, folder, corpus.folder, mirror=mirror, url_base=url_base, log=log)
+        path, digest = _fetch_verified(
+            entry, folder, corpus.folder, mirror=mirror, url_base=url_base, log=log
+        )
+        if entry.members:
+            extract_members(path, digest, entry.members, folder, log=log)
     return folder
 
 
@@ -66,13 +79,42 @@ def fetch_file(
     log: Callable[[str], None] = print,
 ) -> Path:
     """Fetch one file into ``dest_dir`` (mirror path: ``<mirror>/<mirror_folder>/<name>``)."""
+    return _fetch_verified(
+        entry, dest_dir, mirror_folder, mirror=mirror, url_base=url_base, log=log
+    )[0]
+
+
+def _fetch_verified(
+    entry: RemoteFile,
+    dest_dir: Path,
+    mirror_folder: str,
+    *,
+    mirror: str | os.PathLike[str] | None,
+    url_base: str | None,
+    log: Callable[[str], None],
+) -> tuple[Path, str]:
+    """:func:`fetch_file`, also returning the file's verified sha256."""
     dest = dest_dir / entry.name
+    lock = ShaLock(dest_dir / LOCK_NAME)
+    recorded = None if entry.sha256 else lock.recorded(entry.name)
+    expected = entry.sha256 or recorded
     if dest.is_file():
         actual = sha256_file(dest)
-        if actual == entry.sha256:
-            return dest
+        if expected is None:  # no checksum anywhere yet: this first use pins it
+            lock.record(entry.name, actual, log)
+            return dest, actual
+        if actual == expected:
+            return dest, actual
+        if recorded is not None:
+            raise DataError(
+                f"{dest}: sha256 {actual} differs from {recorded} recorded in {lock.path} "
+                "when it was first fetched, so nothing was used: the file changed (corrupt, or "
+                f"another release); delete {dest} to fetch it again, or delete its entry from "
+                f"{lock.path} to accept it as it is"
+            )
         dest.unlink()
         log(f"{dest}: checksum mismatch (sha256 {actual}); removed it, fetching it again")
+    pinned_by = None if entry.sha256 else lock.path  # the checksum's origin, for messages
     mirror_path = mirror_dir(mirror)
     if mirror_path is not None:
         src = mirror_path / mirror_folder / entry.name
@@ -82,15 +124,19 @@ def fetch_file(
                 "fix the mirror or unset NMT_DATA_MIRROR / data.mirror to download it"
             )
         log(f"copying {src} -> {dest}")
-        with _staged(dest, entry, origin=str(src)) as out, src.open("rb") as f:
+        staged = _staged(dest, entry.name, expected, str(src), pinned_by)
+        with staged as out, src.open("rb") as f:
             shutil.copyfileobj(f, out, CHUNK)
-        return dest
-    base = url_base or os.environ.get(URL_BASE_ENV)
-    url = f"{base.rstrip('/')}/{mirror_folder}/{entry.name}" if base else entry.url
-    log(f"downloading {url}")
-    with _staged(dest, entry, origin=url) as out:
-        _download(url, out, entry.name)
-    return dest
+    else:
+        base = url_base or os.environ.get(URL_BASE_ENV)
+        url = f"{base.rstrip('/')}/{mirror_folder}/{entry.name}" if base else entry.url
+        log(f"downloading {url}")
+        with _staged(dest, entry.name, expected, url, pinned_by) as out:
+            _download(url, out, entry.name)
+    actual = out.digest.hexdigest()
+    if expected is None:
+        lock.record(entry.name, actual, log)
+    return dest, actual
 
 
 class _HashingWriter:
@@ -106,22 +152,32 @@ class _HashingWriter:
 
 
 @contextlib.contextmanager
-def _staged(dest: Path, entry: RemoteFile, origin: str) -> Iterator[_HashingWriter]:
-    """Yield a writer to a temp file beside ``dest``; verify and rename it on success."""
+def _staged(
+    dest: Path, name: str, expected: str | None, origin: str, lock_path: Path | None = None
+) -> Iterator[_HashingWriter]:
+    """Yield a writer to a temp file beside ``dest``; on success verify it against
+    ``expected`` (the catalogue's sha256, or the one ``lock_path`` recorded; None accepts
+    any) and rename it into place."""
     created = not dest.parent.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{entry.name}.", suffix=".part")
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
             writer = _HashingWriter(f)
             yield writer
         actual = writer.digest.hexdigest()
-        if actual != entry.sha256:
+        if expected is not None and actual != expected:
+            if lock_path is None:
+                pinned = ""
+                fix = "replace it (or unset the mirror to download the official file)"
+            else:
+                pinned = f" (recorded in {lock_path} when it was first fetched)"
+                fix = f"fix the source, or delete the entry of {name} in {lock_path} to accept it"
             raise DataError(
-                f"checksum mismatch for {entry.name} from {origin}: expected sha256 "
-                f"{entry.sha256}, got {actual}; the source is corrupt or a different "
-                "release: replace it (or unset the mirror to download the official file)"
+                f"checksum mismatch for {name} from {origin}: expected sha256 {expected}"
+                f"{pinned}, got {actual}; nothing was used: the source is corrupt or a "
+                f"different release: {fix}"
             )
         os.replace(tmp, dest)
     except BaseException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import shutil
@@ -123,6 +124,23 @@ class Tokenizer:
             state["tgt_model"] = _to_tensor(self._tgt.serialized_model_proto())
         return state
 
+    def model_files(self) -> dict[str, bytes]:
+        """The serialized models by file name: ``joint.model``, or ``src.model`` and
+        ``tgt.model`` (the layout of the tokenizer cache and of prepared splits)."""
+        if self.joint:
+            return {"joint.model": self._src.serialized_model_proto()}
+        return {
+            "src.model": self._src.serialized_model_proto(),
+            "tgt.model": self._tgt.serialized_model_proto(),
+        }
+
+    @classmethod
+    def from_model_files(cls, folder: Path) -> Tokenizer:
+        """The tokenizer whose :meth:`model_files` are in ``folder``."""
+        if (folder / "joint.model").is_file():
+            return cls((folder / "joint.model").read_bytes())
+        return cls((folder / "src.model").read_bytes(), (folder / "tgt.model").read_bytes())
+
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> Tokenizer:
         if state.get("kind") != "sentencepiece" or "src_model" not in state:
@@ -138,8 +156,8 @@ def cache_key(
     corpus: str,
     src: str,
     tgt: str,
-    src_lines: Sequence[str],
-    tgt_lines: Sequence[str],
+    src_lines: Iterable[str],
+    tgt_lines: Iterable[str],
 ) -> str:
     """``<corpus>.<src>-<tgt>.<type><vocab>.<joint|separate>.cc<coverage>.<text hash>``."""
     digest = hashlib.sha256()
@@ -195,23 +213,50 @@ def load_or_train(
     log: Callable[[str], None] = print,
 ) -> Tokenizer:
     """The tokenizer for this train text, from ``<root>/spm/<key>/`` or trained and saved there."""
-    key = cache_key(cfg, corpus, src, tgt, src_lines, tgt_lines)
+    return load_or_train_stream(
+        cfg,
+        root,
+        corpus,
+        src,
+        tgt,
+        lambda: zip(src_lines, tgt_lines, strict=True),
+        seed=seed,
+        log=log,
+    )
+
+
+def load_or_train_stream(
+    cfg: TokenizerConfig,
+    root: Path,
+    corpus: str,
+    src: str,
+    tgt: str,
+    pairs: Callable[[], Iterable[tuple[str, str]]],
+    seed: int = 1,
+    log: Callable[[str], None] = print,
+) -> Tokenizer:
+    """:func:`load_or_train` on a stream of (source, target) pairs that ``pairs()`` opens
+    afresh at each pass (a pass for the key and one per model: never all lines at once).
+    SentencePiece keeps a random sample of at most INPUT_SENTENCE_SIZE sentences."""
+    sources = lambda: (s for s, _ in pairs())  # noqa: E731
+    targets = lambda: (t for _, t in pairs())  # noqa: E731
+    key = cache_key(cfg, corpus, src, tgt, sources(), targets())
     folder = root / "spm" / key
     names = ["joint.model"] if cfg.joint else ["src.model", "tgt.model"]
     if all((folder / n).is_file() for n in names):
         log(f"tokenizer: reusing {folder}")
-        protos = [(folder / n).read_bytes() for n in names]
-        return Tokenizer(*protos)
+        return Tokenizer.from_model_files(folder)
+    n_pairs = sum(1 for _ in pairs())
     mode = "joint" if cfg.joint else "separate"
-    log(f"tokenizer: training {cfg.type} vocab {cfg.vocab_size} ({mode}) on {len(src_lines)} pairs")
+    log(f"tokenizer: training {cfg.type} vocab {cfg.vocab_size} ({mode}) on {n_pairs} pairs")
     if cfg.joint:
-        protos = [train_sentencepiece([*src_lines, *tgt_lines], cfg, seed)]
+        protos = [train_sentencepiece(itertools.chain(sources(), targets()), cfg, seed)]
     else:
         protos = [
-            train_sentencepiece(src_lines, cfg, seed),
-            train_sentencepiece(tgt_lines, cfg, seed),
+            train_sentencepiece(sources(), cfg, seed),
+            train_sentencepiece(targets(), cfg, seed),
         ]
-    _save(folder, dict(zip(names, protos, strict=True)), cfg, len(src_lines))
+    _save(folder, dict(zip(names, protos, strict=True)), cfg, n_pairs)
     log(f"tokenizer: saved {folder}")
     return Tokenizer(*protos)
 

@@ -9,6 +9,7 @@ the same (Luong: a lower) loss per update as fp32 and 12-46% faster in the train
 
 from __future__ import annotations
 
+import os
 import platform
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -82,3 +83,15 @@ def autocast(device: torch.device, precision: str) -> AbstractContextManager:
     if resolve_precision(precision, device) == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+def process_seconds() -> float | None:
+    """Seconds since this process started (Linux: /proc; an ``exec`` that restarts the
+    command under another allocator keeps the process, so its start counts); None
+    elsewhere."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))

@@ -69,8 +69,11 @@ def unknown_share(data: Any) -> tuple[float, float]:
     """Shares of unknown pieces in the encoded training sources and targets."""
     from nmt import UNK_ID
 
+    train = data.encoded["train"]
+    if hasattr(train, "unknown_share"):  # the prepared split: counted on disk, in chunks
+        return train.unknown_share()
     counts = [[0, 0], [0, 0]]  # [unknown, all] for source, target
-    for example in data.encoded["train"]:
+    for example in train:
         for side, ids in enumerate(example):
             counts[side][0] += sum(i == UNK_ID for i in ids)
             counts[side][1] += len(ids)

@@ -30,6 +30,7 @@ from nmt.runs.checkpoint import load_checkpoint
 from nmt.runs.records import Validation
 from nmt.runs.run_dir import BEST, LAST, RunDir
 from nmt.system.allocator import release_free_memory
+from nmt.system.device import process_seconds
 from nmt.system.distributed import (
     DistInfo,
     all_sum,
@@ -172,6 +173,10 @@ class Trainer:
     def _book(self, result: StepResult, meter: Meter, flag: StopFlag, bar: BudgetBar) -> str:
         """Count an update, move the bar, log on schedule; returns the stop reason."""
         p = self.progress
+        if self.tokens_tgt == 0 and self.dist.is_main:  # this process's first update
+            started = process_seconds()
+            if started is not None:
+                print(f"first update {started:.1f} s after the process started")
         p.step, p.position = p.step + 1, p.position + result.batches
         self.tokens_tgt += result.tgt_tokens
         self.tokens_src += result.src_tokens
