@@ -21,6 +21,7 @@ STAGES = {
         "averaging",
         "attention",
         "trends",
+        "reach",
         "analyse",
     ],
     "render": [
@@ -36,9 +37,10 @@ STAGES = {
         "render",
     ],
     "pipeline": ("pipeline", "__init__"),
-    # the tools beside the pipeline (scripts/score_files.py, scripts/plot_curves.py): they
+    # the tools beside the pipeline (scripts/score_files.py, scripts/plot_curves.py,
+    # scripts/verify_results.py, scripts/choose_recipe.py): they
     # may use any stage; none uses them
-    "tools": ("score_files", "plot_curves", "verify"),
+    "tools": ("score_files", "plot_curves", "verify", "tuning"),
 }
 ORDER = list(STAGES)
 #: the layers of nmt that nmt.compare may import (besides nmt itself and nmt.compare)
