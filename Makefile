@@ -40,8 +40,11 @@ $(STAMP): pyproject.toml scripts/torch_spec.py
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
 
-test: $(STAMP) ## Run the test suite (CPU, tiny models)
-	$(BIN)/python -m pytest
+# the suite runs in TEST_WORKERS processes (pytest-xdist, a module's tests together), each
+# torch on one thread: two tiny trainings on two cores, not four threads fighting over two
+TEST_WORKERS ?= 2
+test: $(STAMP) ## Run the test suite (CPU, tiny models; TEST_WORKERS=2 processes of one thread)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check nmt tests scripts
