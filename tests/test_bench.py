@@ -98,7 +98,8 @@ def test_the_scale_report_states_each_goal_beside_its_figure():
          "corpus": {"pairs": 4_500_000, "seed": 1, "pool_pairs": 55_743, "src_words_mean": 25.1,
                     "bytes": 1.3e9},
          "prepare": {"seconds": 600, "pairs": 4_499_000, "pairs_per_s": 7498, "tokens": 2.8e8,
-                     "disk_bytes": 6.0e8, "bytes_per_token": 2.143, "vocab": 8000},
+                     "disk_bytes": 6.0e8, "bytes_per_token": 2.143, "vocab": 8000,
+                     "again_seconds": 3.2},
          "memory": {"large": run, "multi30k": {**run, "peak_rss_mb": 1750.0},
                     "large_ddp2": run, "large_over_multi30k": 1.029},
          "speed": [{"prepared": True, "tokens_per_s": 9000, "first_update_s": 3.0, "steps": 100},
@@ -107,6 +108,7 @@ def test_the_scale_report_states_each_goal_beside_its_figure():
          "speed_prepared_over_memory": 1.011}  # fmt: skip
     text = report(r)
     assert "Intel Xeon (AMX), 2 cores" in text and "**2.14 bytes a token**" in text
+    assert "opens the prepared split\ninstead: 3.2 s" in text
     assert "Large over Multi30k: **1.029** (goal: within 10%)" in text
     assert "| 4,500,000 pairs, 2 DDP ranks (gloo) | 1,800 a rank (3,500) | 5.2 |" in text
     assert "Prepared over in memory: **1.011** (goal: no slower)" in text
