@@ -162,7 +162,8 @@ def open_train_store(
         log(f"data: reusing the prepared train split {folder}")
     else:
         report = FilterReport("train")
-        if next(kept_pairs(source.open(), cfg.max_chars, report), None) is None:
+        total = sum(1 for _ in kept_pairs(source.open(), cfg.max_chars, report))  # for an ETA
+        if total == 0:
             raise DataError(
                 f"the train split of {cfg.name} (data.train={cfg.train}) has no usable pairs "
                 f"({report}); check that its files hold parallel text"
@@ -174,7 +175,7 @@ def open_train_store(
             )
         meta = {"key": key, "settings": settings, "tokenizer": spec}
         build_store(folder, source, tokenizer, max_len=cfg.max_len, max_chars=cfg.max_chars,
-                    meta=meta, log=log)  # fmt: skip
+                    meta=meta, log=log, total=total)  # fmt: skip
     store = TokenStore(folder)
     report = FilterReport("train", **store.meta["report"])
     return store, tokenizer or store.tokenizer(), report

@@ -98,9 +98,11 @@ def build_store(
     max_chars: int,
     meta: dict[str, Any],
     log: Log = print,
+    total: int | None = None,
 ) -> FilterReport:
     """Write the store of ``source`` into ``folder`` (a temporary folder beside it first;
-    if another process finished the same store meanwhile, its copy is kept)."""
+    if another process finished the same store meanwhile, its copy is kept). ``total``:
+    the pairs the filters keep, when known (the progress bar's ETA)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     report = FilterReport("train")
@@ -112,7 +114,7 @@ def build_store(
         with (
             (tmp / "src.bin").open("wb") as fs,
             (tmp / "tgt.bin").open("wb") as ft,
-            tqdm(desc=f"prepare {folder.name}", unit=" pairs", unit_scale=True) as bar,
+            tqdm(desc=f"prepare {folder.name}", total=total, unit=" pairs", unit_scale=True) as bar,
         ):
             for chunk in _chunks(kept_pairs(source.open(), max_chars, report), CHUNK):
                 src = tokenizer.encode_src_batch([s for s, _ in chunk])
