@@ -21,20 +21,14 @@ from nmt.errors import DataError
 
 def python_shuffle(rng: random.Random, n: int) -> np.ndarray:
     """``list(range(n))`` shuffled exactly as ``rng.shuffle`` shuffles it (the same
-    Fisher-Yates draws, CPython's algorithm), as an int64 array, without a Python object
+    Fisher-Yates draws, CPython's algorithm), as an int32 array, without a Python object
     per element (an ``array.array`` of machine integers is shuffled in place)."""
-    x = _arange_q(n)
+    x = array.array("i", range(n))  # 4 bytes an element (int32: n < 2**31), no other copy
     randbelow = rng._randbelow  # what random.shuffle draws from
     for i in range(n - 1, 0, -1):
         j = randbelow(i + 1)
         x[i], x[j] = x[j], x[i]
-    return np.frombuffer(x, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
-
-
-def _arange_q(n: int) -> array.array:
-    out = array.array("q")
-    out.frombytes(np.arange(n, dtype=np.int64).tobytes())
-    return out
+    return np.frombuffer(x, dtype=np.int32) if n else np.zeros(0, dtype=np.int32)
 
 
 class TokenBatchSampler(Sampler[list[int]]):
@@ -66,8 +60,9 @@ class TokenBatchSampler(Sampler[list[int]]):
         if max_tokens < 1:
             raise DataError(f"max_tokens must be positive, got {max_tokens}")
         pairs = np.asarray(lengths).reshape(-1, 2)
-        self.src = pairs[:, 0].astype(np.int32)  # (N,)
-        self.tgt = pairs[:, 1].astype(np.int32)  # (N,)
+        if pairs.dtype.kind not in "iu":
+            pairs = pairs.astype(np.int64)
+        self.src, self.tgt = pairs[:, 0], pairs[:, 1]  # (N,) views, in the given dtype
         self.lengths = np.maximum(self.src, self.tgt)  # (N,) padded length of each pair
         self.max_tokens = max_tokens
         self.shuffle = shuffle
@@ -117,9 +112,10 @@ class TokenBatchSampler(Sampler[list[int]]):
     def _groups(self, epoch: int) -> list[list[np.ndarray]]:
         rng = random.Random(f"{self.seed}:{epoch}")
         n = len(self.lengths)
-        tie = python_shuffle(rng, n) if self.shuffle else np.arange(n, dtype=np.int64)
+        tie = python_shuffle(rng, n) if self.shuffle else np.arange(n, dtype=np.int32)
         order = np.lexsort((tie, self.tgt, self.src, self.lengths))  # last key sorts first
         del tie
+        order = order.astype(np.int32) if n < 1 << 31 else order  # each batch views it
         batches = self._equalize(self._cut(order))
         k = self.num_shards
         groups = [batches[j : j + k] for j in range(0, len(batches), k)]

@@ -8,7 +8,7 @@ encodes a chunk on every core) and writes, into ``<data root>/prepared/<name>.<k
 - ``src.bin``, ``tgt.bin``: every kept pair's ids, one after the other (uint16 when both
   vocabularies have at most 65,536 pieces, else uint32), without BOS or EOS;
 - ``lengths.npy``: (N, 2) token counts (source, target) per pair, the index: offsets are
-  their running sums, made when the store is opened (2 x 4 or 8 bytes a pair in memory);
+  their running sums, kept per block of 256 pairs when the store is opened;
 - ``joint.model`` (or ``src.model`` + ``tgt.model``): the SentencePiece models;
 - ``meta.json``: what it was made from and of, and how many pairs each filter dropped.
 
@@ -19,7 +19,8 @@ without reading the corpus again, and a change to any of them prepares a new one
 store is written into a temporary folder and renamed into place when complete.
 
 Reading pair ``i`` costs two ``pread`` calls: the ids are never mapped into the
-process, so resident memory stays that of the index however large the corpus.
+process; in memory a pair costs its two lengths (4 bytes) and a share of a block offset,
+and the batch sampler adds a few bytes more.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from nmt.errors import DataError
 
 FORMAT = 1
 CHUNK = 20_000  # pairs encoded at a time
+BLOCK = 256  # pairs per entry of the in-memory offsets index
 Log = Callable[[str], None]
 
 
@@ -189,15 +191,35 @@ class TokenStore:
                 f"{FORMAT}; delete the folder and prepare it again"
             )
         self.dtype = np.dtype(self.meta["dtype"])
-        self.src_len, self.tgt_len = counts[:, 0], counts[:, 1]  # (N,) each
-        total = int(max(self.src_len.sum(), self.tgt_len.sum(), 1))
-        wide = np.uint32 if total < 1 << 32 else np.int64
-        self.src_off = _offsets(self.src_len, wide)  # (N,) first id of each pair
-        self.tgt_off = _offsets(self.tgt_len, wide)
+        # (N, 2) padded lengths: source + EOS, target + 1 (BOS or EOS), what the batch
+        # sampler reads; a pair's token counts are one less. The smallest dtype that holds
+        # them (uint16 up to max_len 65,534): 4 bytes a pair
+        wide = np.uint16 if int(counts.max(initial=0)) < (1 << 16) - 1 else np.uint32
+        self.padded = counts.astype(wide)
+        self.padded += 1
+        del counts
+        # where each block of BLOCK pairs starts in the token files (a pair's offset is its
+        # block's plus the lengths before it in the block): ~0.1 byte a pair
+        self.src_block, self.tgt_block = (self._block_starts(k) for k in (0, 1))
         self._files: tuple[int, int, int] | None = None  # (pid, src fd, tgt fd)
 
+    def _block_starts(self, side: int) -> np.ndarray:
+        counts = self.padded[:, side]
+        n = len(counts)
+        starts = np.arange(0, n, BLOCK)
+        sums = np.add.reduceat(counts, starts, dtype=np.int64) if n else np.zeros(0, np.int64)
+        sums -= np.diff(np.append(starts, n))  # padded lengths are counts + 1
+        return np.concatenate([[0], np.cumsum(sums)]).astype(np.int64)
+
+    def _offset(self, i: int, side: int, blocks: np.ndarray) -> tuple[int, int]:
+        """(first id, count) of pair ``i`` on ``side`` (0 source, 1 target)."""
+        b = i // BLOCK
+        before = self.padded[b * BLOCK : i, side]
+        start = int(blocks[b]) + int(before.sum(dtype=np.int64)) - len(before)
+        return start, int(self.padded[i, side]) - 1
+
     def __len__(self) -> int:
-        return len(self.src_len)
+        return len(self.padded)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_files": None}  # a worker process opens its own
@@ -219,16 +241,19 @@ class TokenStore:
 
     def __getitem__(self, i: int) -> Example:
         fs, ft = self._fds()
-        src = self._read(fs, int(self.src_off[i]), int(self.src_len[i]))
-        tgt = self._read(ft, int(self.tgt_off[i]), int(self.tgt_len[i]))
+        src = self._read(fs, *self._offset(i, 0, self.src_block))
+        tgt = self._read(ft, *self._offset(i, 1, self.tgt_block))
         return Example([*src, EOS_ID], tgt, int(i))
 
     def __iter__(self) -> Iterator[Example]:
         return (self[i] for i in range(len(self)))
 
     def lengths(self) -> np.ndarray:
-        """(N, 2): source length with EOS, target length + 1 (BOS or EOS)."""
-        return np.stack([self.src_len.astype(np.int32) + 1, self.tgt_len.astype(np.int32) + 1], 1)
+        """(N, 2): source length with EOS, target length + 1 (BOS or EOS); the store's own
+        array, not a copy (read only)."""
+        view = self.padded.view()
+        view.flags.writeable = False
+        return view
 
     def disk_bytes(self) -> int:
         """Bytes of the ids and the index on disk."""
@@ -253,10 +278,3 @@ class TokenStore:
     def source_words(self) -> dict[int, int]:
         """Kept training pairs per source length in words (the comparison's bucket counts)."""
         return {int(k): int(v) for k, v in self.meta.get("src_words", {}).items()}
-
-
-def _offsets(lengths: np.ndarray, dtype: Any) -> np.ndarray:
-    out = np.zeros(len(lengths), dtype=dtype)
-    if len(lengths) > 1:
-        np.cumsum(lengths[:-1], dtype=dtype, out=out[1:])
-    return out
