@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
             f"data.valid={corpus / 'valid'}", f"data.test={corpus / 'test'}",
             f"data.root={work / 'data'}", f"data.tokenizer.vocab_size={args.vocab}",
             "data.max_len=200", "data.max_tokens=4096"]  # fmt: skip
-    shutil.rmtree(work / "data", ignore_errors=True)  # measured from nothing: tokenizer too
+    for made in ("data", "runs"):  # measured from nothing: the tokenizer too
+        shutil.rmtree(work / made, ignore_errors=True)
     prep = run([str(BIN / "nmt-data"), "prepare", *data], work / "prepare.log")
     again = run([str(BIN / "nmt-data"), "prepare", *data], work / "prepare_again.log")
     (store,) = (work / "data" / "prepared").glob("files.*")
