@@ -131,8 +131,35 @@ def train(run_dir: Path, overrides: list[str], ranks: int = 1) -> dict[str, Any]
     text = RunDir(run_dir).log_path.read_text(errors="replace")
     first = re.findall(r"first update ([0-9.]+) s after the process started", text)
     return {**result, "tokens_per_s": results["train_tgt_tokens_per_s"],
+            "train_seconds": results["train_seconds"],
             "steps": results["steps"], "first_update_s": float(first[0]) if first else None,
             "device": results["device"]}  # fmt: skip
+
+
+def data_path(root: Path, epochs: int = 2) -> dict[str, Any]:
+    """The data path alone, in this process: every training batch of ``epochs`` epochs of
+    Multi30k built (ids read, padded into tensors) from the prepared store and from the
+    in-memory lists, alternating, in ms a batch."""
+    from nmt.data.prepare import prepare_data
+
+    out: dict[str, list[float]] = {"prepared": [], "memory": []}
+    quiet = lambda *a, **k: None  # noqa: E731
+    data = {
+        key: prepare_data(DataConfig(root=str(root), prepared=key == "prepared"), log=quiet)
+        for key in out
+    }
+    for epoch in range(epochs):
+        for key in out:
+            d = data[key]
+            sampler, collate = d.make_batches("train", shuffle=True, seed=1)
+            sampler.set_epoch(epoch)
+            examples = d.encoded["train"]
+            start, n = time.perf_counter(), 0
+            for indices in sampler:
+                collate([examples[i] for i in indices])
+                n += 1
+            out[key].append(round(1000 * (time.perf_counter() - start) / n, 3))
+    return {"ms_per_batch": out, "batches": n}
 
 
 def report(r: dict[str, Any]) -> str:
@@ -190,6 +217,24 @@ maps): {mem["large_over_multi30k"]:.3f}.
 {rows}
 
 Prepared over in memory: **{r["speed_prepared_over_memory"]:.3f}** (goal: no slower).
+{data_path_text(r)}"""
+
+
+def data_path_text(r: dict[str, Any]) -> str:
+    """The data path's own cost beside a training step's, when measured."""
+    d = r.get("data_path")
+    if d is None:
+        return ""
+    ms = d["ms_per_batch"]
+    step_ms = [1000 * x["train_seconds"] / x["steps"] for x in r["speed"] if "train_seconds" in x]
+    step = f"; a training step took {min(step_ms):,.0f}-{max(step_ms):,.0f} ms" if step_ms else ""
+    return f"""
+The two paths differ only in where a batch's ids come from, and end-to-end speeds on
+this shared machine vary by more than that between repeats of one path. The data path
+alone (`{d["command"]}`: every batch of {d["epochs"]} Multi30k epochs built in one process,
+alternating): {", ".join(f"{v:.2f}" for v in ms["prepared"])} ms a batch from the prepared
+store, {", ".join(f"{v:.2f}" for v in ms["memory"])} ms from memory ({d["batches"]:,} batches
+an epoch{step}).
 """
 
 
@@ -201,7 +246,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--updates", type=int, default=30, help="updates of each memory run")
     p.add_argument("--speed-updates", type=int, default=100, help="updates of each speed run")
     p.add_argument("--vocab", type=int, default=8000)
+    p.add_argument("--data-path-only", action="store_true",
+                   help="add the data path cost to the --out JSON and README")  # fmt: skip
     args = p.parse_args(argv)
+    if args.data_path_only:
+        result = json.loads(Path(args.out).read_text())
+        for x in result["speed"]:  # the step time of each speed run, from its results.json
+            run_dir = re.search(r"hydra\.run\.dir=(\S+)", x["command"]).group(1)
+            x.setdefault("train_seconds", RunDir(run_dir).read_results()["train_seconds"])
+        epochs = 2
+        result["data_path"] = {**data_path(Path(args.work) / "data", epochs), "epochs": epochs,
+                               "command": shlex.join(["python", "scripts/bench_scale.py",
+                                                      *sys.argv[1:]])}  # fmt: skip
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        (Path(args.out).parent / "README.md").write_text(report(result))
+        print(json.dumps(result["data_path"], indent=1))
+        return
     work, mirror = Path(args.work), os.environ.get("NMT_DATA_MIRROR")
     corpus = work / "corpus"
     result: dict[str, Any] = {"cpu": cpu_description(), "cores": os.cpu_count()}
