@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from nmt.compare.rundir import Run
-from nmt.compare.tuning import choose, main
+from nmt.compare.tuning import choose, describe, main
 from nmt.errors import ConfigError
 from nmt.training.config import register_configs
 
@@ -37,6 +37,9 @@ def test_each_variant_gets_its_best_grid_point_on_validation():
     # the test scores (99 everywhere) play no part; a tie goes to the run listed first
     tie = choose([fake_run("seq2seq", 2e-3, 20.0), fake_run("seq2seq", 1e-3, 20.0)])[0]
     assert tie.chosen.settings["lr"] == 2e-3
+    # a choice at the grid's edge says so: the best may lie beyond it
+    assert "at the edge of the grid in lr: extend it" in describe(tie, "x")
+    assert "edge" not in describe(luong, "x")
 
 
 def test_a_grid_on_unequal_budgets_or_a_repeated_point_is_refused():

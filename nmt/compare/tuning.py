@@ -106,10 +106,12 @@ def describe(choice: Choice, source: str) -> str:
     values = {k: sorted({p.settings[k] for p in choice.points}) for k in choice.varied}
     grid = "; ".join(f"{k} of {{{', '.join(map(_number, v))}}}" for k, v in values.items())
     picked = ", ".join(f"{k}={_number(choice.chosen.settings[k])}" for k in choice.varied)
+    edge = [k for k, v in values.items() if choice.chosen.settings[k] in (v[0], v[-1])]
+    warning = f" (at the edge of the grid in {', '.join(edge)}: extend it)" if edge else ""
     return (
         f"{picked or 'the only grid point'} chosen from {grid or 'one point'} "
         f"({len(choice.points)} runs) by best validation BLEU ({choice.chosen.valid_bleu:.2f}) "
-        f"on a budget of {choice.budget}: {source}"
+        f"on a budget of {choice.budget}{warning}: {source}"
     )
 
 
