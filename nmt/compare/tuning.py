@@ -120,11 +120,13 @@ def recipe_yaml(choice: Choice, preset: str, source: str) -> str:
     lines = [
         f"# {preset} preset, {choice.variant}: the recipe chosen on validation by",
         f"# scripts/choose_recipe.py (`make tune experiment={preset}`); see {source}.",
-        f"lr: {_number(choice.chosen.settings['lr'])}",
+        f"lr: {_number(choice.chosen.settings['lr'])}  # peak learning rate, chosen on validation",
     ]
     if "warmup_steps" in choice.varied:
-        lines.append(f"warmup_steps: {int(choice.chosen.settings['warmup_steps'])}")
-    lines.append(f'recipe: "{describe(choice, source)}"')
+        lines.append(
+            f"warmup_steps: {int(choice.chosen.settings['warmup_steps'])}  # chosen on validation"
+        )
+    lines.append(f'recipe: "{describe(choice, source)}"  # how, in words (reports quote it)')
     return "\n".join(lines) + "\n"
 
 
