@@ -53,14 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] != ["prepare"]:
         return data_cli.main(argv)
-    try:
-        return prepare(argv[1:])
-    except NMTError as e:
-        print(f"nmt-data: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("nmt-data: interrupted", file=sys.stderr)
-        return 130
+    return data_cli.run(lambda: prepare(argv[1:]))
 
 
 if __name__ == "__main__":

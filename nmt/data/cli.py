@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nmt.data.catalogue import CATALOGUE, LOCAL_CORPORA, get_corpus
@@ -190,16 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(command: Callable[[], int]) -> int:
+    """Run an ``nmt-data`` command: an NMTError is one line and status 1, Ctrl-C 130."""
     try:
-        return args.func(args)
+        return command()
     except NMTError as e:
         print(f"nmt-data: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("nmt-data: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(lambda: args.func(args))
 
 
 if __name__ == "__main__":

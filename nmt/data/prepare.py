@@ -20,11 +20,11 @@ from nmt.data.batching import (
 )
 from nmt.data.config import DataConfig, as_data_config, data_root
 from nmt.data.corpora import ParallelText, split_roles
-from nmt.data.store import TokenStore, build_store, kept_pairs, store_key
+from nmt.data.store import TokenStore, build_store, store_key
 from nmt.data.stream import train_source
 from nmt.data.text import read_text
 from nmt.data.tokenizer import Tokenizer, load_or_train, load_or_train_stream
-from nmt.data.validate import FilterReport, filter_pairs
+from nmt.data.validate import FilterReport, filter_pairs, kept_pairs
 from nmt.errors import ConfigError, DataError
 
 Log = Callable[[str], None]
@@ -171,7 +171,15 @@ def open_train_store(
         if tokenizer is None:
             kept = lambda: kept_pairs(source.open(), cfg.max_chars)  # noqa: E731
             tokenizer = load_or_train_stream(
-                cfg.tokenizer, root, cfg.name, cfg.src, cfg.tgt, kept, seed=cfg.seed, log=log
+                cfg.tokenizer,
+                root,
+                cfg.name,
+                cfg.src,
+                cfg.tgt,
+                kept,
+                seed=cfg.seed,
+                log=log,
+                n_pairs=total,
             )
         meta = {"key": key, "settings": settings, "tokenizer": spec}
         build_store(folder, source, tokenizer, max_len=cfg.max_len, max_chars=cfg.max_chars,

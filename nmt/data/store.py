@@ -42,31 +42,15 @@ from tqdm import tqdm
 
 from nmt import EOS_ID, UNK_ID
 from nmt.data.batching import Example
-from nmt.data.stream import Pairs, TrainSource
+from nmt.data.stream import TrainSource
 from nmt.data.tokenizer import Tokenizer
-from nmt.data.validate import FilterReport
+from nmt.data.validate import FilterReport, kept_pairs
 from nmt.errors import DataError
 
 FORMAT = 1
 CHUNK = 20_000  # pairs encoded at a time
 BLOCK = 256  # pairs per entry of the in-memory offsets index
 Log = Callable[[str], None]
-
-
-def kept_pairs(pairs: Pairs, max_chars: int, report: FilterReport | None = None) -> Pairs:
-    """``pairs`` without a blank side or a side over ``max_chars`` characters, counted in
-    ``report`` as :func:`nmt.data.validate.filter_pairs` counts them."""
-    for s, t in pairs:
-        if report is not None:
-            report.total += 1
-        if not s.strip() or not t.strip():
-            if report is not None:
-                report.empty += 1
-        elif len(s) > max_chars or len(t) > max_chars:
-            if report is not None:
-                report.too_long_chars += 1
-        else:
-            yield s, t
 
 
 def store_key(source: TrainSource, settings: dict[str, Any], tokenizer: str) -> str:

@@ -234,6 +234,7 @@ def load_or_train_stream(
     pairs: Callable[[], Iterable[tuple[str, str]]],
     seed: int = 1,
     log: Callable[[str], None] = print,
+    n_pairs: int | None = None,
 ) -> Tokenizer:
     """:func:`load_or_train` on a stream of (source, target) pairs that ``pairs()`` opens
     afresh at each pass (a pass for the key and one per model: never all lines at once).
@@ -246,7 +247,8 @@ def load_or_train_stream(
     if all((folder / n).is_file() for n in names):
         log(f"tokenizer: reusing {folder}")
         return Tokenizer.from_model_files(folder)
-    n_pairs = sum(1 for _ in pairs())
+    if n_pairs is None:  # the caller may have counted them already
+        n_pairs = sum(1 for _ in pairs())
     mode = "joint" if cfg.joint else "separate"
     log(f"tokenizer: training {cfg.type} vocab {cfg.vocab_size} ({mode}) on {n_pairs} pairs")
     if cfg.joint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,18 +91,26 @@ class FilterReport:
         return ", ".join(parts)
 
 
-def filter_pairs(
-    src: list[str], tgt: list[str], max_chars: int, report: FilterReport
-) -> tuple[list[str], list[str]]:
-    """Drop pairs with a blank side or a side over ``max_chars``; count them in ``report``."""
-    keep_src, keep_tgt = [], []
-    report.total = len(src)
-    for s, t in zip(src, tgt, strict=True):
+def kept_pairs(
+    pairs: Iterable[tuple[str, str]], max_chars: int, report: FilterReport | None = None
+) -> Iterator[tuple[str, str]]:
+    """``pairs`` without a blank side or a side over ``max_chars`` characters, one at a
+    time (a stream of any size); each is counted in ``report`` when given."""
+    report = report if report is not None else FilterReport("")
+    for s, t in pairs:
+        report.total += 1
         if not s.strip() or not t.strip():
             report.empty += 1
         elif len(s) > max_chars or len(t) > max_chars:
             report.too_long_chars += 1
         else:
-            keep_src.append(s)
-            keep_tgt.append(t)
-    return keep_src, keep_tgt
+            yield s, t
+
+
+def filter_pairs(
+    src: list[str], tgt: list[str], max_chars: int, report: FilterReport
+) -> tuple[list[str], list[str]]:
+    """Drop pairs with a blank side or a side over ``max_chars``; count them in ``report``."""
+    report.total = 0
+    kept = list(kept_pairs(zip(src, tgt, strict=True), max_chars, report))
+    return [s for s, _ in kept], [t for _, t in kept]
