@@ -73,3 +73,35 @@ def test_the_recipe_file_is_written_reported_and_applied_by_hydra(tmp_path, monk
         cfg = compose("config", overrides=["model=luong", "experiment=multi30k_cpu", search])
     assert cfg.train.lr == 1e-3 and cfg.train.recipe == written.recipe
     assert cfg.train.patience == 5  # the rest of the preset stays
+
+
+def test_a_grid_extended_later_keeps_its_earlier_points(tmp_path, monkeypatch):
+    """A choice at the grid's edge is extended in a later session, whose machine no longer
+    holds the first runs: their points come from the committed tuning.csv and RUN.md."""
+    out = tmp_path / "tuning"
+
+    def tune(runs):
+        monkeypatch.setattr("nmt.compare.tuning.load_run", lambda p: runs[int(Path(p).name)])
+        folders = []
+        for i in range(len(runs)):
+            (tmp_path / "sweep" / str(i)).mkdir(parents=True, exist_ok=True)
+            folders.append(tmp_path / "sweep" / str(i))
+        monkeypatch.setattr("nmt.compare.tuning.expand_run_dirs", lambda paths: folders)
+        main(["sweep", "--preset", "multi30k_cpu", "--out", str(out)])
+
+    tune([fake_run("seq2seq", 1e-3, 17.9), fake_run("seq2seq", 2e-3, 21.0)])
+    assert "(at the edge of the grid in lr" in (out / "tuning.md").read_text()
+    tune([fake_run("seq2seq", 4e-3, 21.3)])
+    table = (out / "tuning.csv").read_text()
+    assert table.count("\n") == 4 and "seq2seq,0.004,500.0,21.3,900,max_epochs,1" in table
+    assert "lr=0.004 chosen from lr of {0.001, 0.002, 0.004} (3 runs)" in (
+        out / "tuning.md").read_text()  # fmt: skip
+    made = (out / "RUN.md").read_text()
+    assert all(f"`runs/tune/seq2seq_{lr}_500`: `nmt-train`" in made
+               for lr in ("0.001", "0.002", "0.004"))  # fmt: skip
+    # an earlier point on another budget is refused like any other
+    with pytest.raises(SystemExit):
+        tune([fake_run("seq2seq", 8e-3, 21.0, epochs=20)])
+    # a rerun of a listed run replaces its earlier row instead of repeating it
+    tune([fake_run("seq2seq", 4e-3, 21.5)])
+    assert (out / "tuning.csv").read_text().count("\n") == 4

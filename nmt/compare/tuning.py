@@ -10,6 +10,10 @@ choice marked) to ``--out`` and, with ``--write``, one recipe file per variant,
 ``nmt/configs/experiment/recipe/<preset>/<variant>.yaml``: the chosen ``lr`` (and
 ``warmup_steps`` where the grid varied it) and ``recipe``, a line naming the grid, the
 budget and the choice, which the comparison reports quote.
+
+A grid extended later (a choice at its edge) need not train its first points again: the
+points of an existing ``tuning.csv`` in ``--out`` whose runs are not given are kept, with
+their lines of ``RUN.md``, and chosen among with the new ones.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Point:
     best_step: int | None
     stop_reason: str
     run: str
+    budget: str = ""  # the tuning budget, e.g. "max_epochs=10, seed=1"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ def grid_point(run: Run) -> Point:
         best_step=run.results.get("best_step"),
         stop_reason=str(run.results.get("stop_reason")),
         run=str(run.path),
+        budget=_budget(run),
     )
 
 
@@ -77,21 +83,47 @@ def _budget(run: Run) -> str:
     return ", ".join(f"{k}={train[k]}" for k in BUDGET_KEYS if train.get(k))
 
 
-def choose(runs: Sequence[Run]) -> list[Choice]:
-    """Per variant (in first-seen order), the grid point with the best validation BLEU.
-    A variant whose grid points trained on different budgets or seeds is refused."""
-    by_variant: dict[str, list[Run]] = {}
-    for run in runs:
-        by_variant.setdefault(run.variant, []).append(run)
+def earlier_points(table: Path, given: set[str]) -> list[Point]:
+    """The grid points of an earlier ``tuning.csv`` whose runs are not in ``given`` (run
+    paths): their folders may be gone, their scores stay."""
+    if not table.is_file():
+        return []
+    points = []
+    with table.open(encoding="utf-8", newline="") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            if row["run"] in given:
+                continue
+            try:
+                settings = {k: float(row[k]) for k in GRID_KEYS if row.get(k)}
+                step = row.get("best_step")
+                points.append(
+                    Point(row["variant"], settings, float(row["best_valid_bleu"]),
+                          int(step) if step not in (None, "", "None") else None,
+                          row["stop_reason"], row["run"], row["budget"])
+                )  # fmt: skip
+            except (KeyError, ValueError) as e:
+                raise ConfigError(
+                    f"{table}, line {line}: not a tuning.csv row ({e}); move the file away "
+                    "to choose from the given runs alone"
+                ) from None
+    return points
+
+
+def choose(runs: Sequence[Run], earlier: Sequence[Point] = ()) -> list[Choice]:
+    """Per variant (in first-seen order), the grid point with the best validation BLEU,
+    among the ``earlier`` points (an earlier tuning.csv) and the runs'. A variant whose grid
+    points trained on different budgets or seeds is refused."""
+    by_variant: dict[str, list[Point]] = {}
+    for point in [*earlier, *(grid_point(r) for r in runs)]:
+        by_variant.setdefault(point.variant, []).append(point)
     choices = []
-    for variant, members in by_variant.items():
-        budgets = {_budget(r) for r in members}
+    for variant, points in by_variant.items():
+        budgets = {p.budget for p in points}
         if len(budgets) > 1:
             raise ConfigError(
                 f"{variant}: its grid points trained on different budgets or seeds "
                 f"({'; '.join(sorted(budgets))}); tune every point alike"
             )
-        points = [grid_point(r) for r in members]
         seen = [tuple(p.settings.items()) for p in points]
         if len(set(seen)) < len(seen):
             raise ConfigError(f"{variant}: two runs share one grid point; give each once")
@@ -160,8 +192,9 @@ def tuning_markdown(choices: Sequence[Choice], preset: str) -> str:
     return "\n".join(lines)
 
 
-def run_markdown(runs: Sequence[Run], preset: str) -> str:
-    """RUN.md: how the grid was made (each run's command and machine), and when chosen."""
+def run_markdown(runs: Sequence[Run], preset: str, kept: Sequence[str] = ()) -> str:
+    """RUN.md: how the grid was made (each run's command and machine), and when chosen;
+    ``kept``: the lines of earlier runs, from an earlier RUN.md."""
     lines = [
         f"# How the recipes of `{preset}` were chosen",
         "",
@@ -170,6 +203,7 @@ def run_markdown(runs: Sequence[Run], preset: str) -> str:
         "",
         "Runs (each trained once; its machine and training time from its results.json):",
         "",
+        *kept,
     ]
     for run in runs:
         r = run.results
@@ -180,17 +214,27 @@ def run_markdown(runs: Sequence[Run], preset: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def earlier_run_lines(run_md: Path, runs: Sequence[str]) -> list[str]:
+    """The lines of an earlier RUN.md that describe ``runs``."""
+    if not run_md.is_file() or not runs:
+        return []
+    heads = tuple(f"- `{r}`:" for r in runs)
+    return [ln for ln in run_md.read_text(encoding="utf-8").splitlines() if ln.startswith(heads)]
+
+
 def write(
     choices: Sequence[Choice],
     preset: str,
     out: Path,
     recipes: Path | None,
     runs: Sequence[Run] = (),
+    kept: Sequence[str] = (),
 ) -> None:
-    """tuning.md, tuning.csv and RUN.md under ``out``; the recipe files under ``recipes``."""
+    """tuning.md, tuning.csv and RUN.md under ``out`` (``kept``: earlier runs' lines of
+    RUN.md); the recipe files under ``recipes``."""
     out.mkdir(parents=True, exist_ok=True)
     if runs:
-        made = run_markdown(runs, preset).encode("utf-8")
+        made = run_markdown(runs, preset, kept).encode("utf-8")
         atomic_write(out / "RUN.md", lambda f: f.write(made))
     text = tuning_markdown(choices, preset).encode("utf-8")
     atomic_write(out / "tuning.md", lambda f: f.write(text))
@@ -233,9 +277,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         runs = [load_run(p) for p in expand_run_dirs(args.runs)]
-        choices = choose(runs)
         out = Path(args.out or f"docs/results/{args.preset}_tuning")
-        write(choices, args.preset, out, Path(args.recipes) if args.write else None, runs)
+        earlier = earlier_points(out / "tuning.csv", {str(r.path) for r in runs})
+        choices = choose(runs, earlier)
+        kept = earlier_run_lines(out / "RUN.md", [p.run for p in earlier])
+        if earlier:
+            print(f"{out / 'tuning.csv'}: {len(earlier)} earlier grid point(s) kept")
+        recipes = Path(args.recipes) if args.write else None
+        write(choices, args.preset, out, recipes, runs, kept)
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
