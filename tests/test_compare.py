@@ -432,6 +432,34 @@ def test_seeds_of_one_variant_are_grouped(env, runs, tmp_path):
     # the test of the two variants pairs the runs of equal seed (seed 1 only)
     tests = list(csv.DictReader((out / "significance.csv").open(encoding="utf-8")))
     assert {t["pairing"] for t in tests} == {"1"}
+    # scripts/verify_results.py recomputes the derived tables from the kept hypotheses too:
+    # the mean's interval over seeds, every trend statistic, each reach, the paired scores
+    script = [
+        sys.executable,
+        str(Path(__file__).resolve().parent.parent / "scripts" / "verify_results.py"),
+    ]
+    ok = subprocess.run([*script, str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+    assert "cells of its derived tables recomputed" in ok.stdout and ", 0 mismatch(es)" in ok.stdout
+    edits = {
+        "variants.csv": ("seq2seq", "test_bleu_low", "variants.csv, seq2seq, test_bleu_low"),
+        "trend.csv": ("bahdanau", "did_high", "trend.csv, bahdanau − seq2seq, did_high"),
+        "reach.csv": ("seq2seq, seed 2", "short_bucket_score", "short_bucket_score"),
+        "significance.csv": ("bahdanau", "bleu_b", "significance.csv, bahdanau / seq2seq"),
+    }
+    for name, (first, key, said) in edits.items():
+        changed = tmp_path / f"changed_{name}"
+        shutil.copytree(out, changed)
+        rows = list(csv.DictReader((changed / name).open(encoding="utf-8")))
+        row = next(r for r in rows if first in r.values())
+        row[key] = str(float(row[key]) + 0.5)
+        with (changed / name).open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        bad = subprocess.run([*script, str(changed)], env=env, capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+        assert bad.returncode == 1 and said in bad.stderr, (name, bad.stderr[-2000:])
 
 
 # ------------------------------------------------------------------ presets

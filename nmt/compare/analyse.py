@@ -103,6 +103,8 @@ class Comparison:
     trends: tuple[PairTrend, ...] = ()
     #: every group's reach: the longest inputs it still gets right (:mod:`nmt.compare.reach`)
     reach: tuple[GroupReach, ...] = ()
+    #: resamples of the trend tests and of the seeded groups' intervals of their mean BLEU
+    trend_resamples: int = N_TREND_RESAMPLES
 
     @property
     def seeded(self) -> bool:
@@ -253,4 +255,5 @@ def analyse(
             buckets,
             "exact match" if scores.exact_by_length is not None else "BLEU",
         ),
+        trend_resamples=trend_resamples,
     )

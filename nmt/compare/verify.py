@@ -6,9 +6,11 @@
 Reads ``hyps/manifest.json`` of each folder (written by ``nmt-compare``), the references
 of the test data it names (fetched, or from ``NMT_DATA_MIRROR``), scores every run's
 hypotheses with sacreBLEU (BLEU and chrF, its defaults) and checks them against the
-folder's ``results.csv``: the test split's BLEU and chrF, each extra split's BLEU. Any
-difference over 0.01 (the CSV keeps two decimals) fails, naming the run, split and both
-numbers; exit status 1.
+folder's ``results.csv``: the test split's BLEU and chrF, each extra split's BLEU. Then the
+derived tables, variants.csv, trend.csv, reach.csv and significance.csv's scores, from the
+same hypotheses (:mod:`nmt.compare.verify_derived`). Any difference over 0.01 (the CSVs
+keep two decimals; 0.001 for the bootstrap's statistics) fails, naming the file, row, cell
+and both numbers; exit status 1.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from sacrebleu.metrics import BLEU, CHRF
 
+from nmt.compare.verify_derived import check_derived
 from nmt.data.config import as_data_config
 from nmt.data.prepare import read_text
 from nmt.data.validate import read_lines
@@ -39,21 +42,23 @@ def verify(folder: str | Path, log=print) -> list[str]:
     rows = {r["run"]: r for r in csv.DictReader((folder / "results.csv").open(encoding="utf-8"))}
     texts, _ = read_text(as_data_config(manifest["data"]), log=lambda *a, **k: None)
     problems, checked = [], 0
+    hyps: dict[str, dict[str, list[str]]] = {}
     for run in manifest["runs"]:
         row = rows.get(run["run"])
         if row is None:
             problems.append(f"{folder}: {run['run']} is in the manifest, not in results.csv")
             continue
         for split, name in run["files"].items():
-            hyps, refs = read_lines(folder / name), texts[split].refs
-            if len(hyps) != len(refs[0]):
-                problems.append(f"{folder}/{name}: {len(hyps)} lines, {len(refs[0])} references")
+            lines, refs = read_lines(folder / name), texts[split].refs
+            if len(lines) != len(refs[0]):
+                problems.append(f"{folder}/{name}: {len(lines)} lines, {len(refs[0])} references")
                 continue
-            scores = {"bleu": BLEU().corpus_score(hyps, refs).score}
+            hyps.setdefault(run["label"], {})[split] = lines
+            scores = {"bleu": BLEU().corpus_score(lines, refs).score}
             keys = {"bleu": "test_bleu", "chrf": "test_chrf"} if split == "test" else {
                 "bleu": f"{split}_bleu"}  # fmt: skip
             if "chrf" in keys:
-                scores["chrf"] = CHRF().corpus_score(hyps, refs).score
+                scores["chrf"] = CHRF().corpus_score(lines, refs).score
             for metric, key in keys.items():
                 stated = float(row[key])
                 checked += 1
@@ -62,8 +67,15 @@ def verify(folder: str | Path, log=print) -> list[str]:
                         f"{folder}: {run['label']} on {split}: {metric} {scores[metric]:.2f} "
                         f"from its hypotheses, {stated:.2f} in results.csv"
                     )
+    derived = check_derived(folder, manifest, hyps, texts) if not problems else None
+    if derived is not None:
+        problems += derived.problems
     log(f"{folder}: {checked} scores of {len(manifest['runs'])} runs recomputed, "
         f"{len(problems)} mismatch(es)")  # fmt: skip
+    if derived is not None and derived.checked:
+        log(f"{folder}: {derived.checked} cells of its derived tables recomputed "
+            f"(variants, trend, reach, significance), "
+            f"{len(derived.problems)} mismatch(es)")  # fmt: skip
     return problems
 
 
