@@ -45,3 +45,19 @@ def trained(env, tmp_path_factory) -> Path:
         "train.max_steps=300", "train.eval_every=100", "train.lr=3e-3",
     )  # fmt: skip
     return run
+
+
+@pytest.fixture(scope="session")
+def exported(env, trained: Path, tmp_path_factory) -> Path:
+    """:func:`trained`'s best.pt exported by ``nmt-export ct2`` (float32)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("ctranslate2")
+    out = tmp_path_factory.mktemp("ct2") / "model"
+    cmd = [str(Path(sys.executable).parent / "nmt-export"), "ct2",
+           str(trained / "checkpoints" / "best.pt"), str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "exported" in proc.stdout and "the run's test BLEU" in proc.stdout
+    return out

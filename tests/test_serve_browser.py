@@ -92,3 +92,24 @@ def test_the_page_shows_each_translation_and_its_attention_map(browser, page, tm
     assert not plain.find_elements(By.CSS_SELECTOR, "table.heatmap")
     shot = tmp_path / "page.png"
     assert browser.save_screenshot(str(shot)) and shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_page_serves_a_ctranslate2_export(browser, env, exported: Path):
+    """An ``nmt-export ct2`` folder on the page: CTranslate2 translates, and its one map
+    (the last layer's heads averaged) is drawn."""
+    proc, url = start_server(env, exported)
+    try:
+        wait = WebDriverWait(browser, 60)
+        browser.get(url)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card")) == 1)
+        browser.find_element(By.ID, "text").send_keys("a b c")
+        browser.find_element(By.ID, "go").click()
+        card = browser.find_element(By.CSS_SELECTOR, '[data-model="transformer"]')
+        wait.until(lambda d: card.find_element(By.CSS_SELECTOR, ".translation").text == "a b c")
+        rows = card.find_elements(By.CSS_SELECTOR, "table.heatmap tbody tr")
+        chips = card.find_elements(By.CSS_SELECTOR, ".src-piece")
+        cells = card.find_elements(By.CSS_SELECTOR, "td.cell")
+        assert rows and len(cells) == len(rows) * len(chips)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

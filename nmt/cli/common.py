@@ -11,8 +11,10 @@ from nmt.translation.decoding import Decoding
 
 __all__ = [
     "add_decoding_args",
+    "add_engine_args",
     "add_precision_arg",
     "decoding_from_args",
+    "engine_kwargs",
     "positive_int",
     "precision_from_args",
     "resolve_device",
@@ -56,6 +58,43 @@ def add_precision_arg(p: argparse.ArgumentParser) -> None:
         help="decode in fp32 (default) or under bf16 autocast, as validation decodes in a "
         "bf16 run; auto = bf16 on CUDA and on CPUs with bf16 matrix units",
     )
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """``--engine``, ``--compute-type`` and ``--threads``: which search runs, and on how
+    many CPU threads."""
+    g = p.add_argument_group("engine")
+    g.add_argument(
+        "--engine",
+        choices=("auto", "torch", "ct2"),
+        default="auto",
+        help="torch: this package's search; ct2: CTranslate2's (an nmt-export ct2 folder, or "
+        "a Transformer checkpoint exported on the fly); auto (default): ct2 for an export "
+        "folder, else torch",
+    )
+    g.add_argument(
+        "--compute-type",
+        default="default",
+        help="CTranslate2's precision: float32, int8, int8_float32, ... (default: as exported)",
+    )
+    g.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="CPU threads (default 0: the physical cores; two processes on two cores each "
+        "wanting both run many times slower, so give each 1)",
+    )
+
+
+def engine_kwargs(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`nmt.runs.checkpoint.load_translator` from
+    :func:`add_engine_args`' flags; sets torch's CPU threads."""
+    from nmt.system.device import set_threads
+
+    if args.threads < 0:
+        raise SystemExit(f"error: --threads must not be negative, got {args.threads}")
+    threads = set_threads(args.threads)
+    return {"engine": args.engine, "compute_type": args.compute_type, "threads": threads}
 
 
 def precision_from_args(args: argparse.Namespace, device: str) -> str:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from nmt.cli.common import (
     add_decoding_args,
+    add_engine_args,
     add_precision_arg,
     decoding_from_args,
+    engine_kwargs,
     precision_from_args,
     resolve_device,
 )
@@ -26,7 +28,7 @@ from nmt.evaluation.metrics import N_BOOTSTRAP, format_ci
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-evaluate", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run")
+    p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run, or an nmt-export folder")
     p.add_argument("--split", help="test (default), valid, or an extra test name")
     p.add_argument("--src", help="a test set's source file (plain or .gz) instead of a split")
     p.add_argument(
@@ -45,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"bootstrap resamples for the 95%% intervals (default {N_BOOTSTRAP}; 0 = none)",
     )
     add_precision_arg(p)
+    add_engine_args(p)
     add_decoding_args(p)
     args = p.parse_args(argv)
     if args.src and args.split:
@@ -120,7 +123,10 @@ def main(argv: list[str] | None = None) -> None:
             test = file_test_set(args.src, args.ref)  # read first: a bad file fails at once
         device = resolve_device(args.device)
         translator = load_translator(
-            args.checkpoint, device=device, precision=precision_from_args(args, device)
+            args.checkpoint,
+            device=device,
+            precision=precision_from_args(args, device),
+            **engine_kwargs(args),
         )
         decoding = decoding_from_args(translator.decoding, args)
         if not args.src:
@@ -149,7 +155,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         ckpt = Path(args.checkpoint).resolve()
         name = split_name(data_cfg, args.split) if args.split else test.name
-        run = RunDir.of_checkpoint(ckpt)
+        engine = getattr(translator, "engine", "torch")
+        run = RunDir(ckpt) if ckpt.is_dir() else RunDir.of_checkpoint(ckpt)
+        if engine == "ct2":  # float32 and int8 reports side by side, not over each other
+            name = f"{name}.ct2-{translator.precision.removeprefix('ct2 ')}"
         out = Path(args.out) if args.out else run.evaluation_path(name, decoding.beam)
         hyp_path = out.with_suffix(".txt")
         write_or_explain(hyp_path, "".join(h + "\n" for h in hyps).encode("utf-8"))

@@ -13,19 +13,29 @@ import argparse
 import socket
 import sys
 
-from nmt.cli.common import add_precision_arg, positive_int, precision_from_args, resolve_device
+from nmt.cli.common import (
+    add_engine_args,
+    add_precision_arg,
+    engine_kwargs,
+    positive_int,
+    precision_from_args,
+    resolve_device,
+)
 from nmt.errors import NMTError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-serve", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoints", nargs="+", help="run directories (their best.pt) or .pt files")
+    p.add_argument(
+        "checkpoints", nargs="+", help="run directories (best.pt), .pt files or nmt-export folders"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free one)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--max-sentences", type=positive_int, default=64, help="per request")
     p.add_argument("--max-chars", type=positive_int, default=1000, help="per sentence")
     add_precision_arg(p)
+    add_engine_args(p)
     return p.parse_args(argv)
 
 
@@ -59,7 +69,9 @@ def main(argv: list[str] | None = None) -> None:
         from nmt.serve.models import load_models
 
         device = resolve_device(args.device)
-        models = load_models(args.checkpoints, device, precision_from_args(args, device))
+        models = load_models(
+            args.checkpoints, device, precision_from_args(args, device), **engine_kwargs(args)
+        )
         app = create_app(models, Limits(max_sentences=args.max_sentences, max_chars=args.max_chars))
         for m in models.values():
             print(f"loaded {m.id}: {m.path}", file=sys.stderr)

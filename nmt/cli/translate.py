@@ -23,8 +23,10 @@ from typing import BinaryIO, TextIO
 
 from nmt.cli.common import (
     add_decoding_args,
+    add_engine_args,
     add_precision_arg,
     decoding_from_args,
+    engine_kwargs,
     positive_int,
     precision_from_args,
     resolve_device,
@@ -34,7 +36,7 @@ from nmt.errors import NMTError
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-translate", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run")
+    p.add_argument("checkpoint", help="best.pt or last.pt of an nmt run, or an nmt-export folder")
     p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin)")
     p.add_argument("-i", "--input", help="translate this file (plain or .gz), one sentence a line")
     p.add_argument("-o", "--output", help="write the translations here (default: stdout)")
@@ -51,6 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-input-tokens", type=positive_int, default=250, help="truncate longer inputs"
     )
     add_precision_arg(p)
+    add_engine_args(p)
     add_decoding_args(p)
     args = p.parse_intermixed_args(argv)
     if args.input and args.sentences:
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
                 device=device,
                 max_input_tokens=args.max_input_tokens,
                 precision=precision_from_args(args, device),
+                **engine_kwargs(args),
             )
             out = sys.stdout
             if args.output:

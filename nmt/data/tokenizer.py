@@ -72,6 +72,14 @@ class Tokenizer:
     def tgt_vocab_size(self) -> int:
         return self._tgt.get_piece_size()
 
+    def src_vocab(self) -> list[str]:
+        """Every source piece, by id."""
+        return [self._src.id_to_piece(i) for i in range(self.src_vocab_size)]
+
+    def tgt_vocab(self) -> list[str]:
+        """Every target piece, by id."""
+        return [self._tgt.id_to_piece(i) for i in range(self.tgt_vocab_size)]
+
     def encode_src(self, text: str) -> list[int]:
         return self._src.encode(text, out_type=int)
 

@@ -49,6 +49,7 @@ class Served:
     description: str = ""
     layers: int = 0  # attention layers and heads the page can select (0: none)
     heads: int = 0
+    engine: str = "torch"  # torch, or ct2: CTranslate2's search over an export
     jobs: queue.Queue = field(default_factory=queue.Queue)
 
     def info(self) -> dict[str, Any]:
@@ -58,7 +59,7 @@ class Served:
             "checkpoint": self.path, "bleu": self.bleu, "bleu_ci": self.bleu_ci,
             "bleu_split": self.bleu_split, "src": data.get("src"), "tgt": data.get("tgt"),
             "attention": {"layers": self.layers, "heads": self.heads} if self.layers else None,
-            "decode": self.translator.decoding.as_dict(),
+            "decode": self.translator.decoding.as_dict(), "engine": self.engine,
         }  # fmt: skip
 
     def submit(self, job: Job) -> Future:
@@ -94,8 +95,9 @@ class Served:
         try:
             start = time.perf_counter()
             results = self.translator.translate(
-                sentences, job.decoding, nbest=job.nbest, warn=False
-            )
+                sentences, job.decoding, nbest=job.nbest, warn=False,
+                return_attention=job.attention and self.engine == "ct2",
+            )  # fmt: skip
             out = [
                 self._result(s, r, job.attention) for s, r in zip(sentences, results, strict=True)
             ]
@@ -118,8 +120,23 @@ class Served:
             "attention": None,
         }
         if attention and self.layers and source.strip():
-            item["attention"] = self._attention(source, hyps[0].tokens)
+            if self.engine == "ct2":
+                item["attention"] = self._ct2_attention(source, hyps[0])
+            else:
+                item["attention"] = self._attention(source, hyps[0].tokens)
         return item
+
+    def _ct2_attention(self, source: str, hyp: Any) -> dict[str, Any] | None:
+        """CTranslate2's one map (the last layer's cross-attention, its heads averaged) over
+        the source pieces, as a single layer and head: ``weights[0][0][target][source]``."""
+        if hyp.attention is None:
+            return None
+        tok, t = self.translator.tokenizer, self.translator
+        return {
+            "source": tok.src_pieces(source)[: t.max_input_tokens],
+            "target": tok.tgt_pieces(hyp.tokens),
+            "weights": [[hyp.attention.round(decimals=3).tolist()]],
+        }
 
     @torch.no_grad()
     def _attention(self, source: str, tokens: list[int]) -> dict[str, Any]:
@@ -140,8 +157,10 @@ class Served:
 
 def resolve_checkpoint(item: str) -> Path:
     """A run directory's ``checkpoints/best.pt``, or the .pt file itself."""
+    from nmt.export.ct2 import is_export
+
     path = Path(item)
-    if path.is_dir():
+    if path.is_dir() and not is_export(path):
         run = RunDir(path)
         for candidate in (run.best, path / BEST):
             if candidate.is_file():
@@ -152,28 +171,36 @@ def resolve_checkpoint(item: str) -> Path:
     return path
 
 
-def load_models(items: list[str], device: str, precision: str = "fp32") -> dict[str, Served]:
-    """Load each checkpoint (or run directory) to decode in ``precision`` (fp32 | bf16),
-    start its worker; ids are unique labels."""
+def load_models(
+    items: list[str], device: str, precision: str = "fp32", **engine: Any
+) -> dict[str, Served]:
+    """Load each checkpoint, run directory or CTranslate2 export to decode in ``precision``
+    (fp32 | bf16; ``engine``: :func:`load_translator`'s engine settings), start its worker;
+    ids are unique labels."""
     from nmt.models.registry import variant as declared
 
     models: dict[str, Served] = {}
     for item in items:
         path = resolve_checkpoint(item)
-        translator = load_translator(path, device=device, precision=precision)
-        name = translator.model.variant
+        translator = load_translator(path, device=device, precision=precision, **engine)
+        kind = getattr(translator, "engine", "torch")
+        name = translator.variant if kind == "ct2" else translator.model.variant
         ckpt_id = name
         n = 2
         while ckpt_id in models:
             ckpt_id, n = f"{name}-{n}", n + 1
-        bleu, ci, split = RunDir.of_checkpoint(path).test_bleu()
-        probe = torch.tensor([[4, 5, 2]], device=translator.device)  # shapes only
-        with torch.no_grad():
-            w = translator.model.eval().attention_layers(probe, probe > 0, probe[:, :2])
+        if kind == "ct2":  # one averaged map: the last layer's heads, as CTranslate2 gives it
+            test = translator.manifest.get("test") or {}
+            bleu, ci, split, layers, heads = test.get("bleu"), None, "test", 1, 1
+        else:
+            bleu, ci, split = RunDir.of_checkpoint(path).test_bleu()
+            probe = torch.tensor([[4, 5, 2]], device=translator.device)  # shapes only
+            with torch.no_grad():
+                w = translator.model.eval().attention_layers(probe, probe > 0, probe[:, :2])
+            layers, heads = (0, 0) if w is None else (w.size(1), w.size(2))
         served = Served(
             ckpt_id, name, str(path), translator, bleu, ci, split,
-            description=declared(name).description,
-            layers=0 if w is None else w.size(1), heads=0 if w is None else w.size(2),
+            description=declared(name).description, layers=layers, heads=heads, engine=kind,
         )  # fmt: skip
         threading.Thread(
             target=served.serve_forever, name=f"nmt-serve-{ckpt_id}", daemon=True

@@ -95,3 +95,35 @@ def process_seconds() -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def physical_cores() -> int:
+    """Physical CPU cores this process may use (hyper-threads counted once): the (package,
+    core) pairs of /proc/cpuinfo among the allowed CPUs, else the allowed CPUs' count."""
+    import os
+
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    n_allowed = len(allowed) if allowed else (os.cpu_count() or 1)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return n_allowed
+    cores, cpu, package = set(), None, "0"
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "processor":
+            cpu = int(value)
+        elif key == "physical id":
+            package = value
+        elif key == "core id" and (allowed is None or cpu in allowed):
+            cores.add((package, value))
+    return max(1, min(len(cores), n_allowed)) if cores else n_allowed
+
+
+def set_threads(threads: int) -> int:
+    """Use ``threads`` CPU threads for torch (0: the physical cores); returns how many."""
+    n = threads if threads > 0 else physical_cores()
+    torch.set_num_threads(n)
+    return n

@@ -1,0 +1,164 @@
+"""Translate with a CTranslate2 export (:mod:`nmt.export.ct2`) behind the interface of
+:class:`nmt.translation.translator.Translator`: sentences in, :class:`Translation` out.
+
+The search is CTranslate2's, with the run's settings mapped onto it:
+
+- greedy (``beam`` 1) is the same argmax search; the output limit ``a * source + b``
+  (tokens, EOS included) becomes CTranslate2's ``max_decoding_length`` of ``limit - 1``
+  tokens, applied per group of sentences that share a limit, so a sentence stops where
+  the PyTorch search would force its EOS;
+- beam search normalises by ``length ** length_penalty`` where the PyTorch search uses
+  GNMT's ``((5 + length) / 6) ** length_penalty``: outputs can differ, scores differ;
+- ``min_decoding_length`` 0: an immediate EOS is allowed, as in the PyTorch search.
+
+``compute_type`` is CTranslate2's (float32, int8, int8_float32, ...); ``threads`` its
+intra-op threads (0: the physical cores).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from nmt.data.tokenizer import Tokenizer
+from nmt.errors import CheckpointError
+from nmt.export.ct2 import MANIFEST, ctranslate2_module
+from nmt.translation.decoding import Decoding
+from nmt.translation.translator import Translation
+
+COMPUTE_TYPES = ("default", "auto", "float32", "int8", "int8_float32", "int16", "float16",
+                 "bfloat16", "int8_float16", "int8_bfloat16")  # fmt: skip
+
+
+def limit(n_source: int, decoding: Decoding) -> int:
+    """The PyTorch search's output budget for a source of ``n_source`` pieces (EOS added),
+    tokens with EOS: :func:`nmt.translation.search.max_lengths`."""
+    return max(1, int(decoding.max_len_a * (n_source + 1) + decoding.max_len_b))
+
+
+class CT2Translator:
+    """A CTranslate2 export, translating like :class:`Translator` (same methods, same
+    results), with CTranslate2's search."""
+
+    engine = "ct2"
+
+    def __init__(
+        self,
+        folder: str | Path,
+        device: str = "cpu",
+        compute_type: str = "default",
+        threads: int = 0,
+        max_input_tokens: int = 250,
+        decoding: Decoding | None = None,
+    ) -> None:
+        folder = Path(folder)
+        manifest_path = folder / MANIFEST
+        if not manifest_path.is_file():
+            raise CheckpointError(
+                f"{folder}: no {MANIFEST}; export a checkpoint with nmt-export ct2"
+            )
+        self.manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        ct2 = ctranslate2_module()
+        self.device = torch.device(device)
+        self.compute_type = compute_type
+        try:
+            self.engine_model = ct2.Translator(
+                str(folder),
+                device="cuda" if self.device.type == "cuda" else "cpu",
+                compute_type=compute_type,
+                intra_threads=threads,
+            )
+        except (RuntimeError, ValueError) as e:
+            raise CheckpointError(f"{folder}: CTranslate2 cannot load it ({e})") from None
+        self.tokenizer = Tokenizer.from_model_files(folder)
+        self._src_pieces = self.tokenizer.src_vocab()
+        self._tgt_ids = {p: i for i, p in enumerate(self.tokenizer.tgt_vocab())}
+        self.max_input_tokens = max_input_tokens
+        self.decoding = decoding or Decoding.from_dict(self.manifest.get("decode"))
+        self.precision = f"ct2 {self.engine_model.compute_type}"
+        self.checkpoint_info = {
+            "data": self.manifest.get("data_config") or self.manifest.get("data") or {},
+            "model_config": self.manifest.get("model_config", {}),
+        }
+        self.variant = self.checkpoint_info["model_config"].get("name", "transformer")
+
+    def encode(self, sentences: Sequence[str]) -> tuple[list[list[int]], int]:
+        """Source ids (EOS is CTranslate2's to add); over-long inputs truncated."""
+        out, truncated = [], 0
+        for s in sentences:
+            ids = self.tokenizer.encode_src(s) if s.strip() else []
+            truncated += len(ids) > self.max_input_tokens
+            out.append(ids[: self.max_input_tokens])
+        return out, truncated
+
+    def translate(
+        self,
+        sentences: Sequence[str],
+        decoding: Decoding | None = None,
+        nbest: int = 1,
+        return_attention: bool = False,
+        progress: bool = False,
+        warn: bool = True,
+    ) -> list[list[Translation]]:
+        """As :meth:`Translator.translate`; sentences sharing an output limit are searched
+        together, CTranslate2 batching them by ``decoding.batch_tokens`` / beam."""
+        decoding = decoding or self.decoding
+        ids, truncated = self.encode(sentences)
+        if truncated and warn:
+            print(
+                f"warning: {truncated} input line(s) longer than {self.max_input_tokens} subword "
+                "tokens were truncated before translation",
+                file=sys.stderr,
+            )
+        results: list[list[Translation]] = [[Translation("", 0.0, [])] for _ in sentences]
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i, s in enumerate(sentences):
+            if s.strip():
+                groups[limit(len(ids[i]), decoding)].append(i)
+        beam = max(decoding.beam, nbest)
+        bar = tqdm(total=sum(map(len, groups.values())), desc="translate", unit="sent",
+                   disable=not progress)  # fmt: skip
+        for budget, members in sorted(groups.items()):
+            if budget <= 1:  # room for EOS only
+                bar.update(len(members))
+                continue
+            out = self.engine_model.translate_batch(
+                [[self._src_pieces[t] for t in ids[i]] for i in members],
+                max_batch_size=max(1, decoding.batch_tokens // beam),
+                batch_type="tokens",
+                beam_size=beam,
+                num_hypotheses=nbest,
+                length_penalty=decoding.length_penalty if beam > 1 else 0.0,
+                max_decoding_length=budget - 1,
+                min_decoding_length=0,
+                return_scores=True,
+                return_attention=return_attention,
+                max_input_length=0,
+            )
+            for i, r in zip(members, out, strict=True):
+                results[i] = [
+                    self._translation(r, k, return_attention) for k in range(len(r.hypotheses))
+                ]
+            bar.update(len(members))
+        bar.close()
+        return results
+
+    def _translation(self, result: Any, k: int, attention: bool) -> Translation:
+        unk = self._tgt_ids.get(self.manifest.get("unk_token", "<unk>"), 1)
+        tokens = [self._tgt_ids.get(p, unk) for p in result.hypotheses[k]]
+        weights = None
+        if attention and result.attention:
+            weights = torch.tensor(result.attention[k], dtype=torch.float32)  # (T, S + 1)
+        return Translation(self.tokenizer.decode_tgt(tokens), float(result.scores[k]), tokens,
+                           weights)  # fmt: skip
+
+    def translate_text(self, sentences: Sequence[str], **kwargs) -> list[str]:
+        """1-best detokenized outputs."""
+        return [r[0].text for r in self.translate(sentences, **kwargs)]

@@ -1,0 +1,131 @@
+"""``nmt-export ct2``: a Transformer checkpoint as a CTranslate2 model that translates as the
+PyTorch search does (identical greedy outputs), wherever a checkpoint is accepted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.runs import BIN, QUIET, TINY_DATA, nmt_train
+from tests.tiny import TINY_MODELS
+
+pytest.importorskip("ctranslate2")
+
+SOURCES = [
+    "a b c", "h g f e d", "c", "a a b b c c", "e f g h a b", "d e", "b a", "g g g",
+    "a b c d e f", "h", "f e", "c d c d", "", "b c d e f g",
+]  # fmt: skip
+
+
+def run_cli(env, tool: str, *args: str | Path, timeout: int = 300):
+    return subprocess.run([str(BIN / tool), *map(str, args)], env=env, capture_output=True,
+                          text=True, timeout=timeout)  # fmt: skip
+
+
+def test_the_export_holds_the_model_its_tokenizer_and_a_manifest(exported: Path, trained: Path):
+    import hashlib
+
+    assert (exported / "model.bin").is_file() and (exported / "joint.model").is_file()
+    manifest = json.loads((exported / "nmt_export.json").read_text())
+    best = trained / "checkpoints" / "best.pt"
+    assert manifest["checkpoint_sha256"] == hashlib.sha256(best.read_bytes()).hexdigest()
+    assert (
+        manifest["quantization"] == "float32" and manifest["model_config"]["name"] == "transformer"
+    )
+    results = json.loads((trained / "results.json").read_text())
+    assert manifest["test"]["bleu"] == results["test"]["test"]["bleu"]
+
+
+def test_greedy_outputs_are_the_pytorch_searchs(exported: Path, trained: Path):
+    """float32, greedy: every output identical (the CI check of faithfulness); beam search
+    normalises length differently, so only most outputs must agree."""
+    from nmt.runs.checkpoint import load_translator
+
+    torch_tr = load_translator(trained / "checkpoints" / "best.pt")
+    ct2_tr = load_translator(exported, threads=1)
+    assert ct2_tr.engine == "ct2"
+    greedy = torch_tr.decoding.replace(beam=1)
+    want = torch_tr.translate_text(SOURCES, decoding=greedy)
+    assert ct2_tr.translate_text(SOURCES, decoding=greedy) == want
+    assert want[12] == "" and any(want)
+    # the output limit a * source + b is the PyTorch search's: a tight one cuts alike
+    tight = greedy.replace(max_len_a=0.0, max_len_b=3)
+    cut = ct2_tr.translate_text(SOURCES, decoding=tight)
+    assert cut == torch_tr.translate_text(SOURCES, decoding=tight)
+    assert all(len(c.split()) <= 2 for c in cut)
+    beam = torch_tr.decoding.replace(beam=3)
+    pairs = zip(torch_tr.translate_text(SOURCES, decoding=beam),
+                ct2_tr.translate_text(SOURCES, decoding=beam), strict=True)  # fmt: skip
+    same = sum(a == b for a, b in pairs)
+    assert same >= len(SOURCES) - 2
+    # the n best come back best first, with CTranslate2's scores
+    nbest = ct2_tr.translate(["a b c"], decoding=beam, nbest=3)[0]
+    assert len(nbest) == 3 and nbest[0].score >= nbest[1].score >= nbest[2].score
+
+
+def test_translate_evaluate_and_compute_types_take_the_export(env, exported: Path, trained):
+    best = trained / "checkpoints" / "best.pt"
+    a = run_cli(env, "nmt-translate", best, "--beam", "1", "--threads", "1", *SOURCES[:4])
+    b = run_cli(env, "nmt-translate", exported, "--beam", "1", "--threads", "1", *SOURCES[:4])
+    assert a.returncode == 0 and b.returncode == 0, a.stderr[-2000:] + b.stderr[-2000:]
+    assert a.stdout == b.stdout and a.stdout.strip()
+    # --engine ct2 exports a checkpoint on the fly; int8 computes and translates
+    c = run_cli(env, "nmt-translate", best, "--engine", "ct2", "--compute-type", "int8",
+                "--beam", "1", *SOURCES[:4])  # fmt: skip
+    assert c.returncode == 0, c.stderr[-2000:]
+    assert len(c.stdout.splitlines()) == 4
+    # a CTranslate2 setting on the PyTorch search, or an export on it, is one line
+    bad = run_cli(env, "nmt-translate", best, "--compute-type", "int8", "a")
+    assert "--compute-type int8: a CTranslate2 setting; add --engine ct2" in bad.stderr
+    bad = run_cli(env, "nmt-translate", exported, "--engine", "torch", "a")
+    assert "translates with --engine ct2" in bad.stderr
+    ev = run_cli(env, "nmt-evaluate", exported, "--beam", "1", "--bootstrap", "0")
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    report = next((exported / "eval").glob("*.ct2-float32.beam1.json"))
+    scores = json.loads(report.read_text())
+    torch_ev = run_cli(env, "nmt-evaluate", best, "--beam", "1", "--bootstrap", "0",
+                       "--out", exported.parent / "torch.json")  # fmt: skip
+    assert torch_ev.returncode == 0, torch_ev.stderr[-2000:]
+    assert scores["bleu"] == json.loads((exported.parent / "torch.json").read_text())["bleu"]
+    assert scores["decode"]["precision"] == "ct2 float32"
+
+
+def test_what_ctranslate2_cannot_express_is_refused_in_one_line(env, tmp_path, exported, trained):
+    pooled = tmp_path / "pooled"
+    nmt_train(env, pooled, *TINY_DATA, *TINY_MODELS["transformer_pooled"], *QUIET,
+              "train.max_steps=5", "train.eval_every=5", "data.synthetic.n_test=4")  # fmt: skip
+    proc = run_cli(env, "nmt-export", "ct2", pooled / "checkpoints" / "best.pt", tmp_path / "x")
+    assert proc.returncode == 2
+    assert "a transformer_pooled model cannot be exported to CTranslate2" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+    again = run_cli(env, "nmt-export", "ct2", trained / "checkpoints" / "best.pt", exported)
+    assert again.returncode == 2 and "exists and is not empty" in again.stderr
+    quant = run_cli(env, "nmt-export", "ct2", trained / "checkpoints" / "best.pt",
+                    tmp_path / "q", "--quantization", "int8")  # fmt: skip
+    assert quant.returncode == 0, quant.stderr[-2000:]
+    assert (tmp_path / "q" / "model.bin").stat().st_size < (exported / "model.bin").stat().st_size
+
+
+def test_nmt_serve_serves_an_export_with_its_one_attention_map(exported: Path, trained: Path):
+    from fastapi.testclient import TestClient
+
+    from nmt.serve.app import Limits, create_app
+    from nmt.serve.models import load_models
+
+    models = load_models([str(exported), str(trained)], "cpu", threads=1)
+    client = TestClient(create_app(models, Limits(max_sentences=4, max_chars=50)))
+    listed = {m["id"]: m for m in client.get("/models").json()["models"]}
+    assert listed["transformer"]["engine"] == "ct2" and listed["transformer-2"]["engine"] == "torch"
+    assert listed["transformer"]["attention"] == {"layers": 1, "heads": 1}
+    assert listed["transformer"]["bleu"] == listed["transformer-2"]["bleu"]
+    r = client.post("/translate", json={"text": "a b c", "attention": True, "beam": 1})
+    assert r.status_code == 200, r.text
+    out = {x["model"]: x["translations"][0] for x in r.json()["results"]}
+    assert out["transformer"]["text"] == out["transformer-2"]["text"]
+    att = out["transformer"]["attention"]
+    assert len(att["weights"]) == 1 and len(att["weights"][0]) == 1
+    assert len(att["weights"][0][0]) == len(att["target"])
+    assert all(len(row) == len(att["source"]) for row in att["weights"][0][0])
