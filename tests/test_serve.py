@@ -58,7 +58,11 @@ def test_translate_answers_every_model_with_attention(client: TestClient) -> Non
     assert len(weights) == 1 and len(weights[0]) == 2
     assert len(weights[0][0]) == len(att["target"]) and len(weights[0][0][0]) == len(att["source"])
     assert all(abs(sum(row) - 1) < 0.01 for row in weights[0][1])
+    # three decimals, not float32's noise (0.014000000432133675)
+    cells = [w for layer in weights for head in layer for row in head for w in row]
+    assert all(len(repr(w).partition(".")[2]) <= 3 for w in cells)
     assert results["seq2seq"]["translations"][0]["attention"] is None
+    assert results["transformer"]["decode"] == {"beam": 2, "length_penalty": 0.6}
 
 
 def test_translate_many_sentences_one_model_nbest(client: TestClient) -> None:
@@ -69,12 +73,31 @@ def test_translate_many_sentences_one_model_nbest(client: TestClient) -> None:
     out = result["translations"]
     assert [x["text"] for x in out] == ["a b", "", "c d e"]
     assert len(out[0]["nbest"]) == 2 and out[0]["attention"] is None
+    # nbest alone widens the checkpoint's beam (2) to hold it, and the answer says so
+    r = client.post("/translate", json={"text": "a b", "models": ["transformer"], "nbest": 4})
+    assert r.status_code == 200, r.text
+    [result] = r.json()["results"]
+    assert result["decode"]["beam"] == 4 and len(result["translations"][0]["nbest"]) == 4
+
+
+def test_every_request_is_logged_in_one_line(trained: Path) -> None:
+    lines: list[str] = []
+    models = load_models([str(trained)], "cpu")
+    client = TestClient(create_app(models, Limits(), log=lines.append))
+    client.post("/translate", json={"sentences": ["a b", "c"]})
+    client.post("/translate", json={"text": "a", "models": ["gpt"]})
+    assert client.get("/favicon.ico").status_code == 204
+    assert re.search(r"POST /translate 200 \d+ ms models=transformer sentences=2$", lines[0])
+    assert " POST /translate 404 " in lines[1] and "GET /favicon.ico 204" in lines[2]
 
 
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
         ('{"text": ""}', 400, "nothing to translate"),
+        ("{}", 400, 'nothing to translate: give "text"'),
+        ("", 400, "the request has no body"),
+        ('{"text": "a", "beam": 2, "nbest": 5}', 422, "nbest 5 is more than beam 2"),
         ('{"text": "a", "sentences": ["b"]}', 400, "not both"),
         ("this is not json", 400, "not valid JSON"),
         ('{"text": "a", "models": ["gpt"]}', 404, "unknown model 'gpt'"),

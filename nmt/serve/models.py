@@ -135,7 +135,7 @@ class Served:
         return {
             "source": tok.src_pieces(source)[: t.max_input_tokens],
             "target": tok.tgt_pieces(hyp.tokens),
-            "weights": [[hyp.attention.round(decimals=3).tolist()]],
+            "weights": [[hyp.attention.double().round(decimals=3).tolist()]],
         }
 
     @torch.no_grad()
@@ -151,7 +151,7 @@ class Served:
         return {
             "source": [*tok.src_pieces(source)[: t.max_input_tokens], "</s>"],
             "target": [*tok.tgt_pieces(tokens), "</s>"],
-            "weights": w[0].float().round(decimals=3).tolist(),  # (L, h, T, S)
+            "weights": w[0].double().round(decimals=3).tolist(),  # (L, h, T, S), 3 decimals
         }
 
 
