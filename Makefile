@@ -60,8 +60,11 @@ verify: $(STAMP) ## Recompute every committed comparison's BLEU and chrF from it
 data: $(STAMP) ## Fetch and verify Multi30k (from NMT_DATA_MIRROR when set)
 	$(BIN)/nmt-data fetch multi30k
 
+# make train keeps the weights of its last 5 validations (checkpoints/step_*.pt), so that
+# nmt-average --last 5 can follow it; ARGS="train.keep_last=0" keeps none
+TRAIN_KEEP ?= train.keep_last=5
 train: $(STAMP) ## Train the default model on Multi30k de→en (extra overrides: ARGS="...")
-	$(BIN)/nmt-train $(ARGS)
+	$(BIN)/nmt-train $(TRAIN_KEEP) $(ARGS)
 
 compare: export COMPARE_ARGS = $(ARGS)
 compare: $(STAMP) ## Train the variants on a preset and compare them (experiment=bottleneck SEEDS=1,2 ARGS="...")

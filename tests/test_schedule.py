@@ -115,3 +115,20 @@ def test_a_checkpoints_optimiser_resumes_with_this_torchs_implementation() -> No
     looped = torch.optim.AdamW(params, lr=1e-3, foreach=False)
     load_optimizer_state(looped, opt.state_dict())
     assert not looped.param_groups[0]["fused"] and looped.param_groups[0]["foreach"] is False
+
+
+def test_the_progress_bar_eta_is_the_average_rate_from_where_the_run_resumed():
+    """No jump after a validation pause (no smoothing), and a resumed run's head start is
+    not counted as speed."""
+    from types import SimpleNamespace
+
+    from nmt.training.console import BudgetBar
+
+    budget = SimpleNamespace(used=lambda step, epochs, tokens, seconds: (step / 100, "max_steps"))
+    bar = BudgetBar(budget)
+    bar.start_at(SimpleNamespace(step=50, trained_tgt_tokens=0), 0.0, 0.0)
+    assert bar.n == 50 and bar.smoothing == 0
+    bar.advance(SimpleNamespace(step=60, trained_tgt_tokens=0), 0.0, 0.0)
+    shown = bar.format_meter(**{**bar.format_dict, "elapsed": 10.0})
+    bar.close()
+    assert "[00:10<00:40" in shown  # 10% in 10 s from 50%: 40 s for the last 40%

@@ -126,6 +126,13 @@ def test_keep_last_and_average_give_a_checkpoint_every_command_reads(env, tmp_pa
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.pt").exists()
     proc = run("nmt-average", "--last", "3", str(run_dir), "-o", str(tmp_path / "y.pt"), env=env)
     assert proc.returncode == 2 and "train.keep_last=3" in proc.stderr
+    # the same update twice (last.pt is step_60.pt here) is averaged, and said
+    ckpts = run_dir / "checkpoints"
+    proc = run("nmt-average", str(ckpts / "step_60.pt"), str(ckpts / "last.pt"),
+               "-o", str(tmp_path / "z.pt"), env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "are the same update (60): it counts 2 times" in proc.stderr
+    assert "holds 1 distinct update(s)" in proc.stderr
 
 
 def test_init_from_fine_tunes_with_the_checkpoints_model_and_tokenizer(trained, env, tmp_path):
@@ -163,3 +170,13 @@ def test_init_from_refuses_what_does_not_fit_in_one_line(trained, env, tmp_path,
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+
+
+def test_nbest_lines_are_explained(trained, env):
+    proc = run("nmt-translate", str(trained / "checkpoints" / "best.pt"), "--nbest", "2",
+               "--threads", "1", "a b c", "d e", env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [(c[0], c[1]) for c in lines] == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
+    assert float(lines[0][2]) >= float(lines[1][2]) and lines[0][3] == "a b c"
+    assert "--nbest 2: tab-separated input line (from 0), rank (0 = best), score" in proc.stderr

@@ -41,6 +41,23 @@ def newest(run: Path, n: int) -> list[Path]:
     return kept[-n:]
 
 
+def warn_repeats(paths: list[Path], steps: list[int | None]) -> None:
+    """Say so when checkpoints hold the same update (best.pt and last.pt of a run that
+    ended on its best): they count twice and add nothing new."""
+    seen: dict[int, list[str]] = {}
+    for path, step in zip(paths, steps, strict=True):
+        if step is not None:
+            seen.setdefault(step, []).append(str(path))
+    for step, same in seen.items():
+        if len(same) > 1:
+            print(
+                f"warning: {' and '.join(same)} are the same update ({step}): it counts "
+                f"{len(same)} times and the average holds {len(seen)} distinct update(s); keep "
+                "step checkpoints with train.keep_last=N and average them with --last N",
+                file=sys.stderr,
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
@@ -55,9 +72,11 @@ def main(argv: list[str] | None = None) -> None:
             paths = [Path(p) for p in args.checkpoints]
         if len(paths) < 2:
             raise NMTError("give two or more checkpoints to average")
-        save_checkpoint(average_checkpoints(paths), args.output)
-        steps = ", ".join(p.stem for p in paths)
-        print(f"averaged {len(paths)} checkpoints ({steps}) -> {args.output}", file=sys.stderr)
+        averaged = average_checkpoints(paths)
+        save_checkpoint(averaged, args.output)
+        names = ", ".join(p.stem for p in paths)
+        print(f"averaged {len(paths)} checkpoints ({names}) -> {args.output}", file=sys.stderr)
+        warn_repeats(paths, averaged.get("averaged_steps", []))
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -33,6 +33,12 @@ from nmt.cli.common import (
 )
 from nmt.errors import NMTError
 
+#: what each --nbest line holds, said in --help and on stderr when the columns are printed
+NBEST_COLUMNS = (
+    "input line (from 0), rank (0 = best), score (log-probability over the GNMT length "
+    "penalty; CTranslate2's own under --engine ct2), translation"
+)
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="nmt-translate", description=__doc__.split("\n")[0])
@@ -46,7 +52,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=2000,
         help="lines read, sorted into batches and written at a time (default 2000)",
     )
-    p.add_argument("--nbest", type=positive_int, default=1, help="print the N best translations")
+    p.add_argument(
+        "--nbest",
+        type=positive_int,
+        default=1,
+        help="print the N best translations, one a line, tab-separated: " + NBEST_COLUMNS,
+    )
     p.add_argument("--attention-png", metavar="PATH", help="save an attention heat map per line")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     p.add_argument(
@@ -184,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
                 precision=precision_from_args(args, device),
                 **engine_kwargs(args),
             )
+            if args.nbest > 1:
+                print(f"--nbest {args.nbest}: tab-separated {NBEST_COLUMNS}", file=sys.stderr)
             out = sys.stdout
             if args.output:
                 out = stack.enter_context(open(args.output, "w", encoding="utf-8"))

@@ -36,6 +36,7 @@ def average_checkpoints(paths: list[str | Path]) -> dict[str, Any]:
         raise CheckpointError("no checkpoints to average; give two or more .pt files")
     first = load_checkpoint(paths[0])
     sums = {k: v.to(torch.float64) for k, v in first["model"].items() if v.is_floating_point()}
+    steps = [first.get("step")]
     last = first
     for path in paths[1:]:
         ckpt = load_checkpoint(path)
@@ -47,11 +48,12 @@ def average_checkpoints(paths: list[str | Path]) -> dict[str, Any]:
                 )
         for name, total in sums.items():
             total += ckpt["model"][name].to(torch.float64)
+        steps.append(ckpt.get("step"))
         last = ckpt
     model = dict(last["model"])
     for name, total in sums.items():
         model[name] = (total / len(paths)).to(last["model"][name].dtype)
     keep = ("model_config", "tokenizer", "data", "decode", "variant", "step", "epoch")
     payload = {k: last[k] for k in keep if k in last}
-    payload |= {"model": model, "averaged_from": [str(p) for p in paths]}
+    payload |= {"model": model, "averaged_from": [str(p) for p in paths], "averaged_steps": steps}
     return payload

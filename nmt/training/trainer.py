@@ -235,7 +235,7 @@ class Trainer:
     def _bar(self) -> BudgetBar:
         """The progress bar (rank 0), where a resumed run stopped."""
         bar = BudgetBar(self.budget, disable=not self.dist.is_main)
-        bar.advance(self.progress, self.batches.epochs(self.progress), self.clock.train_seconds)
+        bar.start_at(self.progress, self.batches.epochs(self.progress), self.clock.train_seconds)
         return bar
 
     def _log_train(self, bar: BudgetBar, meter: Meter) -> None:
