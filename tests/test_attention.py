@@ -121,3 +121,10 @@ def test_multi_head_attention(mask) -> None:
     assert (weights.masked_select(~mask[:, None, None, :].expand_as(weights)) == 0).all()
     k, v = mha.project_kv(memory, memory)
     torch.testing.assert_close(mha.attend(query, k, v, mask)[0], fused)
+
+
+def test_heat_map_labels_show_words_and_mark_piece_boundaries():
+    from nmt.translation.plots import piece_labels
+
+    pieces = ["\u2581Stra", "ße", "\u2581entlang", "\u2581.", "</s>"]
+    assert piece_labels(pieces) == ["Stra", "·ße", "entlang", ".", "</s>"]

@@ -71,6 +71,16 @@ def test_the_page_shows_each_translation_and_its_attention_map(browser, page, tm
     rows = card.find_elements(By.CSS_SELECTOR, "table.heatmap tbody tr")
     chips = card.find_elements(By.CSS_SELECTOR, ".src-piece")
     assert len(rows) >= 4 and chips[-1].text == "</s>"
+    # pieces show as words: no SentencePiece "▁" in the chips or the map's labels
+    labels = [th.text for th in card.find_elements(By.CSS_SELECTOR, "table.heatmap th")]
+    assert not any("\u2581" in x for x in [c.text for c in chips] + labels)
+    assert chips[0].get_attribute("title").startswith("\u2581")  # the piece itself on hover
+    # the chips wrap inside the card instead of scrolling out of it
+    row = card.find_element(By.CSS_SELECTOR, ".chips")
+    fits = "return arguments[0].scrollWidth <= arguments[0].clientWidth"
+    assert browser.execute_script(fits, row)
+    beam = Select(browser.find_element(By.ID, "beam"))
+    assert beam.options[0].text == "as trained"
     assert len(card.find_elements(By.CSS_SELECTOR, "td.cell")) == len(rows) * len(chips)
     # hovering a target piece highlights its source alignment
     ActionChains(browser).move_to_element(rows[0].find_element(By.CSS_SELECTOR, "th")).perform()
@@ -110,6 +120,12 @@ def test_the_page_serves_a_ctranslate2_export(browser, env, exported: Path):
         chips = card.find_elements(By.CSS_SELECTOR, ".src-piece")
         cells = card.find_elements(By.CSS_SELECTOR, "td.cell")
         assert rows and len(cells) == len(rows) * len(chips)
+        # one model's card takes the page's width, not a third of it
+        width = browser.execute_script("return arguments[0].getBoundingClientRect().width", card)
+        page_width = browser.execute_script(
+            "return document.getElementById('cards').getBoundingClientRect().width"
+        )
+        assert width > 0.9 * page_width
     finally:
         proc.terminate()
         proc.wait(timeout=30)
