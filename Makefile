@@ -26,7 +26,7 @@ COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format verify train data compare tune capacity time-to-bleu bench bench-memory bench-memory-wmt bench-scale clean
+.PHONY: help install test lint format verify train data compare tune capacity time-to-bleu bench bench-engines bench-memory bench-memory-wmt bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -168,6 +168,16 @@ bench-memory: $(STAMP) ## Resident memory of the default training, epoch by epoc
 bench-memory-wmt: $(STAMP) ## Bahdanau on WMT news, 2 epochs: RSS <= 8,000 MB, epoch 2 <= +10% (~5 min) -> JSON
 	$(BIN)/python scripts/bench_memory.py --max-peak-mb 8000 --out $(MEMORY_WMT_OUT) -- \
 		experiment=wmt_news model=bahdanau train.max_epochs=2 train.eval_max_sentences=200 $(ARGS)
+
+# make bench-engines ENGINES_CKPT=runs/<a Transformer run>/checkpoints/best.pt: the PyTorch
+# search and CTranslate2 on Multi30k's test_2016_flickr (fetched by any Multi30k run)
+ENGINES_CKPT ?=
+ENGINES_SRC ?= data/multi30k/test_2016_flickr.de.gz
+ENGINES_REF ?= data/multi30k/test_2016_flickr.en.gz
+bench-engines: $(STAMP) ## PyTorch and CTranslate2 side by side on a Transformer (ENGINES_CKPT=best.pt) -> JSON + a BENCHMARK.md section
+	@test -n "$(ENGINES_CKPT)" || { echo "error: give ENGINES_CKPT=runs/<a Transformer run>/checkpoints/best.pt" >&2; exit 2; }
+	$(BIN)/python scripts/bench_engines.py $(ENGINES_CKPT) --src $(ENGINES_SRC) --ref $(ENGINES_REF) \
+		--out docs/results/bench/engines.json --markdown BENCHMARK.md $(ENGINES_ARGS)
 
 SCALE_OUT ?= docs/results/scale/scale.json
 bench-scale: $(STAMP) ## A WMT14-size corpus (4.5M pairs, ~10 GB of work files under runs/bench_scale): prepare, memory, speed (~30 min) -> JSON

@@ -129,3 +129,34 @@ def test_nmt_serve_serves_an_export_with_its_one_attention_map(exported: Path, t
     assert len(att["weights"]) == 1 and len(att["weights"][0]) == 1
     assert len(att["weights"][0][0]) == len(att["target"])
     assert all(len(row) == len(att["source"]) for row in att["weights"][0][0])
+
+
+def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_path):
+    """The benchmark script on a tiny model: every configuration in its own process, its
+    outputs compared with the PyTorch fp32 search's, its table a section of BENCHMARK.md."""
+    import sys
+
+    src = tmp_path / "src.txt"
+    src.write_text("".join(s + "\n" for s in SOURCES if s))
+    bench = tmp_path / "BENCHMARK.md"
+    bench.write_text(
+        "# Benchmark\n\nthe training table\n\n## Translation engines side by side\n\nold\n"
+    )
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_engines.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(trained / "checkpoints" / "best.pt"), "--src", str(src),
+         "--ref", str(src), "--sentences", "8", "--threads", "1",
+         "--configs", "torch:fp32,ct2:float32", "--out", str(tmp_path / "e.json"),
+         "--markdown", str(bench)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "e.json").read_text())
+    rows = {(r["engine"], r["precision"]): r for r in result["rows"]}
+    assert set(rows) == {("torch", "fp32"), ("ct2", "float32")}
+    ct2 = rows["ct2", "float32"]
+    assert ct2["greedy"]["identical_to_torch_fp32"] == 1.0 and ct2["greedy"]["sent_per_s"] > 0
+    assert ct2["peak_rss_mb"] > 0 and result["environment"]["cpu"]
+    text = bench.read_text()
+    assert text.startswith("# Benchmark\n\nthe training table\n") and "old" not in text
+    assert text.count("## Translation engines side by side") == 1 and "| ct2 | float32 |" in text

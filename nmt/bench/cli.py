@@ -108,6 +108,16 @@ def bench_variant(
     return row
 
 
+def write_keeping_sections(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, keeping the "## " sections of the file there that ``text``
+    does not have (another benchmark's, such as ``make bench-engines``')."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    kept = [
+        "## " + part for part in old.split("\n## ")[1:] if "## " + part.splitlines()[0] not in text
+    ]
+    path.write_text("\n".join([text.rstrip("\n"), *kept]).rstrip("\n") + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; writes ``--out`` (JSON) and ``--markdown``, prints the table."""
     args = parse_args(argv)
@@ -146,6 +156,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     table = markdown(result)
     if args.markdown:
-        Path(args.markdown).write_text(table)
+        write_keeping_sections(Path(args.markdown), table)
     print(table)
     return result

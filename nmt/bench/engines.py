@@ -1,0 +1,211 @@
+"""Both translation engines side by side on one checkpoint: the PyTorch search (fp32, bf16)
+and CTranslate2 (float32, int8_float32, int8) over an ``nmt-export ct2`` of it.
+
+    python scripts/bench_engines.py CKPT --src test.de --ref test.en --out engines.json
+
+Every configuration runs in a fresh process (its peak resident memory is its own: model,
+engine and search), warms up on 16 sentences, then translates the test sentences greedily
+and with beam 5, timed; the outputs are scored with sacreBLEU and the greedy ones compared
+line by line with the PyTorch fp32 search's. One command, one machine, one JSON and one
+Markdown table (the CPU named beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+#: (engine, precision or compute type) in the order of the table
+CONFIGS = (
+    ("torch", "fp32"),
+    ("torch", "bf16"),
+    ("ct2", "float32"),
+    ("ct2", "int8_float32"),
+    ("ct2", "int8"),
+)
+SEARCHES = (("greedy", 1), ("beam5", 5))
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """One configuration, in this process: speed, BLEU, outputs and peak memory."""
+    import torch
+
+    from nmt.bench.memory import peak_rss_mb
+    from nmt.data.validate import read_lines
+    from nmt.evaluation.metrics import corpus_scores
+    from nmt.runs.checkpoint import load_translator
+    from nmt.system.device import set_threads
+
+    set_threads(args.threads)
+    src = read_lines(Path(args.src))[: args.sentences]
+    refs = [read_lines(Path(args.ref))[: len(src)]]
+    kwargs: dict[str, Any] = {"threads": args.threads}
+    if args.engine == "ct2":
+        kwargs |= {"engine": "ct2", "compute_type": args.precision}
+        path = args.export
+    else:
+        kwargs["precision"] = args.precision
+        path = args.checkpoint
+    translator = load_translator(path, device="cpu", **kwargs)
+    out: dict[str, Any] = {"engine": args.engine, "precision": args.precision,
+                           "sentences": len(src), "threads": torch.get_num_threads()}  # fmt: skip
+    for name, beam in SEARCHES:
+        decoding = translator.decoding.replace(beam=beam)
+        translator.translate(src[:16], decoding, warn=False)  # warm-up
+        t0 = time.perf_counter()
+        hyps = translator.translate_text(src, decoding=decoding, warn=False)
+        seconds = time.perf_counter() - t0
+        scores = corpus_scores(hyps, refs)
+        out[name] = {"seconds": seconds, "sent_per_s": len(src) / seconds,
+                     "bleu": scores["bleu"], "signature": scores["bleu_signature"],
+                     "hypotheses": hyps}  # fmt: skip
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def compare(rows: list[dict[str, Any]]) -> None:
+    """Each row's greedy and beam-5 outputs against the PyTorch fp32 search's: the share of
+    identical lines and the BLEU difference."""
+    base = next(r for r in rows if (r["engine"], r["precision"]) == ("torch", "fp32"))
+    for r in rows:
+        for name, _ in SEARCHES:
+            a, b = base[name]["hypotheses"], r[name]["hypotheses"]
+            r[name]["identical_to_torch_fp32"] = sum(
+                x == y for x, y in zip(a, b, strict=True)
+            ) / len(a)
+            r[name]["bleu_minus_torch_fp32"] = r[name]["bleu"] - base[name]["bleu"]
+
+
+def markdown(result: dict[str, Any]) -> str:
+    env = result["environment"]
+    lines = [
+        "## Translation engines side by side",
+        "",
+        f"Written by `{result['command']}`; the raw numbers (and every output) are in "
+        f"`{result['json']}`.",
+        "",
+        f"CPU: {env['cpu']}, {env['threads']} threads; torch {env['torch']}, CTranslate2 "
+        f"{env['ctranslate2']}; {env['date']}. Checkpoint: `{result['checkpoint']}`; "
+        f"{result['sentences']} sentences of `{result['src']}`. Each configuration in its own "
+        'process; "= fp32": greedy outputs identical to the PyTorch fp32 search\'s.',
+        "",
+        "| engine | precision | greedy sent/s | beam-5 sent/s | greedy BLEU | beam-5 BLEU | "
+        "greedy = fp32 | beam-5 = fp32 | peak RSS (MB) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in result["rows"]:
+        g, b = r["greedy"], r["beam5"]
+        lines.append(
+            f"| {r['engine']} | {r['precision']} | {g['sent_per_s']:,.0f} | "
+            f"{b['sent_per_s']:,.0f} | {g['bleu']:.2f} ({g['bleu_minus_torch_fp32']:+.2f}) | "
+            f"{b['bleu']:.2f} ({b['bleu_minus_torch_fp32']:+.2f}) | "
+            f"{g['identical_to_torch_fp32']:.1%} | {b['identical_to_torch_fp32']:.1%} | "
+            f"{r['peak_rss_mb']:,.0f} |"
+        )
+    torch_rows = [r for r in result["rows"] if r["engine"] == "torch"]
+    ref = max(torch_rows, key=lambda r: r["beam5"]["sent_per_s"])  # the faster PyTorch search
+    best = max(result["rows"], key=lambda r: r["beam5"]["sent_per_s"])
+    lines += [
+        "",
+        f"Beam 5: {best['engine']} {best['precision']} at "
+        f"{best['beam5']['sent_per_s'] / ref['beam5']['sent_per_s']:.2f}× the PyTorch "
+        f"{ref['precision']} search (the faster PyTorch one here). BLEU in brackets: the "
+        "difference from the PyTorch fp32 search's. CTranslate2's "
+        "beam search divides by length ** 0.6 where the PyTorch search divides by GNMT's "
+        "((5 + length) / 6) ** 0.6: beam outputs differ by that too.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, section: str) -> None:
+    """Put ``section`` (a "## " heading and its text) into the Markdown file ``path``: in
+    place of the section of the same heading, else at the end."""
+    heading = section.splitlines()[0]
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if heading in text:
+        before, _, rest = text.partition(heading)
+        after = rest.split("\n## ", 1)
+        text = before + section + ("\n## " + after[1] if len(after) > 1 else "")
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def run_one(args: argparse.Namespace, engine: str, precision: str, export: str) -> dict:
+    cmd = [sys.executable, "-m", "nmt.bench.engines", "--one", engine, precision,
+           "--export", export, args.checkpoint, "--src", args.src, "--ref", args.ref,
+           "--threads", str(args.threads), "--sentences", str(args.sentences)]  # fmt: skip
+    print(f"bench-engines: {engine} {precision} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"error: {engine} {precision} failed: {proc.stderr.strip()[-1500:]}")
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    g, b = row["greedy"], row["beam5"]
+    print(f"bench-engines: {engine} {precision}: greedy {g['sent_per_s']:,.0f} sent/s "
+          f"(BLEU {g['bleu']:.2f}), beam 5 {b['sent_per_s']:,.0f} sent/s (BLEU {b['bleu']:.2f})",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return row
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any] | None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint", help="a Transformer's best.pt")
+    p.add_argument("--src", required=True, help="test sources, one a line")
+    p.add_argument("--ref", required=True, help="their references")
+    p.add_argument("--sentences", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=0, help="0: the physical cores")
+    p.add_argument(
+        "--configs",
+        default=",".join(f"{e}:{q}" for e, q in CONFIGS),
+        help="engine:precision pairs (torch:fp32 is always run: the reference)",
+    )
+    p.add_argument("--out", default="docs/results/bench/engines.json")
+    p.add_argument("--markdown", help="also put the table into this Markdown file, as a section")
+    p.add_argument("--one", nargs=2, metavar=("ENGINE", "PRECISION"), help=argparse.SUPPRESS)
+    p.add_argument("--export", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.one:
+        args.engine, args.precision = args.one
+        print(json.dumps(measure(args)))
+        return None
+    from nmt.bench.report import environment
+    from nmt.export.ct2 import ctranslate2_module, export_ct2
+    from nmt.system.device import physical_cores
+
+    args.threads = args.threads or physical_cores()
+    configs = [tuple(c.split(":", 1)) for c in args.configs.split(",")]
+    if ("torch", "fp32") not in configs:
+        configs.insert(0, ("torch", "fp32"))
+    with tempfile.TemporaryDirectory(prefix="nmt-bench-ct2-") as tmp:
+        export = str(Path(tmp) / "model")
+        export_ct2(args.checkpoint, export)
+        rows = [run_one(args, e, q, export) for e, q in configs]
+    compare(rows)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    env = environment(torch.device("cpu")) | {"ctranslate2": ctranslate2_module().__version__}
+    command = " ".join(
+        ["python scripts/bench_engines.py", *(sys.argv[1:] if argv is None else argv)]
+    )
+    result = {"environment": env, "command": command, "json": args.out,
+              "checkpoint": args.checkpoint, "src": args.src, "ref": args.ref,
+              "sentences": rows[0]["sentences"], "rows": rows}  # fmt: skip
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    table = markdown(result)
+    if args.markdown:
+        write_section(Path(args.markdown), table)
+    print(table)
+    return result
+
+
+if __name__ == "__main__":
+    main()
