@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 #: the layers, lowest first: a module may import its own layer and the ones before it.
 #: The folder names follow the data's way: a corpus becomes batches (data), a model
 #: learns from them (models, training), translates (translation) and is scored
-#: (evaluation); runs are kept (runs), compared and served; the CLI sits on top.
+#: (evaluation); runs are kept (runs), exported to other engines (export), compared and
+#: served; the CLI sits on top.
 LAYERS = (
     ("nmt", "nmt.errors", "nmt.io"),
     ("nmt.system",),
@@ -22,6 +23,7 @@ LAYERS = (
     ("nmt.translation",),
     ("nmt.evaluation",),
     ("nmt.runs",),
+    ("nmt.export",),
     ("nmt.training",),
     ("nmt.compare", "nmt.serve", "nmt.bench"),
     ("nmt.cli",),

@@ -42,7 +42,7 @@ def test_the_export_holds_the_model_its_tokenizer_and_a_manifest(exported: Path,
 def test_greedy_outputs_are_the_pytorch_searchs(exported: Path, trained: Path):
     """float32, greedy: every output identical (the CI check of faithfulness); beam search
     normalises length differently, so only most outputs must agree."""
-    from nmt.runs.checkpoint import load_translator
+    from nmt.export.load import load_translator
 
     torch_tr = load_translator(trained / "checkpoints" / "best.pt")
     ct2_tr = load_translator(exported, threads=1)

@@ -39,7 +39,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from nmt.bench.memory import peak_rss_mb
     from nmt.data.validate import read_lines
     from nmt.evaluation.metrics import corpus_scores
-    from nmt.runs.checkpoint import load_translator
+    from nmt.export.load import load_translator
     from nmt.system.device import set_threads
 
     set_threads(args.threads)

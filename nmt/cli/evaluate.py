@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         from nmt.data.corpora import split_roles
         from nmt.data.prepare import read_text
         from nmt.evaluation.scoring import evaluate_split
+        from nmt.export.load import load_translator
         from nmt.io import write_or_explain
-        from nmt.runs.checkpoint import load_translator
         from nmt.runs.run_dir import RunDir, write_record
 
         if args.src:

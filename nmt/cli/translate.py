@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         with ExitStack() as stack:
             # the input first: a wrong path fails before the model loads
             source = stack.enter_context(open_input(args.input)) if args.input else None
-            from nmt.runs.checkpoint import load_translator
+            from nmt.export.load import load_translator
 
             device = resolve_device(args.device)
             translator = load_translator(

@@ -154,61 +154,11 @@ def step_checkpoints(folder: str | Path) -> list[Path]:
     return sorted(Path(folder).glob("step_*.pt"), key=checkpoint_step)
 
 
-def load_translator(
-    path: str | Path,
-    device: str = "cpu",
-    *,
-    engine: str = "auto",
-    compute_type: str = "default",
-    threads: int = 0,
-    **kwargs: Any,
-) -> Translator:
+def load_translator(path: str | Path, device: str = "cpu", **kwargs: Any) -> Translator:
     """A :class:`Translator` rebuilt from a self-describing checkpoint (model and
-    tokenizer); its run's search settings become the default.
-
-    ``engine``: ``torch`` (this package's search), ``ct2`` (CTranslate2's, on an export
-    folder of ``nmt-export ct2``, or on a checkpoint exported on the fly to a temporary
-    folder), ``auto`` (ct2 for an export folder, else torch). ``compute_type`` and
-    ``threads`` (intra-op; 0 = the physical cores) are CTranslate2's."""
-    from nmt.export.ct2 import is_export
-
-    if engine not in ("auto", "torch", "ct2"):
-        raise CheckpointError(f"--engine: auto, torch or ct2, got {engine!r}")
-    if engine == "ct2" or (engine == "auto" and is_export(path)):
-        return ct2_translator(path, device, compute_type, threads, **kwargs)
-    if is_export(path):
-        raise CheckpointError(
-            f"{path}: a CTranslate2 export translates with --engine ct2 (or auto), not torch; "
-            "give the checkpoint it was exported from for the PyTorch search"
-        )
-    if compute_type not in ("default", "auto"):
-        raise CheckpointError(
-            f"--compute-type {compute_type}: a CTranslate2 setting; add --engine ct2 or give an "
-            "nmt-export ct2 folder"
-        )
+    tokenizer); its run's search settings become the default. (Any engine, an export
+    folder too: :func:`nmt.export.load.load_translator`.)"""
     return translator_from_state(load_checkpoint(path, map_location="cpu"), device, **kwargs)
-
-
-def ct2_translator(
-    path: str | Path, device: str, compute_type: str, threads: int, **kwargs: Any
-) -> Any:
-    """:class:`nmt.translation.ct2_engine.CT2Translator` of an export folder, or of a
-    checkpoint exported to a temporary folder (removed when the process ends)."""
-    import atexit
-    import shutil
-    import tempfile
-
-    from nmt.export.ct2 import export_ct2, is_export
-    from nmt.translation.ct2_engine import CT2Translator
-
-    kwargs.pop("precision", None)  # the compute type is CTranslate2's precision
-    folder = Path(path)
-    if not is_export(folder):
-        tmp = Path(tempfile.mkdtemp(prefix="nmt-ct2-"))
-        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-        folder = tmp / "model"
-        export_ct2(path, folder)
-    return CT2Translator(folder, device, compute_type, threads, **kwargs)
 
 
 def translator_from_state(ckpt: dict[str, Any], device: str = "cpu", **kwargs: Any) -> Translator:

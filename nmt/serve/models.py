@@ -20,7 +20,7 @@ import torch
 
 from nmt import BOS_ID
 from nmt.errors import CheckpointError
-from nmt.runs.checkpoint import load_translator
+from nmt.export.load import load_translator
 from nmt.runs.run_dir import BEST, RunDir
 from nmt.translation.decoding import Decoding
 from nmt.translation.translator import Translator

@@ -1,0 +1,64 @@
+"""One way in for every tool that translates: a checkpoint or an export folder, with the
+engine asked for (``--engine``, ``--compute-type``, ``--threads``)."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nmt.errors import CheckpointError
+from nmt.export.ct2 import export_ct2, is_export
+from nmt.export.engine import CT2Translator
+from nmt.runs.checkpoint import load_translator as load_torch
+
+ENGINES = ("auto", "torch", "ct2")
+
+
+def load_translator(
+    path: str | Path,
+    device: str = "cpu",
+    *,
+    engine: str = "auto",
+    compute_type: str = "default",
+    threads: int = 0,
+    **kwargs: Any,
+) -> Any:
+    """A translator of ``path``: ``engine`` ``torch`` (this package's search, on a
+    checkpoint), ``ct2`` (CTranslate2's, on an ``nmt-export ct2`` folder, or on a
+    checkpoint exported on the fly to a temporary folder), ``auto`` (ct2 for an export
+    folder, else torch). ``compute_type`` and ``threads`` (intra-op; 0 = the physical
+    cores) are CTranslate2's; ``kwargs`` go to the translator (``max_input_tokens``,
+    ``decoding``; ``precision`` for torch)."""
+    if engine not in ENGINES:
+        raise CheckpointError(f"--engine: one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "ct2" or (engine == "auto" and is_export(path)):
+        return ct2_translator(path, device, compute_type, threads, **kwargs)
+    if is_export(path):
+        raise CheckpointError(
+            f"{path}: a CTranslate2 export translates with --engine ct2 (or auto), not torch; "
+            "give the checkpoint it was exported from for the PyTorch search"
+        )
+    if compute_type not in ("default", "auto"):
+        raise CheckpointError(
+            f"--compute-type {compute_type}: a CTranslate2 setting; add --engine ct2 or give an "
+            "nmt-export ct2 folder"
+        )
+    return load_torch(path, device, **kwargs)
+
+
+def ct2_translator(
+    path: str | Path, device: str, compute_type: str, threads: int, **kwargs: Any
+) -> CT2Translator:
+    """:class:`CT2Translator` of an export folder, or of a checkpoint exported to a
+    temporary folder (removed when the process ends)."""
+    kwargs.pop("precision", None)  # the compute type is CTranslate2's precision
+    folder = Path(path)
+    if not is_export(folder):
+        tmp = Path(tempfile.mkdtemp(prefix="nmt-ct2-"))
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        folder = tmp / "model"
+        export_ct2(path, folder)
+    return CT2Translator(folder, device, compute_type, threads, **kwargs)
