@@ -113,3 +113,14 @@ def test_the_scale_report_states_each_goal_beside_its_figure():
     assert "pairs):\n**1.006** (goal: within 10%)" in text and "Multi30k" in text
     assert "| 4,500,000 pairs, 2 DDP ranks (gloo) | 1,800 a rank (3,500) | 5.2 |" in text
     assert "Prepared over in memory: **1.011** (goal: no slower)" in text
+
+
+def test_make_bench_keeps_the_engines_section_of_benchmark_md(tmp_path):
+    from nmt.bench.cli import write_keeping_sections
+
+    md = tmp_path / "BENCHMARK.md"
+    md.write_text("## Translation engines side by side\n\nct2 table\n")  # written first
+    write_keeping_sections(md, "# Benchmark\n\ntraining table\n")
+    assert md.read_text() == (
+        "# Benchmark\n\ntraining table\n## Translation engines side by side\n\nct2 table\n"
+    )

@@ -56,6 +56,13 @@ def test_greedy_outputs_are_the_pytorch_searchs(exported: Path, trained: Path):
     cut = ct2_tr.translate_text(SOURCES, decoding=tight)
     assert cut == torch_tr.translate_text(SOURCES, decoding=tight)
     assert all(len(c.split()) <= 2 for c in cut)
+    # a limit a * source + b with a decimal a, computed in float32 as the search does
+    odd = greedy.replace(max_len_a=0.7, max_len_b=1)
+    assert ct2_tr.translate_text(SOURCES, decoding=odd) == torch_tr.translate_text(
+        SOURCES, decoding=odd
+    )
+    # both encode alike (EOS appended), and an input of no piece is an empty translation
+    assert ct2_tr.encode(["a b"]) == torch_tr.encode(["a b"])
     beam = torch_tr.decoding.replace(beam=3)
     pairs = zip(torch_tr.translate_text(SOURCES, decoding=beam),
                 ct2_tr.translate_text(SOURCES, decoding=beam), strict=True)  # fmt: skip
@@ -103,6 +110,11 @@ def test_what_ctranslate2_cannot_express_is_refused_in_one_line(env, tmp_path, e
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
     again = run_cli(env, "nmt-export", "ct2", trained / "checkpoints" / "best.pt", exported)
     assert again.returncode == 2 and "exists and is not empty" in again.stderr
+    # --force replaces an earlier export, never another folder (a run directory, say)
+    other = run_cli(env, "nmt-export", "ct2", trained / "checkpoints" / "best.pt", trained,
+                    "--force")  # fmt: skip
+    assert other.returncode == 2 and "replaces an earlier export only" in other.stderr
+    assert (trained / "checkpoints" / "best.pt").is_file()
     quant = run_cli(env, "nmt-export", "ct2", trained / "checkpoints" / "best.pt",
                     tmp_path / "q", "--quantization", "int8")  # fmt: skip
     assert quant.returncode == 0, quant.stderr[-2000:]

@@ -105,3 +105,9 @@ def test_a_grid_extended_later_keeps_its_earlier_points(tmp_path, monkeypatch):
     # a rerun of a listed run replaces its earlier row instead of repeating it
     tune([fake_run("seq2seq", 4e-3, 21.5)])
     assert (out / "tuning.csv").read_text().count("\n") == 4
+    # so does a grid point trained anew in another folder
+    again = fake_run("seq2seq", 1e-3, 18.5)
+    again = Run(Path("runs/tune2/seq2seq_0.001"), again.results, again.config)
+    tune([again])
+    table = (out / "tuning.csv").read_text()
+    assert table.count("\n") == 4 and "runs/tune2/seq2seq_0.001" in table and ",17.9," not in table

@@ -113,7 +113,9 @@ def write_keeping_sections(path: Path, text: str) -> None:
     does not have (another benchmark's, such as ``make bench-engines``')."""
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
     kept = [
-        "## " + part for part in old.split("\n## ")[1:] if "## " + part.splitlines()[0] not in text
+        "## " + part
+        for part in ("\n" + old).split("\n## ")[1:]  # a section may open the file
+        if "## " + part.splitlines()[0] not in text
     ]
     path.write_text("\n".join([text.rstrip("\n"), *kept]).rstrip("\n") + "\n", encoding="utf-8")
 

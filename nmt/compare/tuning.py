@@ -83,16 +83,31 @@ def _budget(run: Run) -> str:
     return ", ".join(f"{k}={train[k]}" for k in BUDGET_KEYS if train.get(k))
 
 
-def earlier_points(table: Path, given: set[str]) -> list[Point]:
-    """The grid points of an earlier ``tuning.csv`` whose runs are not in ``given`` (run
-    paths): their folders may be gone, their scores stay."""
+def same_run(a: str, b: str) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def earlier_points(table: Path, runs: Sequence[Run]) -> list[Point]:
+    """The grid points of an earlier ``tuning.csv`` that ``runs`` do not give again (the
+    same run folder, or the same variant and settings trained anew): their folders may be
+    gone, their scores stay."""
+    given = [grid_point(r) for r in runs]
+    return [
+        p
+        for p in _table_points(table)
+        if not any(
+            same_run(p.run, g.run) or (p.variant, p.settings) == (g.variant, g.settings)
+            for g in given
+        )
+    ]
+
+
+def _table_points(table: Path) -> list[Point]:
     if not table.is_file():
         return []
     points = []
     with table.open(encoding="utf-8", newline="") as f:
         for line, row in enumerate(csv.DictReader(f), start=2):
-            if row["run"] in given:
-                continue
             try:
                 settings = {k: float(row[k]) for k in GRID_KEYS if row.get(k)}
                 step = row.get("best_step")
@@ -278,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         runs = [load_run(p) for p in expand_run_dirs(args.runs)]
         out = Path(args.out or f"docs/results/{args.preset}_tuning")
-        earlier = earlier_points(out / "tuning.csv", {str(r.path) for r in runs})
+        earlier = earlier_points(out / "tuning.csv", runs)
         choices = choose(runs, earlier)
         kept = earlier_run_lines(out / "RUN.md", [p.run for p in earlier])
         if earlier:

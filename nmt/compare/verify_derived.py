@@ -24,10 +24,14 @@ from nmt.compare.lengths import Buckets, bucket_groups, exact_match, source_leng
 from nmt.compare.reach import run_reach
 from nmt.compare.trend import bh_qvalues, mean_bleu_interval, trend_test
 
-#: a score the CSV keeps to two decimals, recomputed (rounding on both sides)
-SCORE = 0.011
-#: a statistic the CSV keeps to four or five decimals, recomputed by the same seeded code
-STAT = 1e-3
+#: a mean over seeds of scores results.json kept to two decimals, against one recomputed
+MEAN = 0.011
+
+
+def decimals(n: int) -> float:
+    """The tolerance of a cell the CSV keeps to ``n`` decimals, recomputed exactly by the
+    same (seeded) code: half a unit of its last place."""
+    return 0.5 * 10.0**-n + 1e-9
 
 
 @dataclass
@@ -38,7 +42,7 @@ class Check:
     checked: int = 0
     problems: list[str] = field(default_factory=list)
 
-    def same(self, where: str, stated: Any, computed: float, tol: float = SCORE) -> None:
+    def same(self, where: str, stated: Any, computed: float, tol: float) -> None:
         """Count one cell; note it unless ``stated`` is within ``tol`` of ``computed``."""
         self.checked += 1
         try:
@@ -110,13 +114,13 @@ def check_variants(s: Scored, manifest: Mapping[str, Any], check: Check) -> None
                 key = f"{split}_{metric}_mean"
                 if row.get(key) not in (None, ""):
                     mean = statistics.fmean(score(r) for r in runs)
-                    check.same(f"variants.csv, {g['label']}, {key}", row[key], mean)
+                    check.same(f"variants.csv, {g['label']}, {key}", row[key], mean, MEAN)
         if len(runs) > 1 and resamples > 0:
             est = mean_bleu_interval(
                 [s.hyps[r]["test"] for r in runs], s.refs["test"], resamples=resamples
             )
             for key, value in (("test_bleu_low", est.low), ("test_bleu_high", est.high)):
-                check.same(f"variants.csv, {g['label']}, {key}", row.get(key), value)
+                check.same(f"variants.csv, {g['label']}, {key}", row.get(key), value, decimals(2))
 
 
 def check_trend(s: Scored, manifest: Mapping[str, Any], check: Check) -> None:
@@ -140,14 +144,16 @@ def check_trend(s: Scored, manifest: Mapping[str, Any], check: Check) -> None:
     q_slope = bh_qvalues([t.slope.p for t in trends])
     for row, t, qd, qs in zip(rows, trends, q_did, q_slope, strict=True):
         where = f"trend.csv, {row['attentive']} − {row['fixed']}"
-        cells = {
-            "resamples": t.resamples, "gap_short": t.gaps[0], "gap_long": t.gaps[-1],
-            "did": t.did.value, "did_low": t.did.low, "did_high": t.did.high, "did_p": t.did.p,
-            "slope_per_word": t.slope.value, "slope_low": t.slope.low,
-            "slope_high": t.slope.high, "slope_p": t.slope.p, "did_q_bh": qd, "slope_q_bh": qs,
+        cells = {  # each with the decimals render_trend.write_trend_csv keeps
+            "resamples": (t.resamples, 0), "gap_short": (t.gaps[0], 4),
+            "gap_long": (t.gaps[-1], 4), "did": (t.did.value, 4), "did_low": (t.did.low, 4),
+            "did_high": (t.did.high, 4), "did_p": (t.did.p, 5),
+            "slope_per_word": (t.slope.value, 5), "slope_low": (t.slope.low, 5),
+            "slope_high": (t.slope.high, 5), "slope_p": (t.slope.p, 5),
+            "did_q_bh": (qd, 5), "slope_q_bh": (qs, 5),
         }  # fmt: skip
-        for key, value in cells.items():
-            check.same(f"{where}, {key}", row[key], value, STAT)
+        for key, (value, digits) in cells.items():
+            check.same(f"{where}, {key}", row[key], value, decimals(digits))
         lists = {
             "bucket_lengths": t.lengths, "bucket_gaps": t.gaps,
             "bucket_gap_lows": [lo for lo, _ in t.gap_intervals],
@@ -158,7 +164,7 @@ def check_trend(s: Scored, manifest: Mapping[str, Any], check: Check) -> None:
             if len(stated) != len(values):
                 check.problems.append(f"{check.folder}: {where}, {key}: {len(stated)} buckets")
                 continue
-            tol = 0.006 if key == "bucket_lengths" else STAT  # two decimals, or four
+            tol = decimals(2 if key == "bucket_lengths" else 4)
             for k, (cell, value) in enumerate(zip(stated, values, strict=True)):
                 check.same(f"{where}, {key}[{k}]", cell, value, tol)
 
@@ -169,9 +175,9 @@ def check_reach(s: Scored, manifest: Mapping[str, Any], check: Check) -> None:
         scores = s.by_bucket(row["run"], manifest["reach_metric"])
         r = run_reach(row["run"], None, scores, s.buckets)
         where = f"reach.csv, {row['run']}"
-        check.same(f"{where}, short_bucket_score", row["short_bucket_score"], r.short)
-        check.same(f"{where}, reach_words", row["reach_words"], r.reach, 0)
-        check.same(f"{where}, censored", row["censored"], int(r.censored), 0)
+        check.same(f"{where}, short_bucket_score", row["short_bucket_score"], r.short, decimals(3))
+        check.same(f"{where}, reach_words", row["reach_words"], r.reach, decimals(0))
+        check.same(f"{where}, censored", row["censored"], int(r.censored), decimals(0))
 
 
 def check_significance(s: Scored, manifest: Mapping[str, Any], check: Check) -> None:
@@ -190,13 +196,19 @@ def check_significance(s: Scored, manifest: Mapping[str, Any], check: Check) -> 
             )
             continue
         split = "test" if row["split"] == manifest["test"] else row["split"]
+        if split not in s.refs or (row["bucket"] != "all" and row["bucket"] not in labels):
+            check.problems.append(
+                f"{check.folder}: significance.csv: split {row['split']!r}, bucket "
+                f"{row['bucket']!r} is not among the kept hypotheses' buckets"
+            )
+            continue
         idx = None if row["bucket"] == "all" else index[labels.index(row["bucket"])]
         for side, run in zip(("bleu_a", "bleu_b"), runs[k], strict=True):
             key = (run, split, row["bucket"])
             if key not in bleu:
                 bleu[key] = s.bleu(run, split, idx)
             where = f"significance.csv, {row['a']} / {row['b']} on {row['split']} {row['bucket']}"
-            check.same(f"{where}, {side}", row[side], bleu[key])
+            check.same(f"{where}, {side}", row[side], bleu[key], decimals(2))
 
 
 def check_derived(folder: Path, manifest: Mapping[str, Any], hyps, texts) -> Check:

@@ -41,8 +41,9 @@ from nmt.models.transformer_layers import sinusoids
 from nmt.runs.checkpoint import load_checkpoint
 
 MANIFEST = "nmt_export.json"
-#: positions written into the model (inputs are cut to 250 pieces, outputs 1.5x + 10)
-MAX_POSITIONS = 1024
+#: positions written into the model (inputs are cut to 250 pieces by default, outputs to
+#: 1.5 x + 10); a translator refuses inputs longer than the table, and cuts outputs there
+MAX_POSITIONS = 4096
 QUANTIZATIONS = ("float32", "int8", "int8_float32", "int16", "float16", "bfloat16")
 #: why each other variant cannot be exported, in one line
 REFUSED = {
@@ -161,7 +162,7 @@ def run_test_bleu(checkpoint: Path) -> dict[str, Any] | None:
             except (OSError, ValueError):
                 return None
             if isinstance(test, dict):
-                keep = ("bleu", "chrf", "signature", "beam")
+                keep = ("bleu", "bleu_ci", "chrf", "signature", "beam", "split")
                 return {k: test[k] for k in keep if k in test}
     return None
 
@@ -176,8 +177,16 @@ def export_ct2(
         raise ConfigError(
             f"--quantization: one of {', '.join(QUANTIZATIONS)}, got {quantization!r}"
         )
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ConfigError(f"{out}: exists and is not empty; give another folder or --force")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: is a file; give a folder to write the export into")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise ConfigError(f"{out}: exists and is not empty; give another folder or --force")
+        if not is_export(out):
+            raise ConfigError(
+                f"{out}: --force replaces an earlier export only, and this folder holds none "
+                f"(no {MANIFEST}); give another folder"
+            )
     ckpt = load_checkpoint(checkpoint)
     variant = ckpt["model_config"].get("name")
     if variant != "transformer":
@@ -198,25 +207,39 @@ def export_ct2(
 
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    _Converter().convert(str(tmp), quantization=None if quantization == "float32" else quantization)
-    for name, data in tokenizer.model_files().items():
-        (tmp / name).write_bytes(data)
+    try:
+        _Converter().convert(
+            str(tmp), quantization=None if quantization == "float32" else quantization
+        )
+        for name, data in tokenizer.model_files().items():
+            (tmp / name).write_bytes(data)
+        manifest = write_manifest(tmp, checkpoint, ckpt, quantization, ct2.__version__)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)  # complete or absent
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def write_manifest(
+    folder: Path, checkpoint: Path, ckpt: dict[str, Any], quantization: str, version: str
+) -> dict[str, Any]:
+    """``nmt_export.json``: where the export came from and how it decodes."""
     manifest = {
         "format": "nmt-ctranslate2",
         "checkpoint": str(checkpoint),
         "checkpoint_sha256": sha256(checkpoint),
         "quantization": quantization,
-        "ctranslate2": ct2.__version__,
+        "ctranslate2": version,
+        "max_positions": MAX_POSITIONS,
         "model_config": dict(ckpt["model_config"]),
         "decode": ckpt.get("decode"),
         "data": dict(ckpt["data"]),  # the run's data config: nmt-evaluate reads its test set
         "test": run_test_bleu(checkpoint),
         "exported": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)  # complete or absent
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 

@@ -9,7 +9,9 @@ The search is CTranslate2's, with the run's settings mapped onto it:
   the PyTorch search would force its EOS;
 - beam search normalises by ``length ** length_penalty`` where the PyTorch search uses
   GNMT's ``((5 + length) / 6) ** length_penalty``: outputs can differ, scores differ;
-- ``min_decoding_length`` 0: an immediate EOS is allowed, as in the PyTorch search.
+- ``min_decoding_length`` 0: an immediate EOS is allowed, as in the PyTorch search;
+- a sentence that encodes to no piece gets an empty translation, as in the PyTorch search;
+- outputs stop at the export's position table (4,096 positions) at the latest.
 
 ``compute_type`` is CTranslate2's (float32, int8, int8_float32, ...); ``threads`` its
 intra-op threads (0: the physical cores).
@@ -27,20 +29,16 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from nmt import EOS_ID
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError
 from nmt.export.ct2 import MANIFEST, ctranslate2_module
 from nmt.translation.decoding import Decoding
+from nmt.translation.search import length_limits
 from nmt.translation.translator import Translation
 
 COMPUTE_TYPES = ("default", "auto", "float32", "int8", "int8_float32", "int16", "float16",
                  "bfloat16", "int8_float16", "int8_bfloat16")  # fmt: skip
-
-
-def limit(n_source: int, decoding: Decoding) -> int:
-    """The PyTorch search's output budget for a source of ``n_source`` pieces (EOS added),
-    tokens with EOS: :func:`nmt.translation.search.max_lengths`."""
-    return max(1, int(decoding.max_len_a * (n_source + 1) + decoding.max_len_b))
 
 
 class CT2Translator:
@@ -80,6 +78,12 @@ class CT2Translator:
         self.tokenizer = Tokenizer.from_model_files(folder)
         self._src_pieces = self.tokenizer.src_vocab()
         self._tgt_ids = {p: i for i, p in enumerate(self.tokenizer.tgt_vocab())}
+        self.max_positions = int(self.manifest.get("max_positions", 1024))
+        if max_input_tokens + 1 > self.max_positions:
+            raise CheckpointError(
+                f"--max-input-tokens {max_input_tokens}: the export holds "
+                f"{self.max_positions} positions, so at most {self.max_positions - 1}"
+            )
         self.max_input_tokens = max_input_tokens
         self.decoding = decoding or Decoding.from_dict(self.manifest.get("decode"))
         self.precision = f"ct2 {self.engine_model.compute_type}"
@@ -90,12 +94,12 @@ class CT2Translator:
         self.variant = self.checkpoint_info["model_config"].get("name", "transformer")
 
     def encode(self, sentences: Sequence[str]) -> tuple[list[list[int]], int]:
-        """Source ids (EOS is CTranslate2's to add); over-long inputs truncated."""
+        """Source ids with EOS, as :meth:`Translator.encode`; over-long inputs truncated."""
         out, truncated = [], 0
         for s in sentences:
             ids = self.tokenizer.encode_src(s) if s.strip() else []
             truncated += len(ids) > self.max_input_tokens
-            out.append(ids[: self.max_input_tokens])
+            out.append([*ids[: self.max_input_tokens], EOS_ID])
         return out, truncated
 
     def translate(
@@ -118,19 +122,22 @@ class CT2Translator:
                 file=sys.stderr,
             )
         results: list[list[Translation]] = [[Translation("", 0.0, [])] for _ in sentences]
+        todo = [i for i in range(len(sentences)) if len(ids[i]) > 1]  # more than EOS
+        limits = length_limits(torch.tensor([len(ids[i]) for i in todo], dtype=torch.long),
+                               decoding.max_len_a, decoding.max_len_b).tolist()  # fmt: skip
         groups: dict[int, list[int]] = defaultdict(list)
-        for i, s in enumerate(sentences):
-            if s.strip():
-                groups[limit(len(ids[i]), decoding)].append(i)
+        for i, budget in zip(todo, limits, strict=True):
+            groups[min(budget, self.max_positions)].append(i)
         beam = max(decoding.beam, nbest)
-        bar = tqdm(total=sum(map(len, groups.values())), desc="translate", unit="sent",
-                   disable=not progress)  # fmt: skip
+        bar = tqdm(total=len(todo), desc="translate", unit="sent", disable=not progress)
         for budget, members in sorted(groups.items()):
-            if budget <= 1:  # room for EOS only
+            if budget <= 1:  # room for EOS only: every hypothesis is empty
+                for i in members:
+                    results[i] = [Translation("", 0.0, []) for _ in range(nbest)]
                 bar.update(len(members))
                 continue
             out = self.engine_model.translate_batch(
-                [[self._src_pieces[t] for t in ids[i]] for i in members],
+                [[self._src_pieces[t] for t in ids[i][:-1]] for i in members],  # CT2 adds EOS
                 max_batch_size=max(1, decoding.batch_tokens // beam),
                 batch_type="tokens",
                 beam_size=beam,
@@ -155,7 +162,9 @@ class CT2Translator:
         tokens = [self._tgt_ids.get(p, unk) for p in result.hypotheses[k]]
         weights = None
         if attention and result.attention:
-            weights = torch.tensor(result.attention[k], dtype=torch.float32)  # (T, S + 1)
+            # (T, S): a row per output piece and a column per source piece, without the EOS
+            # row and column of Translator's (len(tokens) + 1, S + 1)
+            weights = torch.tensor(result.attention[k], dtype=torch.float32)
         return Translation(self.tokenizer.decode_tgt(tokens), float(result.scores[k]), tokens,
                            weights)  # fmt: skip
 

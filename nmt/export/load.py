@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,12 @@ def ct2_translator(
 ) -> CT2Translator:
     """:class:`CT2Translator` of an export folder, or of a checkpoint exported to a
     temporary folder (removed when the process ends)."""
-    kwargs.pop("precision", None)  # the compute type is CTranslate2's precision
+    if kwargs.pop("precision", None) == "bf16":  # the compute type is CTranslate2's precision
+        print(
+            f"warning: {path}: --precision bf16 is the PyTorch search's; CTranslate2 decodes "
+            f"in its --compute-type ({compute_type})",
+            file=sys.stderr,
+        )
     folder = Path(path)
     if not is_export(folder):
         tmp = Path(tempfile.mkdtemp(prefix="nmt-ct2-"))

@@ -180,6 +180,8 @@ def load_models(
     from nmt.models.registry import variant as declared
 
     models: dict[str, Served] = {}
+    if engine.get("threads"):  # every model's worker may run at once: share the cores
+        engine = {**engine, "threads": max(1, engine["threads"] // len(items))}
     for item in items:
         path = resolve_checkpoint(item)
         translator = load_translator(path, device=device, precision=precision, **engine)
@@ -191,7 +193,8 @@ def load_models(
             ckpt_id, n = f"{name}-{n}", n + 1
         if kind == "ct2":  # one averaged map: the last layer's heads, as CTranslate2 gives it
             test = translator.manifest.get("test") or {}
-            bleu, ci, split, layers, heads = test.get("bleu"), None, "test", 1, 1
+            bleu, ci, layers, heads = test.get("bleu"), test.get("bleu_ci"), 1, 1
+            split = test.get("split", "test")
         else:
             bleu, ci, split = RunDir.of_checkpoint(path).test_bleu()
             probe = torch.tensor([[4, 5, 2]], device=translator.device)  # shapes only

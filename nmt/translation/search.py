@@ -38,8 +38,13 @@ def length_penalty(length: int, alpha: float) -> float:
 
 def max_lengths(src_mask: torch.Tensor, a: float, b: int) -> torch.Tensor:
     """Per-sentence output budget ``a * source_length + b`` (tokens, EOS included). -> (B,)"""
-    src_len = src_mask.sum(1).to(torch.float32)
-    return (a * src_len + b).floor().clamp(min=1).long().cpu()
+    return length_limits(src_mask.sum(1), a, b)
+
+
+def length_limits(src_len: torch.Tensor, a: float, b: int) -> torch.Tensor:
+    """:func:`max_lengths` of source lengths (B,) (pieces, EOS included), computed in float32
+    as the search computes them (another engine cuts where this search would)."""
+    return (a * src_len.to(torch.float32) + b).floor().clamp(min=1).long().cpu()
 
 
 @torch.no_grad()

@@ -71,7 +71,7 @@ class Translator:
         warn: bool = True,
     ) -> list[list[Translation]]:
         """Translate each sentence with ``decoding`` (default: :attr:`decoding`); an empty
-        or blank sentence gives an empty translation.
+        or blank sentence, or one that encodes to no piece, gives an empty translation.
 
         Sentences are sorted by length and cut into batches of the data batching code
         (:class:`TokenBatchSampler`) within ``decoding.batch_tokens`` / beam source tokens.
@@ -85,7 +85,7 @@ class Translator:
                 file=sys.stderr,
             )
         results: list[list[Translation]] = [[Translation("", 0.0, [])] for _ in sentences]
-        todo = [i for i, s in enumerate(sentences) if s.strip()]
+        todo = [i for i, s in enumerate(sentences) if len(ids[i]) > 1]  # more than EOS
         examples = [Example(ids[i], None, i) for i in todo]
         sampler = TokenBatchSampler(
             [(len(e[0]), 0) for e in examples],
