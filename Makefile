@@ -26,7 +26,7 @@ COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format verify train data compare tune capacity time-to-bleu bench bench-engines bench-memory bench-memory-wmt bench-scale clean
+.PHONY: help install test lint format verify train data compare tune capacity time-to-bleu bench bench-engines profile-decode bench-memory bench-memory-wmt bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -178,6 +178,11 @@ bench-engines: $(STAMP) ## PyTorch and CTranslate2 side by side on a Transformer
 	@test -n "$(ENGINES_CKPT)" || { echo "error: give ENGINES_CKPT=runs/<a Transformer run>/checkpoints/best.pt" >&2; exit 2; }
 	$(BIN)/python scripts/bench_engines.py $(ENGINES_CKPT) --src $(ENGINES_SRC) --ref $(ENGINES_REF) \
 		--out docs/results/bench/engines.json --markdown BENCHMARK.md $(ENGINES_ARGS)
+
+profile-decode: $(STAMP) ## Where the PyTorch search's time goes, a sentence and a full buffer a batch (ENGINES_CKPT=best.pt) -> JSON + a BENCHMARK.md section
+	@test -n "$(ENGINES_CKPT)" || { echo "error: give ENGINES_CKPT=runs/<a Transformer run>/checkpoints/best.pt" >&2; exit 2; }
+	$(BIN)/python scripts/profile_decode.py $(ENGINES_CKPT) --src $(ENGINES_SRC) \
+		--out docs/results/bench/decode_profile.json --markdown BENCHMARK.md $(PROFILE_ARGS)
 
 SCALE_OUT ?= docs/results/scale/scale.json
 bench-scale: $(STAMP) ## A WMT14-size corpus (4.5M pairs, ~10 GB of work files under runs/bench_scale): prepare, memory, speed (~30 min) -> JSON

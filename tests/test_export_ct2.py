@@ -172,3 +172,29 @@ def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_pa
     text = bench.read_text()
     assert text.startswith("# Benchmark\n\nthe training table\n") and "old" not in text
     assert text.count("## Translation engines side by side") == 1 and "| ct2 | float32 |" in text
+
+
+def test_profile_decode_splits_the_search_into_phases(env, trained: Path, tmp_path):
+    """Where the PyTorch search's time goes, one sentence a batch and a full buffer: every
+    phase's share, the steps, the top operators."""
+    import sys
+
+    src = tmp_path / "src.txt"
+    src.write_text("".join(s + "\n" for s in SOURCES if s))
+    script = Path(__file__).resolve().parents[1] / "scripts" / "profile_decode.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(trained / "checkpoints" / "best.pt"), "--src",
+         str(src), "--sentences", "6", "--threads", "1", "--out", str(tmp_path / "p.json")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "p.json").read_text())
+    one, full = result["modes"]
+    assert one["name"] == "one sentence" and full["name"] == "full buffer"
+    assert one["decoder_steps"] > full["decoder_steps"] > 0  # a batch a sentence: more steps
+    for mode in (one, full):
+        phases = mode["phases_seconds"]
+        assert all(v >= 0 for v in phases.values()) and phases["decoder layers"] > 0
+        assert sum(phases.values()) == pytest.approx(mode["seconds"], rel=1e-6)
+        assert mode["top_ops"] and mode["top_ops"][0]["self_cpu_ms"] > 0
+    assert "| one sentence |" in proc.stdout and "| full buffer |" in proc.stdout
