@@ -195,8 +195,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     command = " ".join(
         ["python scripts/bench_engines.py", *(sys.argv[1:] if argv is None else argv)]
     )
+    from nmt.export.ct2 import sha256
+
     result = {"environment": env, "command": command, "json": args.out,
-              "checkpoint": args.checkpoint, "src": args.src, "ref": args.ref,
+              "checkpoint": args.checkpoint, "checkpoint_sha256": sha256(Path(args.checkpoint)),
+              "src": args.src, "ref": args.ref,
               "sentences": rows[0]["sentences"], "rows": rows}  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
