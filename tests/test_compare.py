@@ -1033,3 +1033,36 @@ def test_the_kept_hypotheses_recompute_every_score_and_a_changed_one_fails(
                            text=True, timeout=300)  # fmt: skip
     assert every.returncode == 1 and "1 comparison(s) keep their hypotheses" in every.stdout
     assert f"{changed}: 6 scores of 3 runs recomputed, 2 mismatch(es)" in every.stdout  # BLEU, chrF
+
+
+def test_kept_runs_compare_again_without_their_weights(env, runs, compared: Path, tmp_path):
+    """scripts/keep_runs.py keeps each run's records (hypotheses gzipped, no checkpoints);
+    nmt-compare renders the same scores from them in a later session, and says which runs'
+    heat maps it could not draw."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "keep_runs.py"
+    kept = tmp_path / "kept"
+    proc = subprocess.run([sys.executable, str(script), *map(str, runs), "--to", str(kept)],
+                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "3 run(s) kept" in proc.stdout
+    for run in runs:
+        assert not (kept / run.name / "checkpoints").exists()
+        assert (kept / run.name / "hyps" / "test.beam2.txt.gz").is_file()
+        assert (kept / run.name / ".hydra" / "overrides.yaml").is_file()
+    again = subprocess.run([sys.executable, str(script), str(runs[0]), "--to", str(kept)],
+                           env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert "0 run(s) kept" in again.stdout and "1 already there" in again.stdout
+    from nmt.errors import ConfigError
+    from nmt.runs.keep import keep_run
+
+    with pytest.raises(ConfigError, match="holds another run's records"):
+        keep_run(runs[2], kept / runs[1].name)  # never over another run's records
+    out = tmp_path / "out"
+    proc = nmt_compare(env, *(kept / r.name for r in runs), "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    now = {r["variant"]: r["test_bleu"] for r in csv.DictReader((out / "results.csv").open())}
+    before = {
+        r["variant"]: r["test_bleu"] for r in csv.DictReader((compared / "results.csv").open())
+    }
+    assert now == before
+    assert "missing; no heat maps" in proc.stdout + proc.stderr

@@ -219,8 +219,15 @@ class RunDir:
         return str(path.relative_to(self.path))
 
     def read_hypotheses(self, relative: str) -> list[str]:
-        """The hypotheses a results record names (``test.<split>.hypotheses``)."""
+        """The hypotheses a results record names (``test.<split>.hypotheses``); in a kept
+        run (:mod:`nmt.runs.keep`), their ``.gz``."""
         path = self.path / relative
+        packed = path.with_name(path.name + ".gz")
+        if not path.is_file() and packed.is_file():
+            import gzip
+
+            with gzip.open(packed, "rt", encoding="utf-8") as f:
+                return f.read().split("\n")[:-1]
         if not path.is_file():
             raise ConfigError(f"{path}: hypotheses file missing; the run directory is incomplete")
         return path.read_text(encoding="utf-8").split("\n")[:-1]
