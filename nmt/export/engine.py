@@ -4,9 +4,9 @@
 The search is CTranslate2's, with the run's settings mapped onto it:
 
 - greedy (``beam`` 1) is the same argmax search; the output limit ``a * source + b``
-  (tokens, EOS included) becomes CTranslate2's ``max_decoding_length`` of ``limit - 1``
-  tokens, applied per group of sentences that share a limit, so a sentence stops where
-  the PyTorch search would force its EOS;
+  (tokens, EOS included) leaves ``limit - 1`` pieces: every sentence is searched in one
+  call up to the longest such budget and its output cut to its own, so it stops where
+  the PyTorch search would force its EOS (greedy's prefix does not depend on the limit);
 - beam search normalises by ``length ** length_penalty`` where the PyTorch search uses
   GNMT's ``((5 + length) / 6) ** length_penalty``: outputs can differ, scores differ;
 - ``min_decoding_length`` 0: an immediate EOS is allowed, as in the PyTorch search;
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -125,46 +124,49 @@ class CT2Translator:
         todo = [i for i in range(len(sentences)) if len(ids[i]) > 1]  # more than EOS
         limits = length_limits(torch.tensor([len(ids[i]) for i in todo], dtype=torch.long),
                                decoding.max_len_a, decoding.max_len_b).tolist()  # fmt: skip
-        groups: dict[int, list[int]] = defaultdict(list)
-        for i, budget in zip(todo, limits, strict=True):
-            groups[min(budget, self.max_positions)].append(i)
+        budgets = {i: min(b, self.max_positions) - 1 for i, b in zip(todo, limits, strict=True)}
+        run = [i for i in todo if budgets[i] > 0]
+        for i in todo:
+            if budgets[i] <= 0:  # room for EOS only: every hypothesis is empty
+                results[i] = [Translation("", 0.0, []) for _ in range(nbest)]
         beam = max(decoding.beam, nbest)
         bar = tqdm(total=len(todo), desc="translate", unit="sent", disable=not progress)
-        for budget, members in sorted(groups.items()):
-            if budget <= 1:  # room for EOS only: every hypothesis is empty
-                for i in members:
-                    results[i] = [Translation("", 0.0, []) for _ in range(nbest)]
-                bar.update(len(members))
-                continue
+        bar.update(len(todo) - len(run))
+        if run:
+            # one call (CTranslate2 sorts and batches), to the longest budget; each output is
+            # then cut to its own: greedy search's prefix is the same, so it stops where the
+            # PyTorch search would force EOS
             out = self.engine_model.translate_batch(
-                [[self._src_pieces[t] for t in ids[i][:-1]] for i in members],  # CT2 adds EOS
+                [[self._src_pieces[t] for t in ids[i][:-1]] for i in run],  # CT2 adds EOS
                 max_batch_size=max(1, decoding.batch_tokens // beam),
                 batch_type="tokens",
                 beam_size=beam,
                 num_hypotheses=nbest,
                 length_penalty=decoding.length_penalty if beam > 1 else 0.0,
-                max_decoding_length=budget - 1,
+                max_decoding_length=max(budgets[i] for i in run),
                 min_decoding_length=0,
                 return_scores=True,
                 return_attention=return_attention,
                 max_input_length=0,
             )
-            for i, r in zip(members, out, strict=True):
+            for i, r in zip(run, out, strict=True):
                 results[i] = [
-                    self._translation(r, k, return_attention) for k in range(len(r.hypotheses))
+                    self._translation(r, k, return_attention, budgets[i])
+                    for k in range(len(r.hypotheses))
                 ]
-            bar.update(len(members))
+            bar.update(len(run))
         bar.close()
         return results
 
-    def _translation(self, result: Any, k: int, attention: bool) -> Translation:
+    def _translation(self, result: Any, k: int, attention: bool, budget: int) -> Translation:
+        """Hypothesis ``k`` of a CTranslate2 result, cut to ``budget`` pieces."""
         unk = self._tgt_ids.get(self.manifest.get("unk_token", "<unk>"), 1)
-        tokens = [self._tgt_ids.get(p, unk) for p in result.hypotheses[k]]
+        tokens = [self._tgt_ids.get(p, unk) for p in result.hypotheses[k][:budget]]
         weights = None
         if attention and result.attention:
             # (T, S): a row per output piece and a column per source piece, without the EOS
             # row and column of Translator's (len(tokens) + 1, S + 1)
-            weights = torch.tensor(result.attention[k], dtype=torch.float32)
+            weights = torch.tensor(result.attention[k][:budget], dtype=torch.float32)
         return Translation(self.tokenizer.decode_tgt(tokens), float(result.scores[k]), tokens,
                            weights)  # fmt: skip
 
