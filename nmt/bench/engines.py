@@ -13,6 +13,7 @@ Markdown table (the CPU named beside it).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import subprocess
 import sys
@@ -87,8 +88,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "## Translation engines side by side",
         "",
-        f"Written by `{result['command']}`; the raw numbers (and every output) are in "
-        f"`{result['json']}`.",
+        f"Written by `{result['command']}`; the raw numbers are in `{result['json']}`, "
+        f"every output in `{result['hypotheses']}`.",
         "",
         f"CPU: {env['cpu']}, {env['threads']} threads; torch {env['torch']}, CTranslate2 "
         f"{env['ctranslate2']}; {env['date']}. Checkpoint: `{result['checkpoint']}`; "
@@ -202,6 +203,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
               "src": args.src, "ref": args.ref,
               "sentences": rows[0]["sentences"], "rows": rows}  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    hyps = {f"{r['engine']}:{r['precision']}:{name}": r[name].pop("hypotheses")
+            for r in rows for name, _ in SEARCHES}  # fmt: skip
+    packed = Path(args.out).with_suffix(".hyps.json.gz")
+    result["hypotheses"] = packed.name
+    with open(packed, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+        f.write(json.dumps(hyps).encode("utf-8"))
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     table = markdown(result)
     if args.markdown:
