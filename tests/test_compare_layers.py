@@ -40,7 +40,7 @@ STAGES = {
     # the tools beside the pipeline (scripts/score_files.py, scripts/plot_curves.py,
     # scripts/verify_results.py, scripts/choose_recipe.py): they
     # may use any stage; none uses them
-    "tools": ("score_files", "plot_curves", "verify", "tuning"),
+    "tools": ("score_files", "plot_curves", "verify", "verify_derived", "tuning"),
 }
 ORDER = list(STAGES)
 #: the layers of nmt that nmt.compare may import (besides nmt itself and nmt.compare)
