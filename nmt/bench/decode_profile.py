@@ -14,7 +14,6 @@ over the same translation, run once more.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import defaultdict
@@ -149,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", default="docs/results/bench/decode_profile.json")
     p.add_argument("--markdown", help="also put the table into this Markdown file, as a section")
     args = p.parse_args(argv)
-    from nmt.bench.engines import write_section
+    from nmt.bench.engines import publish
     from nmt.data.validate import read_lines
     from nmt.runs.checkpoint import load_translator
     from nmt.system.device import cpu_description, set_threads
@@ -167,10 +166,5 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = {"command": command, "json": args.out, "cpu": cpu_description(), "threads": threads,
               "torch": torch.__version__, "precision": args.precision, "beam": args.beam,
               "sentences": len(src), "checkpoint": args.checkpoint, "modes": modes}  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    table = markdown(result)
-    if args.markdown:
-        write_section(Path(args.markdown), table)
-    print(table)
+    publish(result, markdown(result), args.out, args.markdown)
     return result

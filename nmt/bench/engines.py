@@ -139,6 +139,16 @@ def write_section(path: Path, section: str) -> None:
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
+def publish(result: dict[str, Any], table: str, out: str, section_of: str | None) -> None:
+    """Write a benchmark's JSON to ``out``, its table as a section of the Markdown file
+    ``section_of`` (when given), and print the table."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if section_of:
+        write_section(Path(section_of), table)
+    print(table)
+
+
 def run_one(args: argparse.Namespace, engine: str, precision: str, export: str) -> dict:
     cmd = [sys.executable, "-m", "nmt.bench.engines", "--one", engine, precision,
            "--export", export, args.checkpoint, "--src", args.src, "--ref", args.ref,
@@ -196,10 +206,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     command = " ".join(
         ["python scripts/bench_engines.py", *(sys.argv[1:] if argv is None else argv)]
     )
-    from nmt.export.ct2 import sha256
+    from nmt.data.fetch import sha256_file
 
+    digest = sha256_file(Path(args.checkpoint))
     result = {"environment": env, "command": command, "json": args.out,
-              "checkpoint": args.checkpoint, "checkpoint_sha256": sha256(Path(args.checkpoint)),
+              "checkpoint": args.checkpoint, "checkpoint_sha256": digest,
               "src": args.src, "ref": args.ref,
               "sentences": rows[0]["sentences"], "rows": rows}  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -209,11 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     result["hypotheses"] = packed.name
     with open(packed, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
         f.write(json.dumps(hyps).encode("utf-8"))
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    table = markdown(result)
-    if args.markdown:
-        write_section(Path(args.markdown), table)
-    print(table)
+    publish(result, markdown(result), args.out, args.markdown)
     return result
 
 

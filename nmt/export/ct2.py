@@ -24,7 +24,6 @@ line: CTranslate2 has no encoder that pools its states into one vector and no RN
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import torch
 
 from nmt import BOS_ID, EOS_ID, UNK_ID
+from nmt.data.fetch import sha256_file
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import ConfigError, NMTError
 from nmt.models.registry import build_model
@@ -144,14 +144,6 @@ def transformer_spec(model: Transformer, tokenizer: Tokenizer):
     return spec
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def run_test_bleu(checkpoint: Path) -> dict[str, Any] | None:
     """The test scores of the run the checkpoint belongs to (its results.json), if any."""
     for folder in (checkpoint.parent.parent, checkpoint.parent):
@@ -229,7 +221,7 @@ def write_manifest(
     manifest = {
         "format": "nmt-ctranslate2",
         "checkpoint": str(checkpoint),
-        "checkpoint_sha256": sha256(checkpoint),
+        "checkpoint_sha256": sha256_file(checkpoint),
         "quantization": quantization,
         "ctranslate2": version,
         "max_positions": MAX_POSITIONS,

@@ -20,7 +20,6 @@ intra-op threads (0: the physical cores).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from nmt import EOS_ID
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError
 from nmt.export.ct2 import MANIFEST, ctranslate2_module
 from nmt.translation.decoding import Decoding
 from nmt.translation.search import length_limits
-from nmt.translation.translator import Translation
+from nmt.translation.translator import Translation, encode_sources, warn_truncated
 
 COMPUTE_TYPES = ("default", "auto", "float32", "int8", "int8_float32", "int16", "float16",
                  "bfloat16", "int8_float16", "int8_bfloat16")  # fmt: skip
@@ -94,12 +92,7 @@ class CT2Translator:
 
     def encode(self, sentences: Sequence[str]) -> tuple[list[list[int]], int]:
         """Source ids with EOS, as :meth:`Translator.encode`; over-long inputs truncated."""
-        out, truncated = [], 0
-        for s in sentences:
-            ids = self.tokenizer.encode_src(s) if s.strip() else []
-            truncated += len(ids) > self.max_input_tokens
-            out.append([*ids[: self.max_input_tokens], EOS_ID])
-        return out, truncated
+        return encode_sources(self.tokenizer, sentences, self.max_input_tokens)
 
     def translate(
         self,
@@ -110,16 +103,12 @@ class CT2Translator:
         progress: bool = False,
         warn: bool = True,
     ) -> list[list[Translation]]:
-        """As :meth:`Translator.translate`; sentences sharing an output limit are searched
-        together, CTranslate2 batching them by ``decoding.batch_tokens`` / beam."""
+        """As :meth:`Translator.translate`: every sentence in one call, CTranslate2 sorting
+        and batching them by ``decoding.batch_tokens`` / beam."""
         decoding = decoding or self.decoding
         ids, truncated = self.encode(sentences)
         if truncated and warn:
-            print(
-                f"warning: {truncated} input line(s) longer than {self.max_input_tokens} subword "
-                "tokens were truncated before translation",
-                file=sys.stderr,
-            )
+            warn_truncated(truncated, self.max_input_tokens)
         results: list[list[Translation]] = [[Translation("", 0.0, [])] for _ in sentences]
         todo = [i for i in range(len(sentences)) if len(ids[i]) > 1]  # more than EOS
         limits = length_limits(torch.tensor([len(ids[i]) for i in todo], dtype=torch.long),

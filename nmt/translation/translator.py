@@ -27,6 +27,27 @@ class Translation:
     attention: torch.Tensor | None = None  # (len(tokens) + 1, source pieces + 1)
 
 
+def encode_sources(
+    tokenizer: Tokenizer, sentences: Sequence[str], max_input_tokens: int
+) -> tuple[list[list[int]], int]:
+    """Source ids with EOS (none but EOS for a blank sentence), each cut to
+    ``max_input_tokens`` pieces; returns (ids, how many were cut). Every engine's encoding."""
+    out, truncated = [], 0
+    for s in sentences:
+        ids = tokenizer.encode_src(s) if s.strip() else []
+        truncated += len(ids) > max_input_tokens
+        out.append([*ids[:max_input_tokens], EOS_ID])
+    return out, truncated
+
+
+def warn_truncated(truncated: int, max_input_tokens: int) -> None:
+    print(
+        f"warning: {truncated} input line(s) longer than {max_input_tokens} subword "
+        "tokens were truncated before translation",
+        file=sys.stderr,
+    )
+
+
 class Translator:
     """Search over a trained model; sentences in, detokenized sentences out.
 
@@ -53,12 +74,7 @@ class Translator:
 
     def encode(self, sentences: Sequence[str]) -> tuple[list[list[int]], int]:
         """Source ids with EOS; over-long inputs are truncated. Returns (ids, n_truncated)."""
-        out, truncated = [], 0
-        for s in sentences:
-            ids = self.tokenizer.encode_src(s) if s.strip() else []
-            truncated += len(ids) > self.max_input_tokens
-            out.append([*ids[: self.max_input_tokens], EOS_ID])
-        return out, truncated
+        return encode_sources(self.tokenizer, sentences, self.max_input_tokens)
 
     @torch.no_grad()
     def translate(
@@ -79,11 +95,7 @@ class Translator:
         decoding = decoding or self.decoding
         ids, truncated = self.encode(sentences)
         if truncated and warn:
-            print(
-                f"warning: {truncated} input line(s) longer than {self.max_input_tokens} subword "
-                "tokens were truncated before translation",
-                file=sys.stderr,
-            )
+            warn_truncated(truncated, self.max_input_tokens)
         results: list[list[Translation]] = [[Translation("", 0.0, [])] for _ in sentences]
         todo = [i for i, s in enumerate(sentences) if len(ids[i]) > 1]  # more than EOS
         examples = [Example(ids[i], None, i) for i in todo]
