@@ -158,20 +158,25 @@ def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_pa
     proc = subprocess.run(
         [sys.executable, str(script), str(trained / "checkpoints" / "best.pt"), "--src", str(src),
          "--ref", str(src), "--sentences", "8", "--threads", "1",
-         "--configs", "torch:fp32,ct2:float32", "--out", str(tmp_path / "e.json"),
+         "--configs", "torch:fp32,ct2:float32,ct2:float32+vmap+workers=2",
+         "--out", str(tmp_path / "e.json"),
          "--markdown", str(bench)],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "e.json").read_text())
     rows = {(r["engine"], r["precision"]): r for r in result["rows"]}
-    assert set(rows) == {("torch", "fp32"), ("ct2", "float32")}
+    assert set(rows) == {("torch", "fp32"), ("ct2", "float32"), ("ct2", "float32+vmap+workers=2")}
     ct2 = rows["ct2", "float32"]
+    assert rows["ct2", "float32+vmap+workers=2"]["beam5"]["sent_per_s"] > 0
+    assert result["vocab_map"]["pairs"] == 1500
     assert ct2["greedy"]["identical_to_torch_fp32"] == 1.0 and ct2["greedy"]["sent_per_s"] > 0
     assert ct2["peak_rss_mb"] > 0 and result["environment"]["cpu"]
     text = bench.read_text()
     assert text.startswith("# Benchmark\n\nthe training table\n") and "old" not in text
     assert text.count("## Translation engines side by side") == 1 and "| ct2 | float32 |" in text
+    assert "| ct2 | float32+vmap+workers=2 |" in text
+    assert "+vmap: the export's vocabulary map" in text
 
 
 def test_profile_decode_splits_the_search_into_phases(env, trained: Path, tmp_path):
@@ -198,3 +203,43 @@ def test_profile_decode_splits_the_search_into_phases(env, trained: Path, tmp_pa
         assert sum(phases.values()) == pytest.approx(mode["seconds"], rel=1e-6)
         assert mode["top_ops"] and mode["top_ops"][0]["self_cpu_ms"] > 0
     assert "| one sentence |" in proc.stdout and "| full buffer |" in proc.stdout
+
+
+def test_a_vocabulary_map_limits_what_ctranslate2_scores(env, trained: Path, tmp_path):
+    """``--vocab-map`` writes a map of the training corpus that the search then uses; with a
+    map of one candidate every output is that piece, and ``vocab_map=False`` (the CLI's
+    ``--no-vocab-map``) scores the whole vocabulary again."""
+    from nmt import BOS_ID, UNK_ID
+    from nmt.export.load import load_translator
+
+    best = trained / "checkpoints" / "best.pt"
+    out = tmp_path / "vmap"
+    proc = run_cli(env, "nmt-export", "ct2", best, out, "--vocab-map",
+                   "--vocab-map-candidates", "5")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "vocabulary map:" in proc.stdout
+    summary = json.loads((out / "nmt_export.json").read_text())["vocab_map"]
+    assert summary["pairs"] == 1500 and summary["per_source"] == 5
+    lines = (out / "vmap.txt").read_text().splitlines()
+    assert lines[0].startswith("\t") and len(lines) > 1
+    assert all(len(line.split("\t")[1].split()) <= 6 for line in lines[1:])  # 5 + itself
+    torch_tr = load_translator(best)
+    greedy = torch_tr.decoding.replace(beam=1)
+    want = torch_tr.translate_text(SOURCES, decoding=greedy)
+    # the copy task's map holds each piece's copy: the same outputs
+    mapped = load_translator(out, threads=1)
+    assert mapped.use_vmap and mapped.precision == "ct2 float32 + vocab map"
+    assert mapped.translate_text(SOURCES, decoding=greedy) == want
+    # one candidate (besides the special pieces CTranslate2 always keeps): only it comes out
+    piece = torch_tr.tokenizer.tgt_pieces(torch_tr.tokenizer.encode_tgt("a"))[-1]
+    (out / "vmap.txt").write_text(f"\t{piece}\n", encoding="utf-8")
+    narrow = load_translator(out, threads=1)
+    outputs = narrow.translate(SOURCES, decoding=greedy)
+    assert any(o[0].tokens for o in outputs)
+    kept = set(torch_tr.tokenizer.encode_tgt("a")) | {UNK_ID, BOS_ID}
+    assert {t for o in outputs for t in o[0].tokens} <= kept
+    whole = load_translator(out, threads=1, vocab_map=False)
+    assert not whole.use_vmap and whole.translate_text(SOURCES, decoding=greedy) == want
+    cli = run_cli(env, "nmt-translate", out, "--beam", "1", "--threads", "1",
+                  "--no-vocab-map", *SOURCES[:4])  # fmt: skip
+    assert cli.returncode == 0 and cli.stdout.splitlines() == want[:4], cli.stderr[-2000:]

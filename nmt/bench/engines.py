@@ -22,14 +22,36 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: (engine, precision or compute type) in the order of the table
+#: (engine, precision or compute type) in the order of the table; CTranslate2's may add
+#: "+vmap" (the export's vocabulary map) and "+workers=N" (N batches at once, each on
+#: threads / N threads)
 CONFIGS = (
     ("torch", "fp32"),
     ("torch", "bf16"),
     ("ct2", "float32"),
     ("ct2", "int8_float32"),
     ("ct2", "int8"),
+    ("ct2", "float32+vmap"),
+    ("ct2", "int8+vmap"),
+    ("ct2", "int8+vmap+workers=2"),
 )
+
+
+def ct2_options(precision: str) -> dict[str, Any]:
+    """``int8+vmap+workers=2`` -> the keyword arguments of :func:`load_translator`."""
+    compute_type, *options = precision.split("+")
+    out: dict[str, Any] = {"compute_type": compute_type, "vocab_map": False}
+    for option in options:
+        if option == "vmap":
+            out["vocab_map"] = True
+        elif option.startswith("workers="):
+            out["workers"] = int(option.removeprefix("workers="))
+        else:
+            raise SystemExit(f"error: --configs: unknown CTranslate2 option {option!r} "
+                             f"in {precision!r} (vmap, workers=N)")  # fmt: skip
+    return out
+
+
 SEARCHES = (("greedy", 1), ("beam5", 5))
 
 
@@ -48,7 +70,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     refs = [read_lines(Path(args.ref))[: len(src)]]
     kwargs: dict[str, Any] = {"threads": args.threads}
     if args.engine == "ct2":
-        kwargs |= {"engine": "ct2", "compute_type": args.precision}
+        kwargs |= {"engine": "ct2"} | ct2_options(args.precision)
         path = args.export
     else:
         kwargs["precision"] = args.precision
@@ -122,6 +144,15 @@ def markdown(result: dict[str, Any]) -> str:
         "((5 + length) / 6) ** 0.6: beam outputs differ by that too.",
         "",
     ]
+    vm = result.get("vocab_map")
+    if vm:
+        lines[-1:-1] = [
+            f"+vmap: the export's vocabulary map (`nmt-export ct2 --vocab-map`: {vm['method']} "
+            f"over {vm['pairs']:,} training pairs, {vm['per_source']} candidates a source "
+            f"piece, {vm['mean_candidates']} on average, {vm['always']} pieces always); "
+            "+workers=N: N batches at once, each on threads / N threads.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -194,9 +225,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     configs = [tuple(c.split(":", 1)) for c in args.configs.split(",")]
     if ("torch", "fp32") not in configs:
         configs.insert(0, ("torch", "fp32"))
+    for engine, precision in configs:
+        if engine == "ct2":
+            ct2_options(precision)  # an unknown option fails here, before any decoding
     with tempfile.TemporaryDirectory(prefix="nmt-bench-ct2-") as tmp:
         export = str(Path(tmp) / "model")
-        export_ct2(args.checkpoint, export)
+        vmap = {} if any("+vmap" in q for e, q in configs if e == "ct2") else None
+        manifest = export_ct2(args.checkpoint, export, vocab_map=vmap)
         rows = [run_one(args, e, q, export) for e, q in configs]
     compare(rows)
     import torch
@@ -212,7 +247,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     result = {"environment": env, "command": command, "json": args.out,
               "checkpoint": args.checkpoint, "checkpoint_sha256": digest,
               "src": args.src, "ref": args.ref,
-              "sentences": rows[0]["sentences"], "rows": rows}  # fmt: skip
+              "sentences": rows[0]["sentences"], "rows": rows,
+              "vocab_map": manifest.get("vocab_map")}  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     hyps = {f"{r['engine']}:{r['precision']}:{name}": r[name].pop("hypotheses")
             for r in rows for name, _ in SEARCHES}  # fmt: skip

@@ -78,6 +78,13 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         help="CTranslate2's precision: float32, int8, int8_float32, ... (default: as exported)",
     )
     g.add_argument(
+        "--no-vocab-map",
+        dest="vocab_map",
+        action="store_false",
+        help="CTranslate2: score the whole target vocabulary even when the export carries a "
+        "vocabulary map (nmt-export ct2 --vocab-map)",
+    )
+    g.add_argument(
         "--threads",
         type=int,
         default=0,
@@ -94,7 +101,8 @@ def engine_kwargs(args: argparse.Namespace) -> dict:
     if args.threads < 0:
         raise SystemExit(f"error: --threads must not be negative, got {args.threads}")
     threads = set_threads(args.threads)
-    return {"engine": args.engine, "compute_type": args.compute_type, "threads": threads}
+    return {"engine": args.engine, "compute_type": args.compute_type, "threads": threads,
+            "vocab_map": args.vocab_map}  # fmt: skip
 
 
 def precision_from_args(args: argparse.Namespace, device: str) -> str:

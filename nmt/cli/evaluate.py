@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
         engine = getattr(translator, "engine", "torch")
         run = RunDir(ckpt) if ckpt.is_dir() else RunDir.of_checkpoint(ckpt)
         if engine == "ct2":  # float32 and int8 reports side by side, not over each other
-            name = f"{name}.ct2-{translator.precision.removeprefix('ct2 ')}"
+            vmap = "-vmap" if translator.use_vmap else ""
+            name = f"{name}.ct2-{translator.engine_model.compute_type}{vmap}"
         out = Path(args.out) if args.out else run.evaluation_path(name, decoding.beam)
         hyp_path = out.with_suffix(".txt")
         write_or_explain(hyp_path, "".join(h + "\n" for h in hyps).encode("utf-8"))

@@ -25,11 +25,31 @@ def main(argv: list[str] | None = None) -> None:
                      help="weights stored as float32 (default), int8, int8_float32, int16, "
                      "float16 or bfloat16")  # fmt: skip
     ct2.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    ct2.add_argument(
+        "--vocab-map",
+        action="store_true",
+        help="also write a vocabulary map of the run's training corpus (IBM Model 1): the "
+        "search then scores only the pieces a batch's sources can translate into (faster; "
+        "translate with --no-vocab-map for the whole vocabulary)",
+    )
+    ct2.add_argument("--vocab-map-candidates", type=int, default=None, metavar="K",
+                     help="target pieces per source piece (default 20)")  # fmt: skip
+    ct2.add_argument("--vocab-map-frequent", type=int, default=None, metavar="N",
+                     help="most frequent target pieces always scored (default 100)")  # fmt: skip
     args = p.parse_args(argv)
+    vmap = None
+    if args.vocab_map or args.vocab_map_candidates or args.vocab_map_frequent:
+        given = (("per_source", args.vocab_map_candidates), ("frequent", args.vocab_map_frequent))
+        vmap = {k: v for k, v in given if v is not None}
+        if any(v < 1 for v in vmap.values()):
+            print("error: --vocab-map-candidates/--vocab-map-frequent must be positive",
+                  file=sys.stderr)  # fmt: skip
+            sys.exit(2)
     try:
         from nmt.export.ct2 import export_ct2
 
-        manifest = export_ct2(args.checkpoint, args.out, args.quantization, args.force)
+        manifest = export_ct2(args.checkpoint, args.out, args.quantization, args.force,
+                              vocab_map=vmap, progress=True)  # fmt: skip
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -37,6 +57,11 @@ def main(argv: list[str] | None = None) -> None:
     bleu = f", the run's test BLEU {test['bleu']:.2f}" if "bleu" in test else ""
     print(f"exported {args.checkpoint} -> {args.out} (CTranslate2 {manifest['ctranslate2']}, "
           f"{manifest['quantization']} weights{bleu})")  # fmt: skip
+    if "vocab_map" in manifest:
+        vm = manifest["vocab_map"]
+        print(f"vocabulary map: {vm['sources']} source pieces, {vm['mean_candidates']} "
+              f"candidates each on average, {vm['always']} always ({vm['pairs']:,} training "
+              "pairs); --no-vocab-map translates without it")  # fmt: skip
     print(f"translate: nmt-translate {args.out} 'Ein Satz.' [--compute-type int8]")
 
 

@@ -17,8 +17,10 @@ through it) is described layer by layer through its Python specification API
 
 The folder holds the CTranslate2 model, the SentencePiece models beside it and
 ``nmt_export.json``: the source checkpoint's sha256, the quantization, the run's test
-BLEU and search settings. The pooled Transformer and the RNN variants are refused in one
-line: CTranslate2 has no encoder that pools its states into one vector and no RNN.
+BLEU and search settings; with ``--vocab-map``, a vocabulary map of the training corpus
+(``vmap.txt``, :mod:`nmt.export.vocab_map`) that CTranslate2's search then uses. The
+pooled Transformer and the RNN variants are refused in one line: CTranslate2 has no
+encoder that pools its states into one vector and no RNN.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 
 import torch
 
-from nmt import BOS_ID, EOS_ID, UNK_ID
+from nmt import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from nmt.data.fetch import sha256_file
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import ConfigError, NMTError
@@ -41,6 +43,8 @@ from nmt.models.transformer_layers import sinusoids
 from nmt.runs.checkpoint import load_checkpoint
 
 MANIFEST = "nmt_export.json"
+#: CTranslate2's vocabulary map file name (read from the model folder)
+VMAP = "vmap.txt"
 #: positions written into the model (inputs are cut to 250 pieces by default, outputs to
 #: 1.5 x + 10); a translator refuses inputs longer than the table, and cuts outputs there
 MAX_POSITIONS = 4096
@@ -160,10 +164,19 @@ def run_test_bleu(checkpoint: Path) -> dict[str, Any] | None:
 
 
 def export_ct2(
-    checkpoint: str | Path, out: str | Path, quantization: str = "float32", force: bool = False
+    checkpoint: str | Path,
+    out: str | Path,
+    quantization: str = "float32",
+    force: bool = False,
+    vocab_map: dict[str, Any] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Convert ``checkpoint`` (a Transformer's best.pt or last.pt) into a CTranslate2 model
-    folder ``out``; returns the manifest written beside it."""
+    folder ``out``; returns the manifest written beside it.
+
+    ``vocab_map``: also write a vocabulary map (``vmap.txt``, :mod:`nmt.export.vocab_map`)
+    from the run's training corpus, with these settings of :func:`build_vocab_map`
+    (``{}``: its defaults; ``max_pairs``: how many training pairs it reads at most)."""
     checkpoint, out = Path(checkpoint), Path(out)
     if quantization not in QUANTIZATIONS:
         raise ConfigError(
@@ -206,12 +219,41 @@ def export_ct2(
         for name, data in tokenizer.model_files().items():
             (tmp / name).write_bytes(data)
         manifest = write_manifest(tmp, checkpoint, ckpt, quantization, ct2.__version__)
+        if vocab_map is not None:
+            text, summary = training_vocab_map(ckpt, tokenizer, dict(vocab_map), progress)
+            (tmp / VMAP).write_text(text, encoding="utf-8")
+            manifest["vocab_map"] = summary
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)  # complete or absent
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def training_vocab_map(
+    ckpt: dict[str, Any], tokenizer: Tokenizer, settings: dict[str, Any], progress: bool
+) -> tuple[str, dict[str, Any]]:
+    """The vocabulary map of the checkpoint's training corpus (read as the run's data
+    config says: fetched, or from ``NMT_DATA_MIRROR``), and its summary."""
+    from nmt.data.text import read_text
+    from nmt.export.vocab_map import MAX_PAIRS, build_vocab_map, sample
+
+    max_pairs = int(settings.pop("max_pairs", MAX_PAIRS))
+    try:
+        train = read_text(ckpt["data"], log=lambda _: None, roles=["train"])[0]["train"]
+    except (NMTError, OSError) as e:
+        raise ConfigError(
+            f"--vocab-map: cannot read the run's training corpus ({e}); it builds the map"
+        ) from None
+    keep = sample(len(train), max_pairs)
+    src = tokenizer.encode_src_batch([train.src[i] for i in keep])
+    tgt = tokenizer.encode_tgt_batch([train.tgt[i] for i in keep])
+    return build_vocab_map(
+        list(zip(src, tgt, strict=True)), tokenizer.src_vocab(), tokenizer.tgt_vocab(),
+        special=(PAD_ID, BOS_ID, EOS_ID, UNK_ID), progress=progress, **settings,
+    )  # fmt: skip
 
 
 def write_manifest(

@@ -14,7 +14,10 @@ The search is CTranslate2's, with the run's settings mapped onto it:
 - outputs stop at the export's position table (4,096 positions) at the latest.
 
 ``compute_type`` is CTranslate2's (float32, int8, int8_float32, ...); ``threads`` its
-intra-op threads (0: the physical cores).
+threads (0: the physical cores), shared by ``workers`` batches translated at once. An
+export that carries a vocabulary map (``nmt-export ct2 --vocab-map``) scores only each
+batch's candidate pieces unless ``vocab_map`` is False: faster, and no longer the same
+search as the PyTorch one.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from tqdm.auto import tqdm
 
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError
-from nmt.export.ct2 import MANIFEST, ctranslate2_module
+from nmt.export.ct2 import MANIFEST, VMAP, ctranslate2_module
+from nmt.system.device import physical_cores
 from nmt.translation.decoding import Decoding
 from nmt.translation.search import length_limits
 from nmt.translation.translator import Translation, encode_sources, warn_truncated
@@ -52,6 +56,8 @@ class CT2Translator:
         threads: int = 0,
         max_input_tokens: int = 250,
         decoding: Decoding | None = None,
+        vocab_map: bool = True,
+        workers: int = 1,
     ) -> None:
         folder = Path(folder)
         manifest_path = folder / MANIFEST
@@ -68,7 +74,8 @@ class CT2Translator:
                 str(folder),
                 device="cuda" if self.device.type == "cuda" else "cpu",
                 compute_type=compute_type,
-                intra_threads=threads,
+                inter_threads=workers,
+                intra_threads=max(1, (threads or physical_cores()) // workers),
             )
         except (RuntimeError, ValueError) as e:
             raise CheckpointError(f"{folder}: CTranslate2 cannot load it ({e})") from None
@@ -83,7 +90,10 @@ class CT2Translator:
             )
         self.max_input_tokens = max_input_tokens
         self.decoding = decoding or Decoding.from_dict(self.manifest.get("decode"))
-        self.precision = f"ct2 {self.engine_model.compute_type}"
+        self.use_vmap = vocab_map and (folder / VMAP).is_file()
+        self.precision = f"ct2 {self.engine_model.compute_type}" + (
+            " + vocab map" if self.use_vmap else ""
+        )
         self.checkpoint_info = {
             "data": self.manifest.get("data_config") or self.manifest.get("data") or {},
             "model_config": self.manifest.get("model_config", {}),
@@ -137,6 +147,7 @@ class CT2Translator:
                 return_scores=True,
                 return_attention=return_attention,
                 max_input_length=0,
+                use_vmap=self.use_vmap,
             )
             for i, r in zip(run, out, strict=True):
                 results[i] = [

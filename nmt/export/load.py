@@ -25,18 +25,20 @@ def load_translator(
     engine: str = "auto",
     compute_type: str = "default",
     threads: int = 0,
+    vocab_map: bool = True,
     **kwargs: Any,
 ) -> Any:
     """A translator of ``path``: ``engine`` ``torch`` (this package's search, on a
     checkpoint), ``ct2`` (CTranslate2's, on an ``nmt-export ct2`` folder, or on a
     checkpoint exported on the fly to a temporary folder), ``auto`` (ct2 for an export
-    folder, else torch). ``compute_type`` and ``threads`` (intra-op; 0 = the physical
-    cores) are CTranslate2's; ``kwargs`` go to the translator (``max_input_tokens``,
+    folder, else torch). ``compute_type``, ``threads`` (intra-op; 0 = the physical
+    cores) and ``vocab_map`` (use the export's vocabulary map, if it has one) are
+    CTranslate2's; ``kwargs`` go to the translator (``max_input_tokens``,
     ``decoding``; ``precision`` for torch)."""
     if engine not in ENGINES:
         raise CheckpointError(f"--engine: one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "ct2" or (engine == "auto" and is_export(path)):
-        return ct2_translator(path, device, compute_type, threads, **kwargs)
+        return ct2_translator(path, device, compute_type, threads, vocab_map=vocab_map, **kwargs)
     if is_export(path):
         raise CheckpointError(
             f"{path}: a CTranslate2 export translates with --engine ct2 (or auto), not torch; "
