@@ -158,7 +158,7 @@ def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_pa
     proc = subprocess.run(
         [sys.executable, str(script), str(trained / "checkpoints" / "best.pt"), "--src", str(src),
          "--ref", str(src), "--sentences", "8", "--threads", "1",
-         "--configs", "torch:fp32,ct2:float32,ct2:float32+vmap+workers=2",
+         "--configs", "torch:fp32,ct2:float32,ct2:float32+vmap+workers=2,torch:fp32+vmap",
          "--out", str(tmp_path / "e.json"),
          "--markdown", str(bench)],
         env=env, capture_output=True, text=True, timeout=600,
@@ -166,7 +166,9 @@ def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "e.json").read_text())
     rows = {(r["engine"], r["precision"]): r for r in result["rows"]}
-    assert set(rows) == {("torch", "fp32"), ("ct2", "float32"), ("ct2", "float32+vmap+workers=2")}
+    assert set(rows) == {("torch", "fp32"), ("ct2", "float32"), ("ct2", "float32+vmap+workers=2"),
+                         ("torch", "fp32+vmap")}  # fmt: skip
+    assert rows["torch", "fp32+vmap"]["greedy"]["identical_to_torch_fp32"] == 1.0  # all kept
     ct2 = rows["ct2", "float32"]
     assert rows["ct2", "float32+vmap+workers=2"]["beam5"]["sent_per_s"] > 0
     assert result["vocab_map"]["pairs"] == 1500
@@ -176,7 +178,7 @@ def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_pa
     assert text.startswith("# Benchmark\n\nthe training table\n") and "old" not in text
     assert text.count("## Translation engines side by side") == 1 and "| ct2 | float32 |" in text
     assert "| ct2 | float32+vmap+workers=2 |" in text
-    assert "+vmap: the export's vocabulary map" in text
+    assert "+vmap: a vocabulary map" in text
 
 
 def test_profile_decode_splits_the_search_into_phases(env, trained: Path, tmp_path):
@@ -208,7 +210,7 @@ def test_profile_decode_splits_the_search_into_phases(env, trained: Path, tmp_pa
 def test_a_vocabulary_map_limits_what_ctranslate2_scores(env, trained: Path, tmp_path):
     """``--vocab-map`` writes a map of the training corpus that the search then uses; with a
     map of one candidate every output is that piece, and ``vocab_map=False`` (the CLI's
-    ``--no-vocab-map``) scores the whole vocabulary again."""
+    ``--vocab-map off``) scores the whole vocabulary again."""
     from nmt import BOS_ID, UNK_ID
     from nmt.export.load import load_translator
 
@@ -241,5 +243,13 @@ def test_a_vocabulary_map_limits_what_ctranslate2_scores(env, trained: Path, tmp
     whole = load_translator(out, threads=1, vocab_map=False)
     assert not whole.use_vmap and whole.translate_text(SOURCES, decoding=greedy) == want
     cli = run_cli(env, "nmt-translate", out, "--beam", "1", "--threads", "1",
-                  "--no-vocab-map", *SOURCES[:4])  # fmt: skip
+                  "--vocab-map", "off", *SOURCES[:4])  # fmt: skip
     assert cli.returncode == 0 and cli.stdout.splitlines() == want[:4], cli.stderr[-2000:]
+    # the same map as a file, for the PyTorch search; an export reads only its own
+    made = run_cli(env, "nmt-export", "vmap", best, tmp_path / "map.txt")
+    assert made.returncode == 0 and "vocabulary map:" in made.stdout, made.stderr[-2000:]
+    cli = run_cli(env, "nmt-translate", best, "--beam", "1", "--threads", "1",
+                  "--vocab-map", tmp_path / "map.txt", *SOURCES[:4])  # fmt: skip
+    assert cli.returncode == 0 and cli.stdout.splitlines() == want[:4], cli.stderr[-2000:]
+    bad = run_cli(env, "nmt-translate", out, "--vocab-map", tmp_path / "map.txt", "a")
+    assert "CTranslate2 reads the map inside its export folder" in bad.stderr

@@ -22,12 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: (engine, precision or compute type) in the order of the table; CTranslate2's may add
-#: "+vmap" (the export's vocabulary map) and "+workers=N" (N batches at once, each on
+#: (engine, precision or compute type) in the order of the table, plus options: "+vmap"
+#: (a vocabulary map of the training corpus: the export's, or the same map as a file for
+#: the PyTorch search) and, for CTranslate2, "+workers=N" (N batches at once, each on
 #: threads / N threads)
 CONFIGS = (
     ("torch", "fp32"),
     ("torch", "bf16"),
+    ("torch", "bf16+vmap"),
     ("ct2", "float32"),
     ("ct2", "int8_float32"),
     ("ct2", "int8"),
@@ -37,18 +39,20 @@ CONFIGS = (
 )
 
 
-def ct2_options(precision: str) -> dict[str, Any]:
-    """``int8+vmap+workers=2`` -> the keyword arguments of :func:`load_translator`."""
-    compute_type, *options = precision.split("+")
-    out: dict[str, Any] = {"compute_type": compute_type, "vocab_map": False}
-    for option in options:
+def options(engine: str, precision: str, map_file: str | None = None) -> dict[str, Any]:
+    """``ct2:int8+vmap+workers=2`` -> the keyword arguments of :func:`load_translator`
+    (``map_file``: the PyTorch search's vocabulary map)."""
+    base, *extra = precision.split("+")
+    out: dict[str, Any] = {"engine": engine, "vocab_map": "off"}
+    out |= {"compute_type": base} if engine == "ct2" else {"precision": base}
+    for option in extra:
         if option == "vmap":
-            out["vocab_map"] = True
-        elif option.startswith("workers="):
+            out["vocab_map"] = "auto" if engine == "ct2" else (map_file or "off")
+        elif option.startswith("workers=") and engine == "ct2":
             out["workers"] = int(option.removeprefix("workers="))
         else:
-            raise SystemExit(f"error: --configs: unknown CTranslate2 option {option!r} "
-                             f"in {precision!r} (vmap, workers=N)")  # fmt: skip
+            raise SystemExit(f"error: --configs: unknown {engine} option {option!r} in "
+                             f"{precision!r} (vmap; workers=N for ct2)")  # fmt: skip
     return out
 
 
@@ -68,13 +72,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     set_threads(args.threads)
     src = read_lines(Path(args.src))[: args.sentences]
     refs = [read_lines(Path(args.ref))[: len(src)]]
-    kwargs: dict[str, Any] = {"threads": args.threads}
-    if args.engine == "ct2":
-        kwargs |= {"engine": "ct2"} | ct2_options(args.precision)
-        path = args.export
-    else:
-        kwargs["precision"] = args.precision
-        path = args.checkpoint
+    kwargs = {"threads": args.threads} | options(args.engine, args.precision, args.map_file)
+    path = args.export if args.engine == "ct2" else args.checkpoint
     translator = load_translator(path, device="cpu", **kwargs)
     out: dict[str, Any] = {"engine": args.engine, "precision": args.precision,
                            "sentences": len(src), "threads": torch.get_num_threads()}  # fmt: skip
@@ -147,7 +146,8 @@ def markdown(result: dict[str, Any]) -> str:
     vm = result.get("vocab_map")
     if vm:
         lines[-1:-1] = [
-            f"+vmap: the export's vocabulary map (`nmt-export ct2 --vocab-map`: {vm['method']} "
+            f"+vmap: a vocabulary map (`nmt-export ct2 --vocab-map`, or as a file for PyTorch "
+            f"`nmt-export vmap`: {vm['method']} "
             f"over {vm['pairs']:,} training pairs, {vm['per_source']} candidates a source "
             f"piece, {vm['mean_candidates']} on average, {vm['always']} pieces always); "
             "+workers=N: N batches at once, each on threads / N threads.",
@@ -184,6 +184,8 @@ def run_one(args: argparse.Namespace, engine: str, precision: str, export: str) 
     cmd = [sys.executable, "-m", "nmt.bench.engines", "--one", engine, precision,
            "--export", export, args.checkpoint, "--src", args.src, "--ref", args.ref,
            "--threads", str(args.threads), "--sentences", str(args.sentences)]  # fmt: skip
+    if args.map_file:
+        cmd += ["--map-file", args.map_file]
     print(f"bench-engines: {engine} {precision} ...", file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -212,13 +214,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     p.add_argument("--markdown", help="also put the table into this Markdown file, as a section")
     p.add_argument("--one", nargs=2, metavar=("ENGINE", "PRECISION"), help=argparse.SUPPRESS)
     p.add_argument("--export", help=argparse.SUPPRESS)
+    p.add_argument("--map-file", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
         args.engine, args.precision = args.one
         print(json.dumps(measure(args)))
         return None
     from nmt.bench.report import environment
-    from nmt.export.ct2 import ctranslate2_module, export_ct2
+    from nmt.export.ct2 import VMAP, ctranslate2_module, export_ct2
     from nmt.system.device import physical_cores
 
     args.threads = args.threads or physical_cores()
@@ -226,12 +229,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     if ("torch", "fp32") not in configs:
         configs.insert(0, ("torch", "fp32"))
     for engine, precision in configs:
-        if engine == "ct2":
-            ct2_options(precision)  # an unknown option fails here, before any decoding
+        options(engine, precision)  # an unknown option fails here, before any decoding
     with tempfile.TemporaryDirectory(prefix="nmt-bench-ct2-") as tmp:
         export = str(Path(tmp) / "model")
-        vmap = {} if any("+vmap" in q for e, q in configs if e == "ct2") else None
+        vmap = {} if any("+vmap" in q for _, q in configs) else None
         manifest = export_ct2(args.checkpoint, export, vocab_map=vmap)
+        args.map_file = str(Path(export) / VMAP) if vmap is not None else None
         rows = [run_one(args, e, q, export) for e, q in configs]
     compare(rows)
     import torch

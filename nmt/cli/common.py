@@ -78,11 +78,12 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         help="CTranslate2's precision: float32, int8, int8_float32, ... (default: as exported)",
     )
     g.add_argument(
-        "--no-vocab-map",
-        dest="vocab_map",
-        action="store_false",
-        help="CTranslate2: score the whole target vocabulary even when the export carries a "
-        "vocabulary map (nmt-export ct2 --vocab-map)",
+        "--vocab-map",
+        default="auto",
+        metavar="auto|off|FILE",
+        help="score only the target pieces a batch's sources can translate into: auto "
+        "(default) uses an export's map (nmt-export ct2 --vocab-map), off scores the whole "
+        "vocabulary, FILE gives the PyTorch search a map (nmt-export vmap CKPT FILE)",
     )
     g.add_argument(
         "--threads",

@@ -33,10 +33,11 @@ from typing import Any
 
 import torch
 
-from nmt import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from nmt import BOS_ID, EOS_ID, UNK_ID
 from nmt.data.fetch import sha256_file
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import ConfigError, NMTError
+from nmt.export.vocab_map import training_vocab_map
 from nmt.models.registry import build_model
 from nmt.models.transformer import Transformer
 from nmt.models.transformer_layers import sinusoids
@@ -230,30 +231,6 @@ def export_ct2(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
-
-
-def training_vocab_map(
-    ckpt: dict[str, Any], tokenizer: Tokenizer, settings: dict[str, Any], progress: bool
-) -> tuple[str, dict[str, Any]]:
-    """The vocabulary map of the checkpoint's training corpus (read as the run's data
-    config says: fetched, or from ``NMT_DATA_MIRROR``), and its summary."""
-    from nmt.data.text import read_text
-    from nmt.export.vocab_map import MAX_PAIRS, build_vocab_map, sample
-
-    max_pairs = int(settings.pop("max_pairs", MAX_PAIRS))
-    try:
-        train = read_text(ckpt["data"], log=lambda _: None, roles=["train"])[0]["train"]
-    except (NMTError, OSError) as e:
-        raise ConfigError(
-            f"--vocab-map: cannot read the run's training corpus ({e}); it builds the map"
-        ) from None
-    keep = sample(len(train), max_pairs)
-    src = tokenizer.encode_src_batch([train.src[i] for i in keep])
-    tgt = tokenizer.encode_tgt_batch([train.tgt[i] for i in keep])
-    return build_vocab_map(
-        list(zip(src, tgt, strict=True)), tokenizer.src_vocab(), tokenizer.tgt_vocab(),
-        special=(PAD_ID, BOS_ID, EOS_ID, UNK_ID), progress=progress, **settings,
-    )  # fmt: skip
 
 
 def write_manifest(

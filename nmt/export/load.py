@@ -14,6 +14,7 @@ from nmt.errors import CheckpointError
 from nmt.export.ct2 import export_ct2, is_export
 from nmt.export.engine import CT2Translator
 from nmt.runs.checkpoint import load_translator as load_torch
+from nmt.translation.shortlist import Shortlist
 
 ENGINES = ("auto", "torch", "ct2")
 
@@ -25,20 +26,28 @@ def load_translator(
     engine: str = "auto",
     compute_type: str = "default",
     threads: int = 0,
-    vocab_map: bool = True,
+    vocab_map: bool | str | Path = "auto",
     **kwargs: Any,
 ) -> Any:
     """A translator of ``path``: ``engine`` ``torch`` (this package's search, on a
     checkpoint), ``ct2`` (CTranslate2's, on an ``nmt-export ct2`` folder, or on a
     checkpoint exported on the fly to a temporary folder), ``auto`` (ct2 for an export
-    folder, else torch). ``compute_type``, ``threads`` (intra-op; 0 = the physical
-    cores) and ``vocab_map`` (use the export's vocabulary map, if it has one) are
-    CTranslate2's; ``kwargs`` go to the translator (``max_input_tokens``,
-    ``decoding``; ``precision`` for torch)."""
+    folder, else torch). ``compute_type`` and ``threads`` (0 = the physical cores) are
+    CTranslate2's; ``vocab_map``: ``auto`` (or True) uses an export's vocabulary map when
+    it has one, ``off`` (or False) none, a file path gives the PyTorch search one
+    (:class:`nmt.translation.shortlist.Shortlist`); ``kwargs`` go to the translator
+    (``max_input_tokens``, ``decoding``; ``precision`` for torch)."""
     if engine not in ENGINES:
         raise CheckpointError(f"--engine: one of {', '.join(ENGINES)}, got {engine!r}")
+    use_map = vocab_map if isinstance(vocab_map, bool) else str(vocab_map) != "off"
+    map_file = None if isinstance(vocab_map, bool) or vocab_map in ("auto", "off") else vocab_map
     if engine == "ct2" or (engine == "auto" and is_export(path)):
-        return ct2_translator(path, device, compute_type, threads, vocab_map=vocab_map, **kwargs)
+        if map_file is not None:
+            raise CheckpointError(
+                f"--vocab-map {map_file}: CTranslate2 reads the map inside its export folder; "
+                "export with nmt-export ct2 --vocab-map, and give auto or off here"
+            )
+        return ct2_translator(path, device, compute_type, threads, vocab_map=use_map, **kwargs)
     if is_export(path):
         raise CheckpointError(
             f"{path}: a CTranslate2 export translates with --engine ct2 (or auto), not torch; "
@@ -49,7 +58,11 @@ def load_translator(
             f"--compute-type {compute_type}: a CTranslate2 setting; add --engine ct2 or give an "
             "nmt-export ct2 folder"
         )
-    return load_torch(path, device, **kwargs)
+    translator = load_torch(path, device, **kwargs)
+    if map_file is not None:
+        tok = translator.tokenizer
+        translator.shortlist = Shortlist.from_file(map_file, tok.src_vocab(), tok.tgt_vocab())
+    return translator
 
 
 def ct2_translator(

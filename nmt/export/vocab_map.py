@@ -21,10 +21,16 @@ per source piece, ``piece<TAB>candidate candidate ...``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from nmt import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from nmt.data.tokenizer import Tokenizer
+from nmt.errors import ConfigError, NMTError
+from nmt.runs.checkpoint import load_checkpoint
 
 #: defaults, chosen before any measurement (OpenNMT-style maps keep tens of candidates a word)
 PER_SOURCE = 20
@@ -147,3 +153,43 @@ def sample(n: int, limit: int) -> list[int]:
     if n <= limit:
         return list(range(n))
     return np.linspace(0, n - 1, limit).round().astype(int).tolist()
+
+
+def training_vocab_map(
+    ckpt: dict[str, Any], tokenizer: Tokenizer, settings: dict[str, Any], progress: bool
+) -> tuple[str, dict[str, Any]]:
+    """The vocabulary map of the checkpoint's training corpus (read as the run's data
+    config says: fetched, or from ``NMT_DATA_MIRROR``), and its summary."""
+    from nmt.data.text import read_text
+
+    max_pairs = int(settings.pop("max_pairs", MAX_PAIRS))
+    try:
+        train = read_text(ckpt["data"], log=lambda _: None, roles=["train"])[0]["train"]
+    except (NMTError, OSError) as e:
+        raise ConfigError(
+            f"--vocab-map: cannot read the run's training corpus ({e}); it builds the map"
+        ) from None
+    keep = sample(len(train), max_pairs)
+    src = tokenizer.encode_src_batch([train.src[i] for i in keep])
+    tgt = tokenizer.encode_tgt_batch([train.tgt[i] for i in keep])
+    return build_vocab_map(
+        list(zip(src, tgt, strict=True)), tokenizer.src_vocab(), tokenizer.tgt_vocab(),
+        special=(PAD_ID, BOS_ID, EOS_ID, UNK_ID), progress=progress, **settings,
+    )  # fmt: skip
+
+
+def write_vocab_map(
+    checkpoint: str | Path, out: str | Path, settings: dict[str, Any], progress: bool = False
+) -> dict[str, Any]:
+    """``nmt-export vmap CKPT FILE``: the map of a checkpoint's training corpus as a file,
+    for the PyTorch search's ``--vocab-map FILE``; returns its summary."""
+    ckpt = load_checkpoint(Path(checkpoint))
+    tokenizer = Tokenizer.from_state_dict(ckpt["tokenizer"])
+    text, summary = training_vocab_map(ckpt, tokenizer, dict(settings), progress)
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a folder; give the map's file name (e.g. {out}/vmap.txt)")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)  # complete or absent
+    return summary

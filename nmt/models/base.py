@@ -119,5 +119,10 @@ class EncoderDecoder(nn.Module):
         keep = self.source_state if within_sentences else ()
         return {k: v if k in keep else _index_select(v, beam_index) for k, v in state.items()}
 
+    def output_layer(self) -> nn.Linear:
+        """The last layer, features -> vocabulary logits (the search may restrict it to a
+        shortlist of rows, :mod:`nmt.translation.shortlist`)."""
+        raise NotImplementedError
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -76,6 +76,10 @@ class RNNEncoderDecoder(EncoderDecoder):
         self.dropout = Dropout(cfg.dropout)
         self.readout = readout  # features (B, T, F) -> logits (B, T, V)
 
+    def output_layer(self) -> nn.Linear:
+        """The readout's last linear layer (the vocabulary projection)."""
+        return [m for m in self.readout.modules() if isinstance(m, nn.Linear)][-1]
+
     # -- the variant's idea ---------------------------------------------------------------
 
     def _memory(

@@ -147,6 +147,9 @@ class Transformer(EncoderDecoder):
         attention = None if weights is None else weights.squeeze(2).mean(dim=1)  # (B, S)
         return logits.squeeze(1).log_softmax(dim=-1), state, attention
 
+    def output_layer(self) -> nn.Linear:
+        return self.generator
+
     def attention_heads(
         self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor
     ) -> torch.Tensor | None:

@@ -9,6 +9,7 @@ does not keep decoding the short ones.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -54,14 +55,17 @@ def greedy_search(
     src_mask: torch.Tensor,
     decoding: Decoding,
     return_attention: bool = False,
+    vocab: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Pick the most probable token at each step (``decoding``'s length limits; its beam
     and length penalty do not apply). Returns one 1-best list per sentence.
 
-    src: (B, S), src_mask: (B, S) bool.
+    src: (B, S), src_mask: (B, S) bool; ``vocab`` (C,): the target ids of the model's
+    log-probability columns when its output layer is restricted to a shortlist.
     """
     batch = src.size(0)
     device = src.device
+    eos_col, to_id = _columns(vocab)
     limits = max_lengths(src_mask, decoding.max_len_a, decoding.max_len_b)  # (B,)
     state = model.encode(src, src_mask)
     active = torch.arange(batch)  # original sentence index of each row
@@ -74,10 +78,11 @@ def greedy_search(
     while active.numel():
         lp, state, attn = model.decode_step(prev, state)  # (n, V), (n, S)
         lp = lp.float()
-        nxt = lp.argmax(-1)
+        col = lp.argmax(-1)
         at_limit = (step + 1 >= limits[active]).to(device)
-        nxt = torch.where(at_limit, torch.full_like(nxt, EOS_ID), nxt)
-        tok_lp = lp.gather(1, nxt.unsqueeze(1)).squeeze(1).clamp(min=FORCED_EOS_FLOOR)
+        col = torch.where(at_limit, torch.full_like(col, eos_col), col)
+        tok_lp = lp.gather(1, col.unsqueeze(1)).squeeze(1).clamp(min=FORCED_EOS_FLOOR)
+        nxt = to_id(col)
         done = (nxt == EOS_ID).cpu()
         for row, (sent, tok, tlp) in enumerate(
             zip(active.tolist(), nxt.tolist(), tok_lp.tolist(), strict=True)
@@ -110,9 +115,10 @@ def beam_search(
     decoding: Decoding,
     nbest: int = 1,
     return_attention: bool = False,
+    vocab: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Batched beam search of ``decoding.beam`` hypotheses with the GNMT length penalty;
-    returns ``nbest`` per sentence.
+    returns ``nbest`` per sentence (``vocab``: as :func:`greedy_search`'s).
 
     At each step every live hypothesis is extended by every token; of the
     ``2k`` best candidates, those ending in EOS within the top ``k`` are
@@ -123,6 +129,7 @@ def beam_search(
     k, alpha = decoding.beam, decoding.length_penalty
     batch = src.size(0)
     device = src.device
+    eos_col, to_id = _columns(vocab)
     limits = max_lengths(src_mask, decoding.max_len_a, decoding.max_len_b)
     state = model.encode(src, src_mask)
     state = model.reorder_state(state, torch.arange(batch, device=device).repeat_interleave(k))
@@ -138,20 +145,20 @@ def beam_search(
         n = active.numel()
         lp, state, attn = model.decode_step(prev, state)  # (n*k, V), (n*k, S)
         lp = lp.float()
-        vocab = lp.size(-1)
+        width = lp.size(-1)  # V, or C with a shortlist
         if return_attention and attn is not None:
             att = attn.float().unsqueeze(1)
             attn_hist = att if attn_hist is None else torch.cat([attn_hist, att], 1)
         at_limit = (step + 1 >= limits[active]).to(device)  # (n,)
         if at_limit.any():
             rows = at_limit.repeat_interleave(k)
-            eos_lp = lp[rows, EOS_ID].clamp(min=FORCED_EOS_FLOOR)
+            eos_lp = lp[rows, eos_col].clamp(min=FORCED_EOS_FLOOR)
             lp[rows] = -math.inf
-            lp[rows, EOS_ID] = eos_lp
-        cand = (scores.unsqueeze(-1) + lp.view(n, k, vocab)).view(n, k * vocab)
-        cand_scores, cand_idx = cand.topk(min(2 * k, k * vocab), dim=1)  # (n, 2k)
-        cand_beam = torch.div(cand_idx, vocab, rounding_mode="floor")
-        cand_tok = cand_idx % vocab
+            lp[rows, eos_col] = eos_lp
+        cand = (scores.unsqueeze(-1) + lp.view(n, k, width)).view(n, k * width)
+        cand_scores, cand_idx = cand.topk(min(2 * k, k * width), dim=1)  # (n, 2k)
+        cand_beam = torch.div(cand_idx, width, rounding_mode="floor")
+        cand_tok = to_id(cand_idx % width)
         rank = torch.arange(cand_idx.size(1), device=device)
         is_eos = cand_tok == EOS_ID
         hits = (is_eos & (rank < k) & torch.isfinite(cand_scores)).nonzero().tolist()
@@ -188,6 +195,16 @@ def beam_search(
     return [sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished]
 
 
+def _columns(vocab: torch.Tensor | None) -> tuple[int, Callable[[torch.Tensor], torch.Tensor]]:
+    """EOS's column of the log-probabilities, and the map from columns to target ids."""
+    if vocab is None:
+        return EOS_ID, lambda cols: cols
+    eos = (vocab == EOS_ID).nonzero()
+    if not eos.numel():
+        raise ValueError("a shortlist must hold EOS")
+    return int(eos[0, 0]), lambda cols: vocab[cols]
+
+
 def search(
     model: EncoderDecoder,
     src: torch.Tensor,
@@ -195,11 +212,14 @@ def search(
     decoding: Decoding,
     nbest: int = 1,
     return_attention: bool = False,
+    vocab: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
-    """Greedy search for ``decoding.beam == 1`` and ``nbest == 1``, beam search otherwise."""
+    """Greedy search for ``decoding.beam == 1`` and ``nbest == 1``, beam search otherwise.
+    ``vocab``: the target ids of the log-probability columns when the model's output layer
+    is restricted to a shortlist (:mod:`nmt.translation.shortlist`)."""
     if decoding.beam == 1 and nbest == 1:
-        return greedy_search(model, src, src_mask, decoding, return_attention)
-    return beam_search(model, src, src_mask, decoding, nbest, return_attention)
+        return greedy_search(model, src, src_mask, decoding, return_attention, vocab)
+    return beam_search(model, src, src_mask, decoding, nbest, return_attention, vocab)
 
 
 __all__ = ["PAD_ID", "Hypothesis", "beam_search", "greedy_search", "length_penalty", "search"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from nmt.models.base import EncoderDecoder
 from nmt.system.device import autocast
 from nmt.translation.decoding import Decoding
 from nmt.translation.search import search
+from nmt.translation.shortlist import Shortlist, restricted_output
 
 
 @dataclass
@@ -63,8 +65,10 @@ class Translator:
         max_input_tokens: int = 250,
         precision: str = "fp32",
         decoding: Decoding | None = None,
+        shortlist: Shortlist | None = None,
     ) -> None:
         self.model = model.eval()
+        self.shortlist = shortlist  # score only a vocabulary map's candidates (or all)
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.max_input_tokens = max_input_tokens
@@ -108,7 +112,8 @@ class Translator:
         bar = tqdm(total=len(todo), desc="translate", unit="sent", disable=not progress)
         for indices in sampler:
             batch = collate([examples[j] for j in indices]).to(self.device)
-            with autocast(self.device, self.precision):
+            vocab = None if self.shortlist is None else self.shortlist.candidates(batch.src)
+            with autocast(self.device, self.precision), self._output(vocab):
                 hyps = search(
                     self.model,
                     batch.src,
@@ -116,6 +121,7 @@ class Translator:
                     decoding,
                     nbest=nbest,
                     return_attention=return_attention,
+                    vocab=vocab,
                 )
             for row, hs in zip(batch.ids.tolist(), hyps, strict=True):
                 n_src = len(ids[row])
@@ -131,6 +137,10 @@ class Translator:
             bar.update(len(indices))
         bar.close()
         return results
+
+    def _output(self, vocab: torch.Tensor | None) -> AbstractContextManager:
+        """The model's output layer as it is, or restricted to ``vocab``'s rows."""
+        return nullcontext() if vocab is None else restricted_output(self.model, vocab)
 
     def translate_text(self, sentences: Sequence[str], **kwargs) -> list[str]:
         """1-best detokenized outputs."""
