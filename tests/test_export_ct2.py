@@ -158,7 +158,7 @@ def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_pa
     proc = subprocess.run(
         [sys.executable, str(script), str(trained / "checkpoints" / "best.pt"), "--src", str(src),
          "--ref", str(src), "--sentences", "8", "--threads", "1",
-         "--configs", "torch:fp32,ct2:float32,ct2:float32+vmap+workers=2,torch:fp32+vmap",
+         "--configs", "torch:fp32,ct2:float32,ct2:float32+vmap,torch:fp32+vmap",
          "--out", str(tmp_path / "e.json"),
          "--markdown", str(bench)],
         env=env, capture_output=True, text=True, timeout=600,
@@ -166,19 +166,45 @@ def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "e.json").read_text())
     rows = {(r["engine"], r["precision"]): r for r in result["rows"]}
-    assert set(rows) == {("torch", "fp32"), ("ct2", "float32"), ("ct2", "float32+vmap+workers=2"),
+    assert set(rows) == {("torch", "fp32"), ("ct2", "float32"), ("ct2", "float32+vmap"),
                          ("torch", "fp32+vmap")}  # fmt: skip
     assert rows["torch", "fp32+vmap"]["greedy"]["identical_to_torch_fp32"] == 1.0  # all kept
     ct2 = rows["ct2", "float32"]
-    assert rows["ct2", "float32+vmap+workers=2"]["beam5"]["sent_per_s"] > 0
+    assert rows["ct2", "float32+vmap"]["beam5"]["sent_per_s"] > 0
     assert result["vocab_map"]["pairs"] == 1500
     assert ct2["greedy"]["identical_to_torch_fp32"] == 1.0 and ct2["greedy"]["sent_per_s"] > 0
     assert ct2["peak_rss_mb"] > 0 and result["environment"]["cpu"]
     text = bench.read_text()
     assert text.startswith("# Benchmark\n\nthe training table\n") and "old" not in text
     assert text.count("## Translation engines side by side") == 1 and "| ct2 | float32 |" in text
-    assert "| ct2 | float32+vmap+workers=2 |" in text
+    assert "| ct2 | float32+vmap |" in text
     assert "+vmap: a vocabulary map" in text
+
+
+def test_bench_configs_name_their_options_and_refuse_others():
+    from nmt.bench.engines import options
+
+    assert options("ct2", "int8+vmap+workers=2") == {
+        "engine": "ct2", "compute_type": "int8", "vocab_map": "auto", "workers": 2}  # fmt: skip
+    assert options("torch", "bf16+vmap", "m.txt") == {
+        "engine": "torch", "precision": "bf16", "vocab_map": "m.txt"}  # fmt: skip
+    assert options("torch", "fp32")["vocab_map"] == "off"
+    bad_ones = (("ct2", "int8+workers=0"), ("ct2", "int8+fast"), ("torch", "fp32+workers=2"))
+    for engine, bad in bad_ones:
+        with pytest.raises(SystemExit, match="--configs"):
+            options(engine, bad)
+
+
+def test_ctranslate2_workers_share_the_threads(exported: Path):
+    from nmt.errors import CheckpointError
+    from nmt.export.engine import CT2Translator
+
+    two = CT2Translator(exported, threads=2, workers=2)
+    assert two.translate_text(SOURCES[:3]) == CT2Translator(exported, threads=1).translate_text(
+        SOURCES[:3]
+    )
+    with pytest.raises(CheckpointError, match="workers=3: from 1 to the threads"):
+        CT2Translator(exported, threads=2, workers=3)
 
 
 def test_profile_decode_splits_the_search_into_phases(env, trained: Path, tmp_path):
@@ -253,3 +279,5 @@ def test_a_vocabulary_map_limits_what_ctranslate2_scores(env, trained: Path, tmp
     assert cli.returncode == 0 and cli.stdout.splitlines() == want[:4], cli.stderr[-2000:]
     bad = run_cli(env, "nmt-translate", out, "--vocab-map", tmp_path / "map.txt", "a")
     assert "CTranslate2 reads the map inside its export folder" in bad.stderr
+    bad = run_cli(env, "nmt-translate", best, "--vocab-map", "on", "a")
+    assert "--vocab-map on: give auto, off or a map file" in bad.stderr

@@ -29,11 +29,13 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def decode(model, src, mask, decoding, vocab=None):
+    """Greedy search at beam 1, else beam search's 2 best."""
+    nbest = 1 if decoding.beam == 1 else 2
     with torch.no_grad():
         if vocab is None:
-            return search(model, src, mask, decoding, nbest=2)
+            return search(model, src, mask, decoding, nbest=nbest)
         with restricted_output(model, vocab):
-            return search(model, src, mask, decoding, nbest=2, vocab=vocab)
+            return search(model, src, mask, decoding, nbest=nbest, vocab=vocab)
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -43,14 +45,56 @@ def test_a_shortlist_holding_the_greedy_outputs_keeps_them(name: str):
     model = tiny(name)
     src, mask = batch()
     greedy = Decoding(beam=1, max_len_a=1.0, max_len_b=3)
-    full = [h[0].tokens for h in decode(model, src, mask, greedy.replace(beam=1), None)]
+    full = [h[0].tokens for h in decode(model, src, mask, greedy)]
     used = {t for tokens in full for t in tokens}
     vocab = torch.tensor(sorted(used | {EOS_ID, UNK_ID, 39, 21}))
     assert len(vocab) < 40
-    with torch.no_grad(), restricted_output(model, vocab):
-        short = search(model, src, mask, greedy, vocab=vocab)
+    short = decode(model, src, mask, greedy, vocab)
     assert [h[0].tokens for h in short] == full
-    assert model.output_layer().forward.__func__  # the class's forward again (not shadowed)
+    assert "forward" not in vars(model.output_layer())  # the class's forward again
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_shortlist_of_the_whole_vocabulary_is_the_same_search(beam: int):
+    model = tiny("transformer")
+    src, mask = batch()
+    decoding = Decoding(beam=beam, max_len_a=1.0, max_len_b=3)
+    full = decode(model, src, mask, decoding)
+    every = decode(model, src, mask, decoding, torch.arange(40))
+    assert [[(h.tokens, round(h.score, 4)) for h in s] for s in every] == [
+        [(h.tokens, round(h.score, 4)) for h in s] for s in full
+    ]
+
+
+def test_the_output_layer_is_restored_after_an_error_and_never_restricted_twice():
+    model = tiny("bahdanau")
+    vocab = torch.tensor([EOS_ID, 7])
+    with pytest.raises(KeyError), restricted_output(model, vocab):
+        assert model.output_layer()(torch.zeros(2, model.output_layer().in_features)).shape == (
+            2,
+            2,
+        )
+        raise KeyError("inside")
+    assert "forward" not in vars(model.output_layer())
+    with (
+        restricted_output(model, vocab),
+        pytest.raises(RuntimeError, match="restricted already"),
+        restricted_output(model, vocab),
+    ):
+        pass
+    assert "forward" not in vars(model.output_layer())
+
+
+def test_under_bf16_autocast_the_candidate_rows_are_cast_once():
+    model = tiny("transformer")
+    vocab = torch.tensor([EOS_ID, 7, 30])
+    x = torch.randn(3, model.output_layer().in_features)
+    with torch.autocast("cpu", dtype=torch.bfloat16), restricted_output(model, vocab):
+        out = model.output_layer()(x)
+    assert out.dtype == torch.bfloat16 and out.shape == (3, 3)
+    want = torch.nn.functional.linear(x, model.output_layer().weight[vocab],
+                                      model.output_layer().bias[vocab])  # fmt: skip
+    assert torch.allclose(out.float(), want, atol=0.1)
 
 
 @pytest.mark.parametrize("name", ["transformer", "luong"])

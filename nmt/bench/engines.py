@@ -49,7 +49,10 @@ def options(engine: str, precision: str, map_file: str | None = None) -> dict[st
         if option == "vmap":
             out["vocab_map"] = "auto" if engine == "ct2" else (map_file or "off")
         elif option.startswith("workers=") and engine == "ct2":
-            out["workers"] = int(option.removeprefix("workers="))
+            workers = option.removeprefix("workers=")
+            if not workers.isdigit() or int(workers) < 1:
+                raise SystemExit(f"error: --configs: {option!r}: workers is a positive number")
+            out["workers"] = int(workers)
         else:
             raise SystemExit(f"error: --configs: unknown {engine} option {option!r} in "
                              f"{precision!r} (vmap; workers=N for ct2)")  # fmt: skip
@@ -61,8 +64,6 @@ SEARCHES = (("greedy", 1), ("beam5", 5))
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """One configuration, in this process: speed, BLEU, outputs and peak memory."""
-    import torch
-
     from nmt.bench.memory import peak_rss_mb
     from nmt.data.validate import read_lines
     from nmt.evaluation.metrics import corpus_scores
@@ -76,7 +77,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     path = args.export if args.engine == "ct2" else args.checkpoint
     translator = load_translator(path, device="cpu", **kwargs)
     out: dict[str, Any] = {"engine": args.engine, "precision": args.precision,
-                           "sentences": len(src), "threads": torch.get_num_threads()}  # fmt: skip
+                           "sentences": len(src), "threads": args.threads,
+                           "workers": kwargs.get("workers", 1)}  # fmt: skip
     for name, beam in SEARCHES:
         decoding = translator.decoding.replace(beam=beam)
         translator.translate(src[:16], decoding, warn=False)  # warm-up

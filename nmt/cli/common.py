@@ -61,8 +61,8 @@ def add_precision_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
-    """``--engine``, ``--compute-type`` and ``--threads``: which search runs, and on how
-    many CPU threads."""
+    """``--engine``, ``--compute-type``, ``--vocab-map`` and ``--threads``: which search
+    runs, over which candidates, and on how many CPU threads."""
     g = p.add_argument_group("engine")
     g.add_argument(
         "--engine",
@@ -95,7 +95,7 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
 
 
 def engine_kwargs(args: argparse.Namespace) -> dict:
-    """The keyword arguments of :func:`nmt.runs.checkpoint.load_translator` from
+    """The keyword arguments of :func:`nmt.export.load.load_translator` from
     :func:`add_engine_args`' flags; sets torch's CPU threads."""
     from nmt.system.device import set_threads
 

@@ -160,11 +160,16 @@ def main(argv: list[str] | None = None) -> None:
         if engine == "ct2":  # float32 and int8 reports side by side, not over each other
             vmap = "-vmap" if translator.use_vmap else ""
             name = f"{name}.ct2-{translator.engine_model.compute_type}{vmap}"
+        elif getattr(translator, "shortlist", None) is not None:  # beside the full search's
+            name = f"{name}.vmap"
         out = Path(args.out) if args.out else run.evaluation_path(name, decoding.beam)
         hyp_path = out.with_suffix(".txt")
         write_or_explain(hyp_path, "".join(h + "\n" for h in hyps).encode("utf-8"))
         where = {"split": args.split} if args.split else {"src": args.src, "refs": args.ref}
         decode = {**decoding.as_dict(), "precision": translator.precision}
+        shortlist = getattr(translator, "shortlist", None)
+        if shortlist is not None or getattr(translator, "use_vmap", False):
+            decode["vocab_map"] = str(shortlist.path) if shortlist else "the export's vmap.txt"
         record = {"checkpoint": str(ckpt), **where, **scores, "decode": decode}
         write_record(out, record | {"hypotheses": str(hyp_path)})
         print(format_table(name, scores, decode))

@@ -29,8 +29,9 @@ def add_map_args(p: argparse.ArgumentParser) -> None:
 def map_settings(args: argparse.Namespace) -> dict[str, Any]:
     given = (("per_source", args.vocab_map_candidates), ("frequent", args.vocab_map_frequent))
     settings = {k: v for k, v in given if v is not None}
-    if any(v < 1 for v in settings.values()):
-        raise SystemExit("error: --vocab-map-candidates/--vocab-map-frequent must be positive")
+    if settings.get("per_source", 1) < 1 or settings.get("frequent", 0) < 0:
+        raise SystemExit("error: --vocab-map-candidates must be positive, "
+                         "--vocab-map-frequent not negative")  # fmt: skip
     return settings
 
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         from nmt.export.ct2 import export_ct2
 
-        use_map = args.vocab_map or bool(settings)
+        use_map = getattr(args, "vocab_map", False) or bool(settings)
         manifest = export_ct2(args.checkpoint, args.out, args.quantization, args.force,
                               vocab_map=settings if use_map else None, progress=True)  # fmt: skip
     except NMTError as e:

@@ -205,6 +205,10 @@ def export_ct2(
     model.load_state_dict(ckpt["model"])
     model.eval()
     ct2 = ctranslate2_module()
+    # the map first: a corpus that cannot be read fails before the conversion's work
+    vmap = None
+    if vocab_map is not None:
+        vmap = training_vocab_map(ckpt, tokenizer, dict(vocab_map), progress)
 
     class _Converter(ct2.converters.Converter):
         def _load(self):
@@ -220,10 +224,9 @@ def export_ct2(
         for name, data in tokenizer.model_files().items():
             (tmp / name).write_bytes(data)
         manifest = write_manifest(tmp, checkpoint, ckpt, quantization, ct2.__version__)
-        if vocab_map is not None:
-            text, summary = training_vocab_map(ckpt, tokenizer, dict(vocab_map), progress)
-            (tmp / VMAP).write_text(text, encoding="utf-8")
-            manifest["vocab_map"] = summary
+        if vmap is not None:
+            (tmp / VMAP).write_text(vmap[0], encoding="utf-8")
+            manifest["vocab_map"] = vmap[1]
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)

@@ -66,6 +66,12 @@ class CT2Translator:
                 f"{folder}: no {MANIFEST}; export a checkpoint with nmt-export ct2"
             )
         self.manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        threads = threads or physical_cores()
+        if not 1 <= workers <= threads:
+            raise CheckpointError(
+                f"workers={workers}: from 1 to the threads ({threads}); each batch at once "
+                "gets threads / workers of them"
+            )
         ct2 = ctranslate2_module()
         self.device = torch.device(device)
         self.compute_type = compute_type
@@ -75,7 +81,7 @@ class CT2Translator:
                 device="cuda" if self.device.type == "cuda" else "cpu",
                 compute_type=compute_type,
                 inter_threads=workers,
-                intra_threads=max(1, (threads or physical_cores()) // workers),
+                intra_threads=threads // workers,
             )
         except (RuntimeError, ValueError) as e:
             raise CheckpointError(f"{folder}: CTranslate2 cannot load it ({e})") from None
@@ -90,7 +96,7 @@ class CT2Translator:
             )
         self.max_input_tokens = max_input_tokens
         self.decoding = decoding or Decoding.from_dict(self.manifest.get("decode"))
-        self.use_vmap = vocab_map and (folder / VMAP).is_file()
+        self.use_vmap = vocab_map is True and (folder / VMAP).is_file()
         self.precision = f"ct2 {self.engine_model.compute_type}" + (
             " + vocab map" if self.use_vmap else ""
         )

@@ -39,8 +39,7 @@ def load_translator(
     (``max_input_tokens``, ``decoding``; ``precision`` for torch)."""
     if engine not in ENGINES:
         raise CheckpointError(f"--engine: one of {', '.join(ENGINES)}, got {engine!r}")
-    use_map = vocab_map if isinstance(vocab_map, bool) else str(vocab_map) != "off"
-    map_file = None if isinstance(vocab_map, bool) or vocab_map in ("auto", "off") else vocab_map
+    use_map, map_file = vocab_map_setting(vocab_map)
     if engine == "ct2" or (engine == "auto" and is_export(path)):
         if map_file is not None:
             raise CheckpointError(
@@ -63,6 +62,21 @@ def load_translator(
         tok = translator.tokenizer
         translator.shortlist = Shortlist.from_file(map_file, tok.src_vocab(), tok.tgt_vocab())
     return translator
+
+
+def vocab_map_setting(value: bool | str | Path) -> tuple[bool, Path | None]:
+    """``--vocab-map``'s value -> (use an export's map, the PyTorch search's map file)."""
+    if isinstance(value, bool):
+        return value, None
+    if str(value).lower() in ("auto", "off"):
+        return str(value).lower() == "auto", None
+    path = Path(value)
+    if not path.is_file():
+        raise CheckpointError(
+            f"--vocab-map {value}: give auto, off or a map file (nmt-export vmap CKPT FILE "
+            "writes one); no such file"
+        )
+    return True, path
 
 
 def ct2_translator(

@@ -1,8 +1,10 @@
-"""A vocabulary map for CTranslate2's dynamic vocabulary reduction (``vmap.txt``).
+"""A vocabulary map (``vmap.txt``, CTranslate2's format): the candidates of a lexical shortlist.
 
-With a map, CTranslate2 scores only the target pieces that the batch's source pieces can
-translate into, instead of the whole vocabulary: the output layer (a third of the PyTorch
-decoder's time, ``make profile-decode``) and the search over it shrink with it. The
+With a map, a search scores only the target pieces that the batch's source pieces can
+translate into, instead of the whole vocabulary: CTranslate2 through its ``use_vmap``, the
+PyTorch search through :mod:`nmt.translation.shortlist`. The output layer (the largest
+single cost of a PyTorch decoder step, ``make profile-decode``) and the search over it
+shrink with it. The
 candidates of a source piece come from the training corpus, by IBM Model 1 (Brown et al.
 1993, §4.1): EM over the sentence pairs estimates the lexical translation probabilities
 t(e | f) of every target piece e given a source piece f (a NULL source word included, for
@@ -38,6 +40,7 @@ FREQUENT = 100
 MIN_PROB = 0.01
 ITERATIONS = 5
 MAX_PAIRS = 200_000
+MAX_LINKS = 60_000_000  # co-occurrences held at once: ~2 GB at the peak
 
 
 def ibm1(
@@ -46,8 +49,10 @@ def ibm1(
     tgt_vocab: int,
     iterations: int = ITERATIONS,
     progress: bool = False,
+    max_links: int = MAX_LINKS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """IBM Model 1's t(e | f) by EM over ``pairs`` of (source ids, target ids).
+    """IBM Model 1's t(e | f) by EM over ``pairs`` of (source ids, target ids), the pairs
+    read in order until ``max_links`` co-occurrences (source words x target words).
 
     Returns three arrays of equal length, one entry per co-occurring (f, e): source ids
     (``src_vocab`` is the NULL word), target ids and t(e | f).
@@ -55,21 +60,26 @@ def ibm1(
     null = src_vocab
     fs, es, gs = [], [], []
     group = 0  # one group per target position: its probabilities sum to 1 over the sources
+    links = 0  # co-occurrences so far: memory grows with them (~30 bytes each)
     for src, tgt in pairs:
         if not len(tgt):
             continue
+        links += (len(src) + 1) * len(tgt)
+        if links > max_links:
+            break
         f = np.append(np.asarray(src, dtype=np.int64), null)  # (S + 1,)
         e = np.asarray(tgt, dtype=np.int64)  # (T,)
         fs.append(np.tile(f, len(e)))
         es.append(np.repeat(e, len(f)))
-        gs.append(np.repeat(np.arange(group, group + len(e)), len(f)))
+        gs.append(np.repeat(np.arange(group, group + len(e), dtype=np.int32), len(f)))
         group += len(e)
     if not fs:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
     f_all, e_all, g_all = np.concatenate(fs), np.concatenate(es), np.concatenate(gs)
     keys, inverse = np.unique(f_all * tgt_vocab + e_all, return_inverse=True)
-    del fs, es, gs, e_all
+    inverse = inverse.astype(np.int32)
+    del fs, es, gs, e_all, f_all
     key_f = keys // tgt_vocab  # (K,)
     t = np.full(len(keys), 1.0 / tgt_vocab)  # uniform start (any constant: Model 1 is convex)
     for _ in tqdm(range(iterations), desc="vocab map (IBM 1 EM)", disable=not progress):
@@ -190,6 +200,11 @@ def write_vocab_map(
     if out.is_dir():
         raise ConfigError(f"{out}: is a folder; give the map's file name (e.g. {out}/vmap.txt)")
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)  # complete or absent
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)  # complete or absent
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"{out}: cannot write the map ({e.strerror or e})") from None
     return summary

@@ -25,10 +25,17 @@ from nmt.models.base import EncoderDecoder
 class Shortlist:
     """Candidate target ids per source id, and those of every batch."""
 
-    def __init__(self, always: Sequence[int], rules: dict[int, list[int]], tgt_vocab: int):
+    def __init__(
+        self,
+        always: Sequence[int],
+        rules: dict[int, list[int]],
+        tgt_vocab: int,
+        path: Path | None = None,
+    ) -> None:
         self.always = sorted({*always, EOS_ID, UNK_ID})
         self.rules = rules
         self.tgt_vocab = tgt_vocab
+        self.path = path  # the map file it was read from
 
     @classmethod
     def from_file(
@@ -45,7 +52,11 @@ class Shortlist:
         tgt_ids = {p: i for i, p in enumerate(tgt_pieces)}
         always: list[int] = []
         rules: dict[int, list[int]] = {}
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        # lines end at "\n" only, as CTranslate2 reads them (a piece may hold other breaks)
+        for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+            line = line.removesuffix("\r")
+            if not line:
+                continue
             key, tab, values = line.partition("\t")
             if not tab:
                 raise ConfigError(f"{path}:{n}: expected 'piece<TAB>candidates', got {line!r}")
@@ -60,7 +71,7 @@ class Shortlist:
                 if key not in src_ids:
                     raise ConfigError(_foreign(path, n, key, "source"))
                 rules[src_ids[key]] = cands
-        return cls(always, rules, len(tgt_pieces))
+        return cls(always, rules, len(tgt_pieces), path)
 
     def candidates(self, src: torch.Tensor) -> torch.Tensor:
         """Sorted target ids for a source batch (B, S) of ids: (C,), on ``src``'s device."""
@@ -68,6 +79,17 @@ class Shortlist:
         for s in set(src.flatten().tolist()):
             ids.update(self.rules.get(s, ()))
         return torch.tensor(sorted(ids), dtype=torch.long, device=src.device)
+
+
+def autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The dtype autocast computes in on ``device_type`` now, or None when it is off."""
+    if hasattr(torch, "get_autocast_dtype"):  # torch >= 2.4
+        on = torch.is_autocast_enabled(device_type)
+        return torch.get_autocast_dtype(device_type) if on else None
+    if device_type == "cpu":
+        on = torch.is_autocast_cpu_enabled()
+        return torch.get_autocast_cpu_dtype() if on else None
+    return torch.get_autocast_gpu_dtype() if torch.is_autocast_enabled() else None
 
 
 def _foreign(path: Path, line: int, piece: str, side: str) -> str:
@@ -78,11 +100,20 @@ def _foreign(path: Path, line: int, piece: str, side: str) -> str:
 @contextmanager
 def restricted_output(model: EncoderDecoder, ids: torch.Tensor) -> Iterator[None]:
     """Within the block, the model's output layer computes the logits of ``ids`` (C,) only:
-    (..., D) -> (..., C). One model translates one batch at a time (each served model has
-    its own thread), so the swap is not shared."""
+    (..., D) -> (..., C). A model translates one batch at a time (each model nmt-serve
+    serves has its own thread); a second restriction inside the first is refused.
+
+    Under autocast the candidate rows are cast once here, not at every step (autocast
+    caches the casts of parameters only)."""
     layer = model.output_layer()
+    if "forward" in vars(layer):
+        raise RuntimeError("the output layer is restricted already (one batch at a time)")
     weight = layer.weight.index_select(0, ids)  # (C, D)
     bias = None if layer.bias is None else layer.bias.index_select(0, ids)
+    dtype = autocast_dtype(weight.device.type)
+    if dtype is not None:
+        weight = weight.to(dtype)
+        bias = None if bias is None else bias.to(dtype)
     layer.forward = lambda x: F.linear(x, weight, bias)  # type: ignore[method-assign]
     try:
         yield
