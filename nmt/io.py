@@ -1,7 +1,8 @@
-"""Atomic file writes: a temp file in the same folder, fsync, rename."""
+"""File writes: atomic (a temp file in the same folder, fsync, rename), and byte-stable gzip."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import tempfile
@@ -10,6 +11,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from nmt.errors import NMTError, WriteError
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """``data`` gzip-compressed with no time stamp and no file name in its header: the same
+    bytes in give the same bytes out (committed files stay byte-stable)."""
+    return gzip.compress(data, mtime=0)
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:

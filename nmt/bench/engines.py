@@ -13,7 +13,6 @@ Markdown table (the CPU named beside it).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import subprocess
 import sys
@@ -224,6 +223,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         return None
     from nmt.bench.report import environment
     from nmt.export.ct2 import VMAP, ctranslate2_module, export_ct2
+    from nmt.io import gzip_bytes
     from nmt.system.device import physical_cores
 
     args.threads = args.threads or physical_cores()
@@ -259,8 +259,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             for r in rows for name, _ in SEARCHES}  # fmt: skip
     packed = Path(args.out).with_suffix(".hyps.json.gz")
     result["hypotheses"] = packed.name
-    with open(packed, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-        f.write(json.dumps(hyps).encode("utf-8"))
+    packed.write_bytes(gzip_bytes(json.dumps(hyps).encode("utf-8")))
     publish(result, markdown(result), args.out, args.markdown)
     return result
 

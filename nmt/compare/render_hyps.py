@@ -3,13 +3,13 @@ so anyone can recompute the report's scores from them (:mod:`nmt.compare.verify`
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 from nmt.compare.analyse import Comparison
 from nmt.compare.significance import seed_pairs
 from nmt.compare.trends import attends
+from nmt.io import gzip_bytes
 
 HYPS = "hyps"
 MANIFEST = "manifest.json"
@@ -20,9 +20,7 @@ MACHINE_KEYS = ("root", "mirror")
 def write_gzip(path: Path, lines: list[str]) -> None:
     """The lines, gzip-compressed with no time stamp: the same text gives the same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = "".join(line + "\n" for line in lines).encode("utf-8")
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-        f.write(data)
+    path.write_bytes(gzip_bytes("".join(line + "\n" for line in lines).encode("utf-8")))
 
 
 def write_hypotheses(c: Comparison, out: Path) -> str:

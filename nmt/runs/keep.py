@@ -13,12 +13,12 @@ run is never overwritten by another run's records.
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from pathlib import Path
 
 from nmt.errors import ConfigError
+from nmt.io import gzip_bytes
 from nmt.runs.run_dir import CONFIG, EVALUATIONS, HYPOTHESES, LOG, METRICS, RESULTS, RunDir
 
 #: files kept as they are
@@ -26,12 +26,7 @@ RECORDS = (RESULTS, CONFIG, METRICS, LOG)
 
 
 def _gzip(src: Path, dest: Path) -> None:
-    with (
-        open(src, "rb") as f,
-        open(dest, "wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out,
-    ):
-        shutil.copyfileobj(f, out)
+    dest.write_bytes(gzip_bytes(src.read_bytes()))
 
 
 def keep_run(src: str | Path, dest: str | Path) -> bool:
