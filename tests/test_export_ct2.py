@@ -279,5 +279,10 @@ def test_a_vocabulary_map_limits_what_ctranslate2_scores(env, trained: Path, tmp
     assert cli.returncode == 0 and cli.stdout.splitlines() == want[:4], cli.stderr[-2000:]
     bad = run_cli(env, "nmt-translate", out, "--vocab-map", tmp_path / "map.txt", "a")
     assert "CTranslate2 reads the map inside its export folder" in bad.stderr
+    two = run_cli(env, "nmt-translate", out, "--beam", "1", "--threads", "2", "--workers", "2",
+                  "--vocab-map", "off", *SOURCES[:4])  # fmt: skip
+    assert two.returncode == 0 and two.stdout.splitlines() == want[:4], two.stderr[-2000:]
+    bad = run_cli(env, "nmt-translate", best, "--workers", "2", "a")
+    assert "--workers 2: a CTranslate2 setting" in bad.stderr
     bad = run_cli(env, "nmt-translate", best, "--vocab-map", "on", "a")
     assert "--vocab-map on: give auto, off or a map file" in bad.stderr

@@ -32,6 +32,7 @@ CONFIGS = (
     ("ct2", "float32"),
     ("ct2", "int8_float32"),
     ("ct2", "int8"),
+    ("ct2", "int8+workers=2"),
     ("ct2", "float32+vmap"),
     ("ct2", "int8+vmap"),
     ("ct2", "int8+vmap+workers=2"),

@@ -61,8 +61,8 @@ def add_precision_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
-    """``--engine``, ``--compute-type``, ``--vocab-map`` and ``--threads``: which search
-    runs, over which candidates, and on how many CPU threads."""
+    """``--engine``, ``--compute-type``, ``--vocab-map``, ``--workers`` and ``--threads``:
+    which search runs, over which candidates, and on how many CPU threads."""
     g = p.add_argument_group("engine")
     g.add_argument(
         "--engine",
@@ -86,6 +86,13 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         "vocabulary, FILE gives the PyTorch search a map (nmt-export vmap CKPT FILE)",
     )
     g.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="CTranslate2: batches translated at once, each on threads / workers threads "
+        "(throughput on many sentences: the physical cores, one thread each; default 1)",
+    )
+    g.add_argument(
         "--threads",
         type=int,
         default=0,
@@ -102,8 +109,11 @@ def engine_kwargs(args: argparse.Namespace) -> dict:
     if args.threads < 0:
         raise SystemExit(f"error: --threads must not be negative, got {args.threads}")
     threads = set_threads(args.threads)
-    return {"engine": args.engine, "compute_type": args.compute_type, "threads": threads,
-            "vocab_map": args.vocab_map}  # fmt: skip
+    kwargs = {"engine": args.engine, "compute_type": args.compute_type, "threads": threads,
+              "vocab_map": args.vocab_map}  # fmt: skip
+    if args.workers != 1:
+        kwargs["workers"] = args.workers
+    return kwargs
 
 
 def precision_from_args(args: argparse.Namespace, device: str) -> str:

@@ -20,6 +20,7 @@ import torch
 
 from nmt import BOS_ID
 from nmt.errors import CheckpointError
+from nmt.export.ct2 import is_export
 from nmt.export.load import load_translator
 from nmt.runs.run_dir import BEST, RunDir
 from nmt.translation.decoding import Decoding
@@ -157,8 +158,6 @@ class Served:
 
 def resolve_checkpoint(item: str) -> Path:
     """A run directory's ``checkpoints/best.pt``, or the .pt file itself."""
-    from nmt.export.ct2 import is_export
-
     path = Path(item)
     if path.is_dir() and not is_export(path):
         run = RunDir(path)
@@ -184,7 +183,10 @@ def load_models(
         engine = {**engine, "threads": max(1, engine["threads"] // len(items))}
     for item in items:
         path = resolve_checkpoint(item)
-        translator = load_translator(path, device=device, precision=precision, **engine)
+        settings = dict(engine)
+        if not is_export(path) and settings.get("engine") != "ct2":
+            settings.pop("workers", None)  # a CTranslate2 setting: the PyTorch models ignore it
+        translator = load_translator(path, device=device, precision=precision, **settings)
         kind = getattr(translator, "engine", "torch")
         name = translator.variant if kind == "ct2" else translator.model.variant
         ckpt_id = name
