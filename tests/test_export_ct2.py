@@ -157,7 +157,7 @@ def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_pa
     script = Path(__file__).resolve().parents[1] / "scripts" / "bench_engines.py"
     proc = subprocess.run(
         [sys.executable, str(script), str(trained / "checkpoints" / "best.pt"), "--src", str(src),
-         "--ref", str(src), "--sentences", "8", "--threads", "1",
+         "--ref", str(src), "--sentences", "8", "--threads", "1", "--repeats", "2",
          "--configs", "torch:fp32,ct2:float32,ct2:float32+vmap,torch:fp32+vmap",
          "--out", str(tmp_path / "e.json"),
          "--markdown", str(bench)],
@@ -171,6 +171,7 @@ def test_bench_engines_sets_both_engines_side_by_side(env, trained: Path, tmp_pa
     assert rows["torch", "fp32+vmap"]["greedy"]["identical_to_torch_fp32"] == 1.0  # all kept
     ct2 = rows["ct2", "float32"]
     assert rows["ct2", "float32+vmap"]["beam5"]["sent_per_s"] > 0
+    assert len(ct2["beam5"]["seconds_each"]) == 2 and result["repeats"] == 2
     assert result["vocab_map"]["pairs"] == 1500
     assert ct2["greedy"]["identical_to_torch_fp32"] == 1.0 and ct2["greedy"]["sent_per_s"] > 0
     assert ct2["peak_rss_mb"] > 0 and result["environment"]["cpu"]

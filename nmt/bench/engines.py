@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,11 +83,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     for name, beam in SEARCHES:
         decoding = translator.decoding.replace(beam=beam)
         translator.translate(src[:16], decoding, warn=False)  # warm-up
-        t0 = time.perf_counter()
-        hyps = translator.translate_text(src, decoding=decoding, warn=False)
-        seconds = time.perf_counter() - t0
+        timings = []
+        for _ in range(args.repeats):  # the median of several: one pass is noisy (±20%)
+            t0 = time.perf_counter()
+            hyps = translator.translate_text(src, decoding=decoding, warn=False)
+            timings.append(time.perf_counter() - t0)
+        seconds = statistics.median(timings)
         scores = corpus_scores(hyps, refs)
         out[name] = {"seconds": seconds, "sent_per_s": len(src) / seconds,
+                     "seconds_each": [round(t, 3) for t in timings],
                      "bleu": scores["bleu"], "signature": scores["bleu_signature"],
                      "hypotheses": hyps}  # fmt: skip
     out["peak_rss_mb"] = peak_rss_mb()
@@ -117,7 +122,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"CPU: {env['cpu']}, {env['threads']} threads; torch {env['torch']}, CTranslate2 "
         f"{env['ctranslate2']}; {env['date']}. Checkpoint: `{result['checkpoint']}`; "
         f"{result['sentences']} sentences of `{result['src']}`. Each configuration in its own "
-        'process; "= fp32": greedy outputs identical to the PyTorch fp32 search\'s.',
+        f"process, its speed the median of {result.get('repeats', 1)} timed passes; "
+        '"= fp32": greedy outputs identical to the PyTorch fp32 search\'s.',
         "",
         "| engine | precision | greedy sent/s | beam-5 sent/s | greedy BLEU | beam-5 BLEU | "
         "greedy = fp32 | beam-5 = fp32 | peak RSS (MB) |",
@@ -198,7 +204,8 @@ def publish(result: dict[str, Any], table: str, out: str, section_of: str | None
 def run_one(args: argparse.Namespace, engine: str, precision: str, export: str) -> dict:
     cmd = [sys.executable, "-m", "nmt.bench.engines", "--one", engine, precision,
            "--export", export, args.checkpoint, "--src", args.src, "--ref", args.ref,
-           "--threads", str(args.threads), "--sentences", str(args.sentences)]  # fmt: skip
+           "--threads", str(args.threads), "--sentences", str(args.sentences),
+           "--repeats", str(args.repeats)]  # fmt: skip
     if args.map_file:
         cmd += ["--map-file", args.map_file]
     print(f"bench-engines: {engine} {precision} ...", file=sys.stderr, flush=True)
@@ -219,6 +226,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     p.add_argument("--src", required=True, help="test sources, one a line")
     p.add_argument("--ref", required=True, help="their references")
     p.add_argument("--sentences", type=int, default=1000)
+    p.add_argument("--repeats", type=int, default=3, help="timed passes; the median is reported")
     p.add_argument("--threads", type=int, default=0, help="0: the physical cores")
     p.add_argument(
         "--configs",
@@ -266,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     result = {"environment": env, "command": command, "json": args.out,
               "checkpoint": args.checkpoint, "checkpoint_sha256": digest,
               "src": args.src, "ref": args.ref,
-              "sentences": rows[0]["sentences"], "rows": rows,
+              "sentences": rows[0]["sentences"], "repeats": args.repeats, "rows": rows,
               "vocab_map": manifest.get("vocab_map")}  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     hyps = {f"{r['engine']}:{r['precision']}:{name}": r[name].pop("hypotheses")
