@@ -223,11 +223,10 @@ def export_ct2(
         )
         for name, data in tokenizer.model_files().items():
             (tmp / name).write_bytes(data)
-        manifest = write_manifest(tmp, checkpoint, ckpt, quantization, ct2.__version__)
         if vmap is not None:
             (tmp / VMAP).write_text(vmap[0], encoding="utf-8")
-            manifest["vocab_map"] = vmap[1]
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        manifest = write_manifest(tmp, checkpoint, ckpt, quantization, ct2.__version__,
+                                  vocab_map=None if vmap is None else vmap[1])  # fmt: skip
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)  # complete or absent
@@ -237,9 +236,15 @@ def export_ct2(
 
 
 def write_manifest(
-    folder: Path, checkpoint: Path, ckpt: dict[str, Any], quantization: str, version: str
+    folder: Path,
+    checkpoint: Path,
+    ckpt: dict[str, Any],
+    quantization: str,
+    version: str,
+    vocab_map: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``nmt_export.json``: where the export came from and how it decodes."""
+    """``nmt_export.json``: where the export came from and how it decodes (``vocab_map``:
+    the summary of the map written beside it, if any)."""
     manifest = {
         "format": "nmt-ctranslate2",
         "checkpoint": str(checkpoint),
@@ -253,6 +258,8 @@ def write_manifest(
         "test": run_test_bleu(checkpoint),
         "exported": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
+    if vocab_map is not None:
+        manifest["vocab_map"] = vocab_map
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 

@@ -52,12 +52,12 @@ def load_translator(
             f"{path}: a CTranslate2 export translates with --engine ct2 (or auto), not torch; "
             "give the checkpoint it was exported from for the PyTorch search"
         )
-    if kwargs.get("workers", 1) != 1:
+    workers = kwargs.pop("workers", 1)
+    if workers != 1:
         raise CheckpointError(
-            f"--workers {kwargs['workers']}: a CTranslate2 setting; add --engine ct2 or give an "
+            f"--workers {workers}: a CTranslate2 setting; add --engine ct2 or give an "
             "nmt-export ct2 folder"
         )
-    kwargs.pop("workers", None)
     if compute_type not in ("default", "auto"):
         raise CheckpointError(
             f"--compute-type {compute_type}: a CTranslate2 setting; add --engine ct2 or give an "

@@ -29,12 +29,10 @@ class Shortlist:
         self,
         always: Sequence[int],
         rules: dict[int, list[int]],
-        tgt_vocab: int,
         path: Path | None = None,
     ) -> None:
         self.always = sorted({*always, EOS_ID, UNK_ID})
         self.rules = rules
-        self.tgt_vocab = tgt_vocab
         self.path = path  # the map file it was read from
 
     @classmethod
@@ -71,7 +69,7 @@ class Shortlist:
                 if key not in src_ids:
                     raise ConfigError(_foreign(path, n, key, "source"))
                 rules[src_ids[key]] = cands
-        return cls(always, rules, len(tgt_pieces), path)
+        return cls(always, rules, path)
 
     def candidates(self, src: torch.Tensor) -> torch.Tensor:
         """Sorted target ids for a source batch (B, S) of ids: (C,), on ``src``'s device."""
