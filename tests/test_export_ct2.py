@@ -39,9 +39,9 @@ def test_the_export_holds_the_model_its_tokenizer_and_a_manifest(exported: Path,
     assert manifest["test"]["bleu"] == results["test"]["test"]["bleu"]
 
 
-def test_greedy_outputs_are_the_pytorch_searchs(exported: Path, trained: Path):
-    """float32, greedy: every output identical (the CI check of faithfulness); beam search
-    normalises length differently, so only most outputs must agree."""
+def test_greedy_and_beam_outputs_are_the_pytorch_searchs(exported: Path, trained: Path):
+    """float32: every greedy output identical (the CI check of faithfulness), and every beam
+    search's n best too, ranked by GNMT's length penalty with the PyTorch search's scores."""
     from nmt.export.load import load_translator
 
     torch_tr = load_translator(trained / "checkpoints" / "best.pt")
@@ -63,14 +63,15 @@ def test_greedy_outputs_are_the_pytorch_searchs(exported: Path, trained: Path):
     )
     # both encode alike (EOS appended), and an input of no piece is an empty translation
     assert ct2_tr.encode(["a b"]) == torch_tr.encode(["a b"])
-    beam = torch_tr.decoding.replace(beam=3)
-    pairs = zip(torch_tr.translate_text(SOURCES, decoding=beam),
-                ct2_tr.translate_text(SOURCES, decoding=beam), strict=True)  # fmt: skip
-    same = sum(a == b for a, b in pairs)
-    assert same >= len(SOURCES) - 2
-    # the n best come back best first, with CTranslate2's scores
-    nbest = ct2_tr.translate(["a b c"], decoding=beam, nbest=3)[0]
-    assert len(nbest) == 3 and nbest[0].score >= nbest[1].score >= nbest[2].score
+    beam = torch_tr.decoding.replace(beam=3, length_penalty=1.0)
+    for alpha in (1.0, 0.6, 0.0):
+        beam = beam.replace(length_penalty=alpha)
+        want_n = torch_tr.translate(SOURCES, decoding=beam, nbest=3)
+        got_n = ct2_tr.translate(SOURCES, decoding=beam, nbest=3)
+        for src, want, got in zip(SOURCES, want_n, got_n, strict=True):
+            assert [h.tokens for h in got] == [h.tokens for h in want], (alpha, src)
+            assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-4)
+    assert len(got_n[0]) == 3 and got_n[0][0].score >= got_n[0][1].score >= got_n[0][2].score
 
 
 def test_translate_evaluate_and_compute_types_take_the_export(env, exported: Path, trained):

@@ -7,8 +7,16 @@ The search is CTranslate2's, with the run's settings mapped onto it:
   (tokens, EOS included) leaves ``limit - 1`` pieces: every sentence is searched in one
   call up to the longest such budget and its output cut to its own, so it stops where
   the PyTorch search would force its EOS (greedy's prefix does not depend on the limit);
-- beam search normalises by ``length ** length_penalty`` where the PyTorch search uses
-  GNMT's ``((5 + length) / 6) ** length_penalty``: outputs can differ, scores differ;
+- beam search ranks by GNMT's penalty lp = ((5 + length) / 6) ** alpha, as the PyTorch
+  search does. CTranslate2 divides by length ** beta instead, so the engine asks it for
+  all ``k`` finished hypotheses, undoes its division and ranks them by lp itself, scores
+  included. Both searches extend and finish the same hypotheses and stop a sentence at
+  ``k`` finished ones (CTranslate2 does so whenever beta is not 0). What can still differ:
+  a sentence's last step may finish more than ``k``, and CTranslate2 keeps the ``k``
+  best by its own score; beta is GNMT's slope in log-length at the batch's mean source
+  length, alpha * n / (5 + n), so the two orders agree but for near ties. A sentence
+  that reaches its output limit differs too (the PyTorch search closes its beams with a
+  scored EOS there, CTranslate2 without one);
 - ``min_decoding_length`` 0: an immediate EOS is allowed, as in the PyTorch search;
 - a sentence that encodes to no piece gets an empty translation, as in the PyTorch search;
 - outputs stop at the export's position table (4,096 positions) at the latest.
@@ -30,13 +38,18 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from nmt import EOS_ID
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError
 from nmt.export.ct2 import MANIFEST, VMAP, ctranslate2_module
 from nmt.system.device import physical_cores
 from nmt.translation.decoding import Decoding
-from nmt.translation.search import length_limits
+from nmt.translation.search import length_limits, length_penalty
 from nmt.translation.translator import Translation, encode_sources, warn_truncated
+
+# CTranslate2's beam search exits at the first finished top beam when its length penalty
+# is 0; any other penalty stops a sentence at k finished hypotheses, as the PyTorch search
+MIN_PENALTY = 1e-6
 
 COMPUTE_TYPES = ("default", "auto", "float32", "int8", "int8_float32", "int16", "float16",
                  "bfloat16", "int8_float16", "int8_bfloat16")  # fmt: skip
@@ -88,6 +101,7 @@ class CT2Translator:
         self.tokenizer = Tokenizer.from_model_files(folder)
         self._src_pieces = self.tokenizer.src_vocab()
         self._tgt_ids = {p: i for i, p in enumerate(self.tokenizer.tgt_vocab())}
+        self._eos_piece = self.tokenizer.tgt_vocab()[EOS_ID]
         self.max_positions = int(self.manifest.get("max_positions", 1024))
         if max_input_tokens + 1 > self.max_positions:
             raise CheckpointError(
@@ -141,40 +155,64 @@ class CT2Translator:
             # one call (CTranslate2 sorts and batches), to the longest budget; each output is
             # then cut to its own: greedy search's prefix is the same, so it stops where the
             # PyTorch search would force EOS
+            alpha = decoding.length_penalty if beam > 1 else None
+            beta = 0.0  # CTranslate2's penalty: GNMT's slope at the mean length (see above)
+            if alpha is not None:
+                n = sum(len(ids[i]) for i in run) / len(run)
+                beta = max(alpha * n / (5.0 + n), MIN_PENALTY)
             out = self.engine_model.translate_batch(
                 [[self._src_pieces[t] for t in ids[i][:-1]] for i in run],  # CT2 adds EOS
                 max_batch_size=max(1, decoding.batch_tokens // beam),
                 batch_type="tokens",
                 beam_size=beam,
-                num_hypotheses=nbest,
-                length_penalty=decoding.length_penalty if beam > 1 else 0.0,
+                num_hypotheses=beam if beam > 1 else nbest,  # all k finished, ranked below
+                length_penalty=beta,
                 max_decoding_length=max(budgets[i] for i in run),
                 min_decoding_length=0,
+                return_end_token=True,  # the length CTranslate2 normalised by, EOS included
                 return_scores=True,
                 return_attention=return_attention,
                 max_input_length=0,
                 use_vmap=self.use_vmap,
             )
             for i, r in zip(run, out, strict=True):
-                results[i] = [
-                    self._translation(r, k, return_attention, budgets[i])
+                hyps = [
+                    self._translation(r, k, return_attention, budgets[i], alpha, beta)
                     for k in range(len(r.hypotheses))
                 ]
+                results[i] = sorted(hyps, key=lambda h: -h.score)[:nbest]
             bar.update(len(run))
         bar.close()
         return results
 
-    def _translation(self, result: Any, k: int, attention: bool, budget: int) -> Translation:
-        """Hypothesis ``k`` of a CTranslate2 result, cut to ``budget`` pieces."""
+    def _translation(
+        self,
+        result: Any,
+        k: int,
+        attention: bool,
+        budget: int,
+        alpha: float | None,
+        beta: float = 0.0,
+    ) -> Translation:
+        """Hypothesis ``k`` of a CTranslate2 result (EOS returned), cut to ``budget`` pieces;
+        with ``alpha`` (beam search), its log-prob (CTranslate2's score times
+        length ** ``beta``) over GNMT's lp(length, alpha), the PyTorch search's score
+        (Wu et al. 2016, Eq. 14)."""
+        pieces = list(result.hypotheses[k])
+        length = len(pieces)  # what CTranslate2 normalised by: EOS included
+        if pieces and pieces[-1] == self._eos_piece:
+            pieces.pop()
+        score = float(result.scores[k])
+        if alpha is not None:
+            score = score * max(length, 1) ** beta / length_penalty(length, alpha)
         unk = self._tgt_ids.get(self.manifest.get("unk_token", "<unk>"), 1)
-        tokens = [self._tgt_ids.get(p, unk) for p in result.hypotheses[k][:budget]]
+        tokens = [self._tgt_ids.get(p, unk) for p in pieces[:budget]]
         weights = None
         if attention and result.attention:
             # (T, S): a row per output piece and a column per source piece, without the EOS
             # row and column of Translator's (len(tokens) + 1, S + 1)
-            weights = torch.tensor(result.attention[k][:budget], dtype=torch.float32)
-        return Translation(self.tokenizer.decode_tgt(tokens), float(result.scores[k]), tokens,
-                           weights)  # fmt: skip
+            weights = torch.tensor(result.attention[k][: len(tokens)], dtype=torch.float32)
+        return Translation(self.tokenizer.decode_tgt(tokens), score, tokens, weights)
 
     def translate_text(self, sentences: Sequence[str], **kwargs) -> list[str]:
         """1-best detokenized outputs."""
