@@ -111,3 +111,27 @@ def test_a_grid_extended_later_keeps_its_earlier_points(tmp_path, monkeypatch):
     tune([again])
     table = (out / "tuning.csv").read_text()
     assert table.count("\n") == 4 and "runs/tune2/seq2seq_0.001" in table and ",17.9," not in table
+
+
+def test_the_default_recipe_is_make_trains_and_the_presets_keep_their_pinned_rate():
+    """``nmt-train`` alone: the Transformer at 2e-3 after 200 warm-up updates (the recipe
+    chosen by time to validation BLEU 30); a preset run with the earlier default keeps it
+    (its recipe file), and its report calls that rate not tuned, with the reason."""
+    from types import SimpleNamespace
+
+    from nmt.compare.render_runs import recipe_cells
+    from nmt.training.schedule import resolve_lr
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        default = compose("config")
+        pinned = compose("config", overrides=["experiment=bottleneck"])
+        pooled = compose("config", overrides=["model=transformer_pooled"])
+    assert resolve_lr(default.train, "transformer") == 2e-3
+    assert default.train.warmup_steps == 200 and not default.train.recipe
+    assert resolve_lr(pooled.train, "transformer_pooled") == 7e-4
+    assert pinned.train.lr == 7e-4 and pinned.train.warmup_steps == 400
+    run = SimpleNamespace(train_config=OmegaConf.to_container(pinned.train), overrides=[])
+    lr, _, warmup, how = recipe_cells(run)
+    assert (lr, warmup) == ("0.0007", "400")
+    assert how.startswith("**not tuned** on this preset: 7e-4, the Transformer's default")

@@ -72,6 +72,8 @@ def recipe_cells(run: Run) -> tuple[str, str, str, str]:
     set_here = [o for o in run.overrides if o.split("=")[0] in ("train.lr", "train.warmup_steps")]
     if set_here:
         how = f"set on the command line (`{' '.join(set_here)}`)"
+    elif str(t.get("recipe") or "").startswith("not tuned"):  # a preset's pinned rate
+        how = f"**not tuned** on this preset: {str(t['recipe']).removeprefix('not tuned: ')}"
     elif t.get("recipe"):
         how = f"tuned: {t['recipe']}"
     else:

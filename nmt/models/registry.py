@@ -120,7 +120,7 @@ VARIANTS: dict[str, Variant] = _register(
         Transformer,
         "multi-head self- and cross-attention, no recurrence (Vaswani 2017)",
         schedule="inverse_sqrt",
-        lr=7e-4,
+        lr=2e-3,  # with 200 warm-up updates: the fastest to validation BLEU 30 on Multi30k
         attention=True,
         textbook=plain_transformer,
         textbook_name="nn.Transformer",
