@@ -176,35 +176,33 @@ class CT2Translator:
                 use_vmap=self.use_vmap,
             )
             for i, r in zip(run, out, strict=True):
-                hyps = [
-                    self._translation(r, k, return_attention, budgets[i], alpha, beta)
-                    for k in range(len(r.hypotheses))
+                # ranked by score first: only the nbest kept are decoded into text
+                scores = [self._score(r, k, alpha, beta) for k in range(len(r.hypotheses))]
+                best = sorted(range(len(scores)), key=lambda k: -scores[k])[:nbest]
+                results[i] = [
+                    self._translation(r, k, return_attention, budgets[i], scores[k]) for k in best
                 ]
-                results[i] = sorted(hyps, key=lambda h: -h.score)[:nbest]
             bar.update(len(run))
         bar.close()
         return results
 
+    def _score(self, result: Any, k: int, alpha: float | None, beta: float) -> float:
+        """Hypothesis ``k``'s score: CTranslate2's, or with ``alpha`` (beam search) its
+        log-prob (CTranslate2's score times length ** ``beta``) over GNMT's lp(length,
+        alpha), the PyTorch search's score (Wu et al. 2016, Eq. 14)."""
+        score = float(result.scores[k])
+        if alpha is None:
+            return score
+        length = len(result.hypotheses[k])  # what CTranslate2 normalised by: EOS included
+        return score * max(length, 1) ** beta / length_penalty(length, alpha)
+
     def _translation(
-        self,
-        result: Any,
-        k: int,
-        attention: bool,
-        budget: int,
-        alpha: float | None,
-        beta: float = 0.0,
+        self, result: Any, k: int, attention: bool, budget: int, score: float
     ) -> Translation:
-        """Hypothesis ``k`` of a CTranslate2 result (EOS returned), cut to ``budget`` pieces;
-        with ``alpha`` (beam search), its log-prob (CTranslate2's score times
-        length ** ``beta``) over GNMT's lp(length, alpha), the PyTorch search's score
-        (Wu et al. 2016, Eq. 14)."""
+        """Hypothesis ``k`` of a CTranslate2 result (EOS returned), cut to ``budget`` pieces."""
         pieces = list(result.hypotheses[k])
-        length = len(pieces)  # what CTranslate2 normalised by: EOS included
         if pieces and pieces[-1] == self._eos_piece:
             pieces.pop()
-        score = float(result.scores[k])
-        if alpha is not None:
-            score = score * max(length, 1) ** beta / length_penalty(length, alpha)
         unk = self._tgt_ids.get(self.manifest.get("unk_token", "<unk>"), 1)
         tokens = [self._tgt_ids.get(p, unk) for p in pieces[:budget]]
         weights = None
