@@ -111,13 +111,16 @@ tune: $(STAMP) ## Choose each variant's lr on validation (experiment=X TUNE_MODE
 # make capacity: the fixed vector's reach against its size on a preset (SEEDS=1,2,3):
 # seq2seq at hidden 128/256/512/1024 and the pooled Transformer at d_model 128/256/512
 # (the vector the decoder sees), the attentive variants at the smallest size; every other
-# setting is the preset's. One sweep folder per family under CAPACITY_RUNS/<date>, then one
-# comparison of them all (its reach section) in CAPACITY_OUT. RESUME=<that folder> continues.
+# setting is the preset's. The families run in the order given, cheapest first, so that an
+# interrupted sweep has the most results (seq2seq at 1024 alone costs about as much as the
+# rest). One sweep folder per family under CAPACITY_RUNS/<date>, named by its variants and
+# sizes (seq2seq_hidden_size128-256-512), then one comparison of them all (its reach
+# section) in CAPACITY_OUT. RESUME=<that folder> continues.
 CAPACITY_RUNS ?= runs/capacity_$(experiment)
 CAPACITY_OUT ?= docs/results/capacity_$(experiment)
-CAPACITY_FAMILIES ?= seq2seq:model.hidden_size=128,256,512,1024 \
-	transformer_pooled:model.d_model=128,256,512 bahdanau,luong:model.hidden_size=128 \
-	transformer:model.d_model=128
+CAPACITY_FAMILIES ?= bahdanau,luong:model.hidden_size=128 transformer:model.d_model=128 \
+	seq2seq:model.hidden_size=128,256,512 transformer_pooled:model.d_model=128,256,512 \
+	seq2seq:model.hidden_size=1024
 capacity: export CAPACITY_ARGS = $(ARGS)
 capacity: $(STAMP) ## The fixed vector's reach against its size (experiment=bottleneck SEEDS=1,2,3 RESUME=folder)
 	@set -euo pipefail; \
@@ -127,10 +130,11 @@ capacity: $(STAMP) ## The fixed vector's reach against its size (experiment=bott
 	seeds="$(if $(SEEDS),train.seed=$(SEEDS))"; start=$$(date +%s); cmds=(); \
 	for family in $(CAPACITY_FAMILIES); do \
 		models="$${family%%:*}"; sizes="$${family#*:}"; \
-		cmd="nmt-train -m model=$$models $$sizes experiment=$(experiment)$${seeds:+ $$seeds} hydra.sweep.dir=$$top/$${models//,/_}$${resume:+ $$resume}$${CAPACITY_ARGS:+ $$CAPACITY_ARGS}"; \
+		folder="$${models//,/_}_$$(echo "$${sizes#model.}" | tr -d '=' | tr ', ' '-_')"; \
+		cmd="nmt-train -m model=$$models $$sizes experiment=$(experiment)$${seeds:+ $$seeds} hydra.sweep.dir=$$top/$$folder$${resume:+ $$resume}$${CAPACITY_ARGS:+ $$CAPACITY_ARGS}"; \
 		echo "+ $$cmd"; cmds+=("$$cmd"); \
 		$(BIN)/nmt-train -m model=$$models $$sizes experiment=$(experiment) $$seeds \
-			hydra.sweep.dir="$$top/$${models//,/_}" $$resume $(ARGS); \
+			hydra.sweep.dir="$$top/$$folder" $$resume $(ARGS); \
 	done; \
 	wall=$$(( $$(date +%s) - start )); \
 	$(BIN)/nmt-compare "$$top"/*/ --out "$(CAPACITY_OUT)" --command "$$(IFS=';'; echo "$${cmds[*]}")" \

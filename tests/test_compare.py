@@ -559,10 +559,11 @@ def test_every_preset_key_is_commented():
 
 def test_make_capacity_sweeps_each_family_and_reports_reach_by_size(env, tmp_path):
     """The capacity sweep, end to end on a tiny task: every size of every family trains
-    into one folder, and one comparison reports each configuration's reach."""
+    into one folder of its own (a variant may come back at another size later in the list),
+    and one comparison reports each configuration's reach."""
     args = " ".join([*TINY_DATA, "train.max_steps=20", "train.eval_every=10", "decode.beam=1",
                      "train.threads=1", "model.emb_dim=8"])  # fmt: skip
-    families = "seq2seq:model.hidden_size=8,16 bahdanau:model.hidden_size=8"
+    families = "seq2seq:model.hidden_size=8 bahdanau:model.hidden_size=8 seq2seq:model.hidden_size=16"
     out = tmp_path / "out"
     proc = subprocess.run(
         ["make", "capacity", "experiment=bottleneck", f"CAPACITY_FAMILIES={families}",
@@ -571,12 +572,13 @@ def test_make_capacity_sweeps_each_family_and_reports_reach_by_size(env, tmp_pat
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     (top,) = (tmp_path / "runs").iterdir()
-    assert sorted(p.name for p in top.iterdir()) == ["bahdanau", "seq2seq"]
+    assert sorted(p.name for p in top.iterdir()) == [
+        "bahdanau_hidden_size8", "seq2seq_hidden_size16", "seq2seq_hidden_size8"]  # fmt: skip
     reach = list(csv.DictReader((out / "reach.csv").open(encoding="utf-8")))
     assert len(reach) == 3 and len({r["variant"] for r in reach}) == 3  # one per size
     assert any("hidden_size=16" in r["variant"] for r in reach)
     run_md = (out / "RUN.md").read_text(encoding="utf-8")
-    assert "model.hidden_size=8,16 experiment=bottleneck" in run_md
+    assert "model.hidden_size=16 experiment=bottleneck" in run_md
 
 
 def test_make_compare_uses_a_fresh_sweep_folder():
@@ -1032,11 +1034,15 @@ def test_the_kept_hypotheses_recompute_every_score_and_a_changed_one_fails(
                          timeout=300)  # fmt: skip
     assert bad.returncode == 1 and "mismatch: " in bad.stderr
     assert "transformer on test: bleu" in bad.stderr
-    # --all ROOT (make verify, in CI): every comparison under ROOT that keeps hypotheses
+    # --all ROOT (make verify, in CI): every comparison under ROOT that keeps hypotheses;
+    # one that keeps none is named as not recomputed
+    (tmp_path / "older").mkdir()
+    shutil.copy(compared / "results.csv", tmp_path / "older" / "results.csv")
     every = subprocess.run([*script, "--all", str(tmp_path)], env=env, capture_output=True,
                            text=True, timeout=300)  # fmt: skip
     assert every.returncode == 1 and "1 comparison(s) keep their hypotheses" in every.stdout
     assert f"{changed}: 6 scores of 3 runs recomputed, 2 mismatch(es)" in every.stdout  # BLEU, chrF
+    assert "1 comparison(s) keep none and are not recomputed here: older" in every.stdout
 
 
 def test_kept_runs_compare_again_without_their_weights(env, runs, compared: Path, tmp_path):

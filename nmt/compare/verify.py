@@ -89,6 +89,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.all:
         found = sorted(m.parent.parent for m in Path(args.all).glob("*/hyps/manifest.json"))
         print(f"{args.all}: {len(found)} comparison(s) keep their hypotheses")
+        without = sorted(
+            r.parent.name for r in Path(args.all).glob("*/results.csv") if r.parent not in found
+        )
+        if without:  # named, so that no reader takes them for checked
+            print(f"{args.all}: {len(without)} comparison(s) keep none and are not "
+                  f"recomputed here: {', '.join(without)}")  # fmt: skip
         folders += [str(f) for f in found]
     if not folders and not args.all:
         p.error("give comparison folders or --all ROOT")
