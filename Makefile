@@ -24,6 +24,10 @@ SEEDS ?=
 RESUME ?=
 COMPARE_RUNS ?= runs/compare_$(experiment)
 COMPARE_OUT ?= docs/results/$(experiment)
+# bootstrap resamples of every paired test of the report (make compare, make capacity):
+# with ~100 tests in a family, 1,000 resamples (smallest p 1/1001) is too coarse for
+# their Benjamini-Hochberg q-values
+COMPARE_RESAMPLES ?= 10000
 
 .DEFAULT_GOAL := help
 .PHONY: help install test lint format verify train data compare tune capacity time-to-bleu bench bench-engines profile-decode bench-memory bench-memory-wmt bench-scale clean
@@ -84,6 +88,7 @@ compare: $(STAMP) ## Train the variants on a preset and compare them (experiment
 		hydra.sweep.dir="$$sweep" $$resume $(ARGS); \
 	wall=$$(( $$(date +%s) - start )); \
 	$(BIN)/nmt-compare "$$sweep"/*/ --out "$(COMPARE_OUT)" --command "$$cmd" --wall-seconds "$$wall" \
+		--resamples $(COMPARE_RESAMPLES) \
 		--note "make compare experiment=$(experiment) SEEDS=$(SEEDS)$(if $(RESUME), RESUME=$(RESUME)) ARGS=\"$$COMPARE_ARGS\""
 
 # make tune: each variant once per grid point on a shortened budget (one seed), then each
@@ -138,7 +143,7 @@ capacity: $(STAMP) ## The fixed vector's reach against its size (experiment=bott
 	done; \
 	wall=$$(( $$(date +%s) - start )); \
 	$(BIN)/nmt-compare "$$top"/*/ --out "$(CAPACITY_OUT)" --command "$$(IFS=';'; echo "$${cmds[*]}")" \
-		--wall-seconds "$$wall" --sentences 0 \
+		--wall-seconds "$$wall" --sentences 0 --resamples $(COMPARE_RESAMPLES) \
 		--note "make capacity experiment=$(experiment) SEEDS=$(SEEDS)$(if $(RESUME), RESUME=$(RESUME)) ARGS=\"$$CAPACITY_ARGS\""
 
 TTB_RUNS ?= runs/time_to_bleu

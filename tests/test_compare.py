@@ -567,7 +567,8 @@ def test_make_capacity_sweeps_each_family_and_reports_reach_by_size(env, tmp_pat
     out = tmp_path / "out"
     proc = subprocess.run(
         ["make", "capacity", "experiment=bottleneck", f"CAPACITY_FAMILIES={families}",
-         f"CAPACITY_RUNS={tmp_path / 'runs'}", f"CAPACITY_OUT={out}", f"ARGS={args}"],
+         f"CAPACITY_RUNS={tmp_path / 'runs'}", f"CAPACITY_OUT={out}", f"ARGS={args}",
+         "COMPARE_RESAMPLES=200"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -593,6 +594,7 @@ def test_make_compare_uses_a_fresh_sweep_folder():
     assert 'hydra.sweep.dir="$sweep" $resume x=1' in out
     assert 'sweep="runs/compare_wmt_news/$(date' in out
     assert "nmt-compare" in out and '--out "docs/results/wmt_news"' in out
+    assert "--resamples 10000" in out  # the report's paired tests, fine enough for BH
     assert "train.seed" not in out
     seeded = subprocess.run(
         ["make", "-n", "compare", "SEEDS=1,2,3"], cwd=REPO, capture_output=True, text=True
