@@ -574,7 +574,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(env, tmp_path):
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err[-2000:]
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]  # as the shell reports it
     assert "interrupted" in out
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
     step = ckpt["step"]
@@ -584,6 +584,29 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(env, tmp_path):
     results = json.loads((run / "results.json").read_text())
     assert results["steps"] == step + 5
     assert results["stops"] == ["signal", "max_steps"] and results["processes"] == 2
+
+
+def test_sigterm_stops_a_sweep_at_the_interrupted_run(env, tmp_path):
+    """A signal ends the whole sweep, not only its current run: the next job never starts
+    (it would be killed in its turn, its half-made folder left behind)."""
+    sweep = tmp_path / "sweep"
+    args = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0", "train.max_steps=100000"]
+    first = sweep / "0_lr0.001" / "metrics.jsonl"  # the first job's first validation
+    proc = subprocess.Popen(
+        [str(BIN / "nmt-train"), "-m", "train.lr=0.001,0.002", *args,
+         f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${hydra.job.num}_lr${train.lr}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not first.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    assert first.exists(), proc.communicate(timeout=60)[1][-2000:]
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "interrupted" in out
+    assert (sweep / "0_lr0.001" / "checkpoints" / "last.pt").is_file()
+    assert not (sweep / "1_lr0.002").exists()
 
 
 def test_resume_auto_starts_continues_or_leaves_a_finished_run(env, tmp_path):

@@ -40,6 +40,7 @@ from nmt.training.budget import Budget
 from nmt.training.config import check_choice, register_configs
 from nmt.training.init_from import adopt_checkpoint, unknown_share
 from nmt.training.schedule import resolve_defaults
+from nmt.training.state import Interrupted
 from nmt.training.trainer import Trainer
 from nmt.translation.decoding import Decoding
 
@@ -217,6 +218,8 @@ def _train(
             f"{allocator_name()} malloc)"
         )
     results = trainer.fit()
+    if trainer.signalled:  # saved, and said how to continue: the sweep stops here
+        raise Interrupted(trainer.signalled)
     if dist_info.is_main and results is not None:
         print_summary(results, run_dir)
     return results
@@ -265,6 +268,8 @@ def _hydra_main(cfg: DictConfig) -> None:
     except NMTError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as e:  # a signal during training; last.pt is saved
+        sys.exit(128 + e.signum)
     except KeyboardInterrupt:
         print("interrupted; the checkpoints written so far are kept", file=sys.stderr)
         sys.exit(130)

@@ -37,6 +37,16 @@ def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+class Interrupted(Exception):
+    """A signal stopped training and its checkpoint is saved. ``nmt-train`` then exits
+    with 128 + the signal's number, as a shell reports a process the signal ended, so that
+    a sweep stops instead of starting its next run and a script sees the run unfinished."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum
+
+
 class StopFlag:
     """Set by SIGINT / SIGTERM; training saves a checkpoint and exits at the next update.
 

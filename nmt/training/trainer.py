@@ -16,6 +16,7 @@ together.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,7 @@ class Trainer:
         self.budget = Budget.from_config(self.tcfg)
         self.clock = TrainClock()  # replaced when fit() begins, from clock_state
         self.clock_state = {"train_seconds": 0.0, "wall_seconds": 0.0}
+        self.signalled: int | None = None  # the signal that interrupted fit(), if one did
         self.tb = TensorBoardLogger(self.run.tensorboard) if dist_info.is_main else None
 
     # ----------------------------------------------------------------- checkpoints
@@ -225,6 +227,8 @@ class Trainer:
 
     def _interrupted(self, signum: int | None) -> None:
         """Save where a signal stopped the run and say how to continue it."""
+        # a rank the signal did not reach stops with the others (the flag is all-reduced)
+        self.signalled = signum or signal.SIGTERM
         self.save(LAST)
         if self.dist.is_main:
             print(
