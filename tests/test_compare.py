@@ -563,7 +563,8 @@ def test_make_capacity_sweeps_each_family_and_reports_reach_by_size(env, tmp_pat
     and one comparison reports each configuration's reach."""
     args = " ".join([*TINY_DATA, "train.max_steps=20", "train.eval_every=10", "decode.beam=1",
                      "train.threads=1", "model.emb_dim=8"])  # fmt: skip
-    families = "seq2seq:model.hidden_size=8 bahdanau:model.hidden_size=8 seq2seq:model.hidden_size=16"
+    families = " ".join(["seq2seq:model.hidden_size=8", "bahdanau:model.hidden_size=8",
+                         "seq2seq:model.hidden_size=16"])  # fmt: skip
     out = tmp_path / "out"
     proc = subprocess.run(
         ["make", "capacity", "experiment=bottleneck", f"CAPACITY_FAMILIES={families}",
