@@ -83,7 +83,7 @@ class Trainer:
         self.budget = Budget.from_config(self.tcfg)
         self.clock = TrainClock()  # replaced when fit() begins, from clock_state
         self.clock_state = {"train_seconds": 0.0, "wall_seconds": 0.0}
-        self.signalled: int | None = None  # the signal that interrupted fit(), if one did
+        self.signalled: int | None = None  # the signal that interrupted fit() (all ranks)
         self.tb = TensorBoardLogger(self.run.tensorboard) if dist_info.is_main else None
 
     # ----------------------------------------------------------------- checkpoints
@@ -227,8 +227,7 @@ class Trainer:
 
     def _interrupted(self, signum: int | None) -> None:
         """Save where a signal stopped the run and say how to continue it."""
-        # a rank the signal did not reach stops with the others (the flag is all-reduced)
-        self.signalled = signum or signal.SIGTERM
+        self.signalled = signum or signal.SIGTERM  # or a rank it did not reach
         self.save(LAST)
         if self.dist.is_main:
             print(
