@@ -546,10 +546,14 @@ def test_bad_config_fails_at_start_up_naming_the_key(env, tmp_path, override, ne
     assert not (tmp_path / "bad" / "checkpoints").exists()
 
 
-def train_in_background(env, run: Path, args: list[str], until: Path, **popen) -> subprocess.Popen:
-    """Start a long nmt-train into ``run`` and wait (two minutes at most) for ``until``."""
+def train_in_background(
+    env, run: Path, args: list[str], until: Path, multirun: bool = False, **popen
+) -> subprocess.Popen:
+    """Start a long nmt-train into ``run`` (a sweep: ``multirun``, its folder in ``args``)
+    and wait (two minutes at most) for ``until``."""
+    sweep = ["-m"] if multirun else []
     proc = subprocess.Popen(
-        [str(BIN / "nmt-train"), f"hydra.run.dir={run}", *args, "train.max_steps=100000"],
+        [str(BIN / "nmt-train"), *sweep, f"hydra.run.dir={run}", *args, "train.max_steps=100000"],
         env=env,
         **popen,
     )
@@ -590,17 +594,13 @@ def test_sigterm_stops_a_sweep_at_the_interrupted_run(env, tmp_path):
     """A signal ends the whole sweep, not only its current run: the next job never starts
     (it would be killed in its turn, its half-made folder left behind)."""
     sweep = tmp_path / "sweep"
-    args = [*TINY_DATA, *TINY_BAHDANAU, *QUIET, "train.eval_every=0", "train.max_steps=100000"]
-    first = sweep / "0_lr0.001" / "metrics.jsonl"  # the first job's first validation
-    proc = subprocess.Popen(
-        [str(BIN / "nmt-train"), "-m", "train.lr=0.001,0.002", *args,
-         f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${hydra.job.num}_lr${train.lr}"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    args = ["train.lr=0.001,0.002", *TINY_DATA, *TINY_BAHDANAU, *QUIET,
+            "train.eval_every=0", f"hydra.sweep.dir={sweep}",
+            "hydra.sweep.subdir=${hydra.job.num}_lr${train.lr}"]  # fmt: skip
+    proc = train_in_background(  # until the first job's first validation
+        env, sweep, args, sweep / "0_lr0.001" / "metrics.jsonl", multirun=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.time() + 120
-    while time.time() < deadline and not first.exists() and proc.poll() is None:
-        time.sleep(0.2)
-    assert first.exists(), proc.communicate(timeout=60)[1][-2000:]
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]

@@ -218,8 +218,6 @@ def _train(
             f"{allocator_name()} malloc)"
         )
     results = trainer.fit()
-    if trainer.signalled:  # saved, and said how to continue: the sweep stops here
-        raise Interrupted(trainer.signalled)
     if dist_info.is_main and results is not None:
         print_summary(results, run_dir)
     return results

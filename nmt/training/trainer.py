@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
@@ -45,7 +45,7 @@ from nmt.training.build import build_training, device_name, load_optimizer_state
 from nmt.training.console import BudgetBar
 from nmt.training.progress import Meter, Progress
 from nmt.training.results import run_results
-from nmt.training.state import StopFlag, check_resumable, rng_state, set_rng_state
+from nmt.training.state import Interrupted, StopFlag, check_resumable, rng_state, set_rng_state
 from nmt.training.step import StepResult, TrainStep, smoothed_loss
 from nmt.training.tensorboard import TensorBoardLogger
 from nmt.training.validation import score_validation
@@ -83,7 +83,6 @@ class Trainer:
         self.budget = Budget.from_config(self.tcfg)
         self.clock = TrainClock()  # replaced when fit() begins, from clock_state
         self.clock_state = {"train_seconds": 0.0, "wall_seconds": 0.0}
-        self.signalled: int | None = None  # the signal that interrupted fit() (all ranks)
         self.tb = TensorBoardLogger(self.run.tensorboard) if dist_info.is_main else None
 
     # ----------------------------------------------------------------- checkpoints
@@ -143,7 +142,8 @@ class Trainer:
         """Train until a budget, early stopping or a signal ends it: batches, update,
         validate on schedule, stop when the budget, patience or a signal says so.
 
-        Returns the results (rank 0, finished run), or None when interrupted."""
+        Returns the results (rank 0, finished run); a signal raises Interrupted once
+        last.pt is saved."""
         t, p = self.tcfg, self.progress
         self.clock = TrainClock(**self.clock_state)  # this process counts from here
         p.machines.append(device_name(self.device))
@@ -167,7 +167,7 @@ class Trainer:
             meter.check_finite(self.dist, self.progress.step, self.run.last)
             p.stops.append(stop := stop or "max_epochs")
             if stop == "signal":
-                return self._interrupted(flag.signum)
+                self._interrupted(flag.signum)
             self._wrap_up()
         # test scoring runs with the default signal handlers: Ctrl-C aborts it at once
         return self.finish(stop) if self.dist.is_main else None
@@ -225,15 +225,15 @@ class Trainer:
         barrier(self.dist)
         self.clock.stop()  # results.json: the training loops, not the testing after them
 
-    def _interrupted(self, signum: int | None) -> None:
-        """Save where a signal stopped the run and say how to continue it."""
-        self.signalled = signum or signal.SIGTERM  # or a rank it did not reach
+    def _interrupted(self, signum: int | None) -> NoReturn:
+        """Save where a signal stopped the run, say how to continue it, and stop (every rank)."""
         self.save(LAST)
         if self.dist.is_main:
             print(
                 f"interrupted (signal {signum}) at step {self.progress.step}; saved "
                 f"{self.run.last}; continue with train.resume=true hydra.run.dir={self.run_dir}"
             )
+        raise Interrupted(signum or signal.SIGTERM)
 
     def _bar(self) -> BudgetBar:
         """The progress bar (rank 0), where a resumed run stopped."""
