@@ -844,7 +844,12 @@ def test_the_report_says_how_many_processes_trained_a_run_and_what_ended_each():
 def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bleu():
     from types import SimpleNamespace
 
-    from nmt.compare.convergence import judge_convergence, loss_still_falling, still_improving
+    from nmt.compare.convergence import (
+        flat_at_cap,
+        judge_convergence,
+        loss_still_falling,
+        still_improving,
+    )
     from nmt.compare.render_markdown import convergence_lines
 
     # patience on a BLEU at its noise level while the loss still falls: flagged, with the
@@ -902,6 +907,21 @@ def test_convergence_notes_name_runs_stopped_mid_curve_by_budget_or_by_a_flat_bl
     assert still_improving(tail) is None
     assert "patience (4.700 → 4.550)" in text and text.count("patience (") == 1
     assert convergence_lines(SimpleNamespace(convergence=judge_convergence([done]))) == []
+    # a budget that ends a flat curve before patience decided: named, with where its best
+    # lies and the slope of its last validations, read as a (close) lower bound
+    plateau = _run_with_curve("max_target_tokens", [(28.0, 2.3), (30.2, 2.2), (29.9, 2.2)])
+    for i, m in enumerate(plateau.metrics):
+        m["train_tgt_tokens"] = 1_000_000 * (i + 1)
+    assert still_improving(plateau) is None
+    assert (
+        flat_at_cap(plateau)
+        == "best 30.20, 1 validation before the cap; +0.95 BLEU per 1M tokens over the last 3"
+    )
+    assert flat_at_cap(cut) is None and flat_at_cap(done) is None  # rising; patience
+    text = "\n".join(
+        convergence_lines(SimpleNamespace(convergence=judge_convergence([plateau, done])))
+    )
+    assert "**Stopped by a budget on a flat curve**" in text and "lower bound" in text
 
 
 def test_each_attentive_variant_gets_a_trend_test_against_the_fixed_vector_one(
@@ -954,7 +974,10 @@ def test_each_attentive_variant_gets_a_trend_test_against_the_fixed_vector_one(
     assert "## Reach: the longest inputs each variant still gets right" in report
     reach = list(csv.DictReader((compared / "reach.csv").open(encoding="utf-8")))
     assert sorted(r["model"] for r in reach) == sorted(load_run(r).variant for r in runs)
-    assert all(int(r["reach_words"]) >= 0 and r["metric"] for r in reach)
+    for r in reach:  # a length present in the test set, or none from a run scoring 0
+        scored = float(r["short_bucket_score"]) > 0
+        assert r["metric"] and (r["reach_words"] != "") == scored
+        assert not scored or 0 <= int(r["reach_words"]) <= max(lengths)
     # each variant's recipe and how it was chosen: here, on the command line
     assert "## Recipes" in report
     assert (
@@ -987,6 +1010,28 @@ def test_significance_carries_benjamini_hochberg_q_values_per_family(compared: P
     kept = sum(float(r["p"]) < 0.05 and float(r["q_bh"]) < 0.05 for r in rows)
     report = (compared / "report.md").read_text()
     assert f"of the {len(rows)} paired tests, {held} have p < 0.05 and {kept} of them" in report
+
+
+def test_verdicts_hold_a_difference_only_where_its_q_value_does():
+    """Three buckets at p = 0.01, 0.04, 0.5: raw, two differences hold; corrected over the
+    pair's buckets (q = 0.03, 0.06, 0.5), one. The whole split's family is the pairs."""
+    from nmt.compare.significance import PairTests, Significance, Verdict, corrected
+    from nmt.compare.stats import Paired
+
+    buckets = tuple(Verdict.of([Paired(20.0, 23.0, p)]) for p in (0.01, 0.04, 0.5))
+    assert [v.holds for v in buckets] == [True, True, False]
+    up, down = Verdict.of([Paired(20.0, 24.0, 0.02)]), Verdict.of([Paired(20.0, 19.0, 0.03)])
+    pairs = (PairTests("seq2seq", "bahdanau", up, buckets), PairTests("seq2seq", "luong", down, ()))
+    fixed = corrected(Significance(pairs, {"extra": {("seq2seq", "bahdanau"): up}}))
+    assert fixed.corrected and not Significance(pairs, {}).corrected
+    assert corrected(Significance((), {})).corrected  # one variant: nothing to test, yet
+    assert [v.holds for v in fixed.pairs[0].by_bucket] == [True, False, False]
+    assert [v.q[0] for v in fixed.pairs[0].by_bucket] == pytest.approx([0.03, 0.06, 0.5])
+    assert [v.held for v in fixed.pairs[0].by_bucket] == [1, 0, 0]
+    # all pairs on the test split: q = 0.03 for both (0.02 * 2 / 1 > 0.03 * 2 / 2)
+    assert [p.overall.q[0] for p in fixed.pairs] == pytest.approx([0.03, 0.03])
+    assert all(p.overall.holds for p in fixed.pairs)
+    assert fixed.extra["extra"][("seq2seq", "bahdanau")].q == pytest.approx((0.02,))
 
 
 def test_the_number_of_resamples_is_the_users(env, runs, tmp_path):

@@ -35,10 +35,10 @@ from nmt.compare.rows import Tables, tables
 from nmt.compare.rundir import Run
 from nmt.compare.significance import (
     Significance,
+    corrected,
     extra_hypotheses,
     extra_split_tests,
     pair_tests,
-    q_values,
 )
 from nmt.compare.trend import N_TREND_RESAMPLES, mean_bleu_interval
 from nmt.compare.trends import PairTrend, pair_trends
@@ -215,8 +215,7 @@ def analyse(
     pairs = pair_tests(groups, hyps, test.refs, lengths, buckets, paired_resamples)
     extra_hyps = extra_hypotheses(runs, extra, texts, log)
     extra_tests = extra_split_tests(groups, texts, extra_hyps, paired_resamples)
-    significance = Significance(pairs, extra_tests, split.name, paired_resamples)
-    significance = replace(significance, q=q_values(significance))
+    significance = corrected(Significance(pairs, extra_tests, split.name, paired_resamples))
     ratio_edges = data_cfg.length_edges or LENGTH_EDGES
     by_bucket = ratio_tables(
         runs, texts, train_source_words(data_cfg, log), (split.name, lengths, buckets, hyps),

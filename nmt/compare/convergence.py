@@ -64,6 +64,30 @@ def slope_at_cap(metrics: list[dict], last: int = SLOPE_POINTS) -> float | None:
     return None if var == 0 else sum((x - mx) * (y - my) for x, y in points) / var
 
 
+def flat_at_cap(run: Run) -> str | None:
+    """For a run that a budget stopped before patience decided, without a rising curve
+    (:func:`still_improving` is None): where its best validation lies and the slope of
+    the last validations, e.g. "best 30.18, 3 validations before the cap; -0.15 BLEU per
+    1M tokens over the last 3". None for runs patience or a signal stopped, for runs that
+    stop on the loss, and for runs still improving (those are :func:`still_improving`'s)."""
+    metrics = run.scheduled_metrics
+    stop = run.results.get("stop_reason")
+    if stop in (None, "patience", "signal") or len(metrics) < 2:
+        return None
+    if run.results.get("early_stopping_metric") == "loss" or still_improving(run) is not None:
+        return None
+    bleus = [float(m.get("valid_bleu", 0.0)) for m in metrics]
+    best = max(range(len(bleus)), key=lambda i: (bleus[i], -i))  # the first of equal bests
+    since = len(bleus) - 1 - best
+    plural = "s" if since > 1 else ""
+    where = "at the last validation" if since == 0 else f"{since} validation{plural} before the cap"
+    slope = slope_at_cap(metrics)
+    tail = (
+        "" if slope is None else f"; {slope:+.2f} BLEU per 1M tokens over the last {SLOPE_POINTS}"
+    )
+    return f"best {bleus[best]:.2f}, {where}{tail}"
+
+
 def loss_still_falling(run: Run) -> tuple[float, float] | None:
     """For a run that patience stopped: its validation loss at its best validation BLEU and
     at its last validation, when the last is the run's lowest and at least FALLING (1%)
@@ -93,6 +117,9 @@ class Convergence:
     falling: tuple[tuple[str, float, float], ...]
     #: the groups (variants) with a run that was still improving
     unconverged: frozenset[str]
+    #: (run, where its best lies and its slope) of the runs a budget stopped before
+    #: patience decided, on a curve no longer rising (:func:`flat_at_cap`)
+    capped: tuple[tuple[str, str], ...] = ()
 
 
 def judge_convergence(runs: Sequence[Run], groups: Sequence[Group] = ()) -> Convergence:
@@ -103,4 +130,5 @@ def judge_convergence(runs: Sequence[Run], groups: Sequence[Group] = ()) -> Conv
     unconverged = frozenset(
         g.label for g in groups if any(still_improving(r) is not None for r in g.runs)
     )
-    return Convergence(rising, falling, unconverged)
+    capped = tuple((r.label, f) for r in runs if (f := flat_at_cap(r)) is not None)
+    return Convergence(rising, falling, unconverged, capped)

@@ -31,6 +31,11 @@ class Buckets:
         """The indices of the sentences in each bucket, given every sentence's length."""
         return bucket_groups(lengths, self.ranges)
 
+    def top(self, k: int) -> int:
+        """The longest source (words) in bucket ``k``: its label's upper end (the lengths
+        present, not the range's, whose last upper bound is open-ended)."""
+        return int(self.labels[k].split("–")[-1])
+
     def index(self, length: int) -> int:
         """The bucket of a sentence of ``length`` words."""
         for i, (lo, hi) in enumerate(self.ranges):

@@ -107,7 +107,7 @@ def write_reach_csv(c: Comparison, path: Path) -> None:
             "seed": r.seed,
             "metric": g.metric,
             "short_bucket_score": round(r.short, 3),
-            "reach_words": r.reach,
+            "reach_words": "" if r.reach is None else r.reach,
             "censored": int(r.censored),
             "fell_at": r.fell_at or "",
             "run": r.label,

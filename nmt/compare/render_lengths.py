@@ -96,11 +96,12 @@ def reach_section(c: Comparison) -> list[str]:
         "",
         "## Reach: the longest inputs each variant still gets right",
         "",
-        f"A run's reach is the upper end (source words) of the longest length bucket before "
+        f"A run's reach is the longest source (words) in the longest length bucket before "
         f"the first bucket whose {metric} falls below {HALF:.0%} of its {metric} on the "
         'shortest bucket; "≥" marks a run that never fell that far (its reach is the end '
-        "of the test set, a lower bound). Over a capacity sweep it reads as reach against "
-        "the size of the model: if one fixed vector is the bottleneck, the fixed-vector "
+        'of the test set, a lower bound); "none", one that scores 0 on the shortest bucket '
+        "(half of nothing is no bar to fall below). Over a capacity sweep it reads as reach "
+        "against the size of the model: if one fixed vector is the bottleneck, the fixed-vector "
         "variants' reach grows with the vector, the attentive ones' reaches the end at any "
         "size. Per seed, with the bucket where it fell.",
         "",
@@ -109,7 +110,9 @@ def reach_section(c: Comparison) -> list[str]:
     ]
     for g in c.reach:
         short = ", ".join(f"{r.short:.1f}" for r in g.runs)
-        reach = ", ".join(f"{'≥' if r.censored else ''}{r.reach}" for r in g.runs)
+        reach = ", ".join(
+            "none" if r.reach is None else f"{'≥' if r.censored else ''}{r.reach}" for r in g.runs
+        )
         fell = ", ".join(r.fell_at or "–" for r in g.runs)
         params = f"{g.parameters:,}" if g.parameters else ""
         lines.append(f"| {g.label} | {params} | {short} | {reach} | {fell} |")

@@ -86,6 +86,8 @@ def variants_section(c: Comparison, table: str) -> list[str]:
     """## Variants over seeds (when some variant has several)."""
     if not c.seeded:
         return []
+    seeds = sorted({len(g.runs) for g in c.groups if len(g.runs) > 1})
+    counts = " to ".join(map(str, (seeds[0], seeds[-1]) if len(seeds) > 1 else seeds))
     return [
         "## Variants over seeds",
         "",
@@ -96,7 +98,7 @@ def variants_section(c: Comparison, table: str) -> list[str]:
         "the seeds and the test sentences (10,000 resamples unless `--trend-resamples` "
         "says otherwise), so it holds training noise as well as test-set sampling; "
         '"sd" is the sample standard deviation over the seeds, the spread that training '
-        "noise alone gives. With three seeds the seed part of the interval is itself rough. "
+        f"noise alone gives. With {counts} seeds the seed part of the interval is itself rough. "
         "Every run, with its own sentence-only 95% interval (±), is in the next table.",
         "",
     ]
@@ -144,6 +146,14 @@ def convergence_lines(c: Comparison) -> list[str]:
             "Validation BLEU stopped rising, the likelihood did not: where BLEU is low, its "
             "epoch-to-epoch noise can end such a run early, and its score may be below what "
             "a longer run reaches.",
+        ]
+    if c.convergence.capped:
+        names = ", ".join(f"{label} ({how})" for label, how in c.convergence.capped)
+        lines += [
+            "",
+            f"**Stopped by a budget on a flat curve** (its validation BLEU no longer rising "
+            f"by {RISING}, patience not yet exhausted): {names}. Near its plateau, but "
+            "early stopping did not decide: its score is a lower bound, probably a close one.",
         ]
     return lines
 

@@ -13,10 +13,26 @@ from nmt.evaluation.metrics import MIN_BUCKET
 
 def _pair_cell(v: Verdict) -> str:
     """``+3.46 (p<0.001) ✓``: the mean difference over seed pairings, each pairing's p-value,
-    and ✓ when the difference holds at 0.05 in every pairing."""
+    and ✓ when the difference holds in every pairing (at q < 0.05 once corrected)."""
     ps = ", ".join(format_p(t.p).removeprefix("p").removeprefix("=") for t in v.tests)
     mark = " ✓" if v.holds else f" ({v.held}/{len(v.tests)})" if v.held else ""
     return f"{v.delta:+.2f} (p {ps}){mark}"
+
+
+def held_level(c: Comparison, family: str) -> str:
+    """The level at which the verdicts hold a difference: q within ``family`` (a phrase
+    naming it) once corrected, or raw p."""
+    if c.significance.corrected:
+        return f"q < 0.05 (Benjamini–Hochberg over {family})"
+    return "p < 0.05 (uncorrected)"
+
+
+def pairing_words(c: Comparison) -> str:
+    """How the runs of two variants were paired for their tests."""
+    seeds = [set(g.seeds) for g in c.groups]
+    if all(s and s == seeds[0] for s in seeds) and all(None not in s for s in seeds):
+        return "runs of equal seed"
+    return "runs of equal seed, or in seed order where two variants share no seed"
 
 
 def significance_matrix(
@@ -58,22 +74,15 @@ def q_line(c: Comparison) -> list[str]:
 def significance_section(c: Comparison) -> list[str]:
     """## Significance: the paired tests of every two variants on the test split, then on
     each extra test split."""
-    bonferroni = c.significance.bonferroni
     lines = [
         "## Significance",
         "",
         f"Paired bootstrap test (sacreBLEU `--paired-bs`, {c.significance.resamples} "
         "resamples, seed 12345) of "
         "test BLEU for every two variants: cell = B − A in BLEU (averaged over seed "
-        "pairings), its p-value (one per seed pairing: runs of equal seed), ✓ when the "
-        "difference holds at p < 0.05 in every pairing with the same sign, (k/n) when k of "
-        "n pairings hold it."
-        + (
-            f" The p-values are not corrected for the {len(c.significance.pairs)} comparisons; "
-            f"with a Bonferroni correction a difference holds at p < {bonferroni:.4f}."
-            if bonferroni is not None
-            else ""
-        ),
+        f"pairings), its raw p-value (one per seed pairing: {pairing_words(c)}), ✓ when "
+        f"the difference holds at {held_level(c, 'all pairs on the split')} in every "
+        "pairing with the same sign, (k/n) when k of n pairings hold it.",
         "",
         significance_matrix(c),
         "",
@@ -94,7 +103,7 @@ def significance_section(c: Comparison) -> list[str]:
 
 def bucket_significance_table(c: Comparison) -> str:
     """Per length bucket (columns) and pair of variants (rows): the BLEU difference, with *
-    where the paired test holds it at 0.05 in every seed pairing (with one sign)."""
+    where the paired test holds it in every seed pairing (with one sign)."""
     if not c.significance.pairs:
         return "One variant: no pair to test."
     labels = c.test.buckets.labels
@@ -118,7 +127,7 @@ def reading(c: Comparison) -> list[str]:
         delta = overall.delta
         verdict = (
             f"{'better' if delta > 0 else 'worse'} than {a} by {abs(delta):.2f} BLEU, a "
-            "difference the paired test holds at p < 0.05"
+            f"difference the paired test holds at {held_level(c, 'all pairs')}"
             if overall.holds
             else f"not distinguishable from {a} on the whole test set ({delta:+.2f} BLEU, "
             "within what resampling the test sentences gives)"
@@ -175,6 +184,7 @@ def bleu_by_length_section(c: Comparison) -> list[str]:
     """## BLEU by source length: the figure, the scores per bucket with intervals, the
     differences per bucket the paired tests hold, the reading, and the extra splits."""
     b = c.test.buckets
+    level = held_level(c, "the pair's buckets")
     return [
         "## BLEU by source length",
         "",
@@ -194,7 +204,7 @@ def bleu_by_length_section(c: Comparison) -> list[str]:
         bucket_table(b.labels, b.counts, c.scores.bleu, c.scores.bleu_ci),
         "",
         "Differences per bucket (B − A, BLEU); * marks those the paired bootstrap test, run "
-        "inside the bucket, holds at p < 0.05 in every seed pairing, with the same sign in "
+        f"inside the bucket, holds at {level} in every seed pairing, with the same sign in "
         "each. An unmarked difference "
         "is within what another sample of test sentences could give: do not read it as a "
         "difference between the variants.",

@@ -4,7 +4,7 @@ inside each length bucket, and on each extra test split -- one test per seed pai
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nmt.compare import stats as S
@@ -16,17 +16,26 @@ from nmt.compare.trend import bh_qvalues
 
 @dataclass(frozen=True)
 class Verdict:
-    """The paired tests of variant B against variant A, one per seed pairing, summed up."""
+    """The paired tests of variant B against variant A, one per seed pairing, summed up.
+
+    With ``q`` (each pairing's Benjamini-Hochberg q-value in its family, see
+    :func:`corrected`), a pairing holds the difference at q < ALPHA; before the correction,
+    at p < ALPHA."""
 
     tests: tuple[S.Paired, ...]
     delta: float  # B − A, averaged over the seed pairings
-    holds: bool  # held at ALPHA in every pairing, with one sign (:func:`stats.holds`)
-    held: int  # how many pairings hold it at ALPHA
+    holds: bool  # held in every pairing, with one sign (:func:`stats.holds`)
+    held: int  # how many pairings hold it
+    q: tuple[float, ...] = ()  # per pairing; () before the correction
 
     @classmethod
-    def of(cls, tests: Sequence[S.Paired]) -> Verdict:
+    def of(cls, tests: Sequence[S.Paired], q: Sequence[float] = ()) -> Verdict:
         delta = S.mean_delta(tests) if tests else float("nan")
-        return cls(tuple(tests), delta, S.holds(tests), sum(t.significant for t in tests))
+        if not q:
+            return cls(tuple(tests), delta, S.holds(tests), sum(t.significant for t in tests))
+        kept = [qv < S.ALPHA for qv in q]
+        holds = all(kept) and S.holds(tests)  # q >= p: what q holds, p holds (and its sign)
+        return cls(tuple(tests), delta, holds, sum(kept), tuple(q))
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class Significance:
     #: (split, a, b, pairing, bucket) -> Benjamini-Hochberg q-value within its family
     #: (:func:`q_values`); bucket: its index, or "all" for the whole split
     q: dict[tuple[str, str, str, int, str], float] = field(default_factory=dict)
+    #: the verdicts hold differences at q < ALPHA (:func:`corrected`), not at raw p
+    corrected: bool = False
 
     def tests(self) -> dict[tuple[str, str, str, int, str], S.Paired]:
         """Every paired test by (split, a, b, pairing, bucket)."""
@@ -79,12 +90,6 @@ class Significance:
         """(a, b) -> the tests on the whole test split."""
         return {(p.a, p.b): p.overall for p in self.pairs}
 
-    @property
-    def bonferroni(self) -> float | None:
-        """The level a difference must reach with a Bonferroni correction for the number of
-        pairs (None for fewer than two pairs)."""
-        return S.ALPHA / len(self.pairs) if len(self.pairs) > 1 else None
-
 
 def q_values(significance: Significance) -> dict[tuple[str, str, str, int, str], float]:
     """Benjamini-Hochberg q-values, family by family: one pair of variants in one seed
@@ -101,6 +106,31 @@ def q_values(significance: Significance) -> dict[tuple[str, str, str, int, str],
         for key, q in zip(keys, bh_qvalues([tests[k].p for k in keys]), strict=True):
             out[key] = q
     return out
+
+
+def corrected(significance: Significance) -> Significance:
+    """The tests with their Benjamini-Hochberg q-values (:func:`q_values`), every verdict
+    holding a difference only where q < ALPHA in each seed pairing: the per-bucket and
+    per-pair claims a report makes are corrected for the size of their family."""
+    q = q_values(significance)
+    split = significance.split
+
+    def redo(v: Verdict, name: str, a: str, b: str, bucket: str) -> Verdict:
+        return Verdict.of(v.tests, [q[(name, a, b, k, bucket)] for k in range(1, len(v.tests) + 1)])
+
+    pairs = tuple(
+        replace(
+            pt,
+            overall=redo(pt.overall, split, pt.a, pt.b, "all"),
+            by_bucket=tuple(redo(v, split, pt.a, pt.b, str(i)) for i, v in enumerate(pt.by_bucket)),
+        )
+        for pt in significance.pairs
+    )
+    extra = {
+        name: {(a, b): redo(v, name, a, b, "all") for (a, b), v in tests.items()}
+        for name, tests in significance.extra.items()
+    }
+    return replace(significance, pairs=pairs, extra=extra, q=q, corrected=True)
 
 
 def seed_pairs(a: Group, b: Group) -> list[tuple[Run, Run]]:
