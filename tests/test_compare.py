@@ -970,6 +970,8 @@ def test_each_attentive_variant_gets_a_trend_test_against_the_fixed_vector_one(
         assert [float(r[f"{key}_q_bh"]) for r in rows] == pytest.approx(q, abs=1e-5)
     report = (compared / "report.md").read_text()
     assert "## Does the gap grow with length? (trend test)" in report
+    # q as p is written: never "q=0.000" (q >= p >= 1/(resamples + 1))
+    assert "q=0.000" not in report and re.search(r", q(<0\.001|=[01]\.\d{3}) \|", report)
     # every run's reach, in the report and in reach.csv (BLEU on this copy task's buckets)
     assert "## Reach: the longest inputs each variant still gets right" in report
     reach = list(csv.DictReader((compared / "reach.csv").open(encoding="utf-8")))

@@ -21,7 +21,7 @@ TREND_COLUMNS = (
 def _cell(e: Estimate, digits: int, q: float) -> str:
     return (
         f"{e.value:+.{digits}f} [{e.low:+.{digits}f}, {e.high:+.{digits}f}], "
-        f"{format_p(e.p)}, q={q:.3f}"
+        f"{format_p(e.p)}, {format_p(q).replace('p', 'q', 1)}"
     )
 
 
