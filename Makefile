@@ -30,7 +30,7 @@ COMPARE_OUT ?= docs/results/$(experiment)
 COMPARE_RESAMPLES ?= 10000
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format verify train data compare tune capacity time-to-bleu bench bench-engines profile-decode bench-memory bench-memory-wmt bench-scale clean
+.PHONY: help install test lint format verify headline train data compare tune capacity time-to-bleu bench bench-engines profile-decode bench-memory bench-memory-wmt bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,8 +58,12 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix nmt tests scripts
 	$(BIN)/ruff format nmt tests scripts
 
-verify: $(STAMP) ## Recompute every committed comparison's BLEU and chrF from its kept hypotheses
+verify: $(STAMP) ## Recompute every committed comparison's BLEU and chrF from its kept hypotheses, and the README's tables from those
 	$(BIN)/python scripts/verify_results.py --all docs/results
+	$(BIN)/python scripts/headline.py --check
+
+headline: $(STAMP) ## Rewrite the README's generated result tables from the committed comparisons
+	$(BIN)/python scripts/headline.py
 
 data: $(STAMP) ## Fetch and verify Multi30k (from NMT_DATA_MIRROR when set)
 	$(BIN)/nmt-data fetch multi30k

@@ -22,29 +22,55 @@ SLOPE_POINTS = 3
 FALLING = 0.01
 
 
-def still_improving(run: Run) -> str | None:
-    """For a run that a budget stopped: how far its last scheduled validation lies beyond
-    every earlier one on its ``train.early_stopping_metric``, e.g. "+0.62" (BLEU) or "loss
-    -0.28%"; None when it converged, was stopped early, or did not improve by RISING
-    (BLEU) or RISING_LOSS (the loss). The extra validation a budget adds between two
-    scheduled ones is left out (:attr:`Run.scheduled_metrics`): a few updates into an
-    interval, its score is noise around the last point of the curve, not the next one."""
+def at_cap(run: Run) -> tuple[str, str] | None:
+    """How a budget left ``run``: ("rising", how far its last scheduled validation lies
+    beyond every earlier one), ("flat", where its best lies and the slope at the cap), or
+    None for a run patience stopped or with fewer than two validations. One reading of
+    the curve serves :func:`still_improving` and :func:`flat_at_cap`.
+
+    "Rising" is measured on ``train.early_stopping_metric``: the last validation BLEU at
+    least RISING above every earlier one, e.g. "+0.62; +0.40 BLEU per 1M tokens at the
+    cap", or the last validation loss RISING_LOSS below, "loss -0.28%". "Flat" is read on
+    BLEU only, for a run whose stop reason names a budget (not a signal): "best 30.18, 3
+    validations before the cap; -0.15 BLEU per 1M tokens over the last 3". The extra
+    validation a budget adds between two scheduled ones is left out
+    (:attr:`Run.scheduled_metrics`): a few updates into an interval, its score is noise
+    around the last point of the curve, not the next one."""
     metrics = run.scheduled_metrics
-    if run.results.get("stop_reason") == "patience" or len(metrics) < 2:
+    stop = run.results.get("stop_reason")
+    if stop == "patience" or len(metrics) < 2:
         return None
     if run.results.get("early_stopping_metric") == "loss":
         losses = [float(m["valid_loss"]) for m in metrics if "valid_loss" in m]
         if len(losses) < 2:
             return None
         drop = 1 - losses[-1] / min(losses[:-1])
-        return f"loss -{drop:.2%}" if drop >= RISING_LOSS else None
+        return ("rising", f"loss -{drop:.2%}") if drop >= RISING_LOSS else None
     bleus = [float(m.get("valid_bleu", 0.0)) for m in metrics]
-    gain = bleus[-1] - max(bleus[:-1])
-    if gain < RISING:
-        return None
     slope = slope_at_cap(metrics)
-    at_cap = "" if slope is None else f"; {slope:+.2f} BLEU per 1M tokens at the cap"
-    return f"+{gain:.2f}{at_cap}"
+    gain = bleus[-1] - max(bleus[:-1])
+    if gain >= RISING:
+        at_cap = "" if slope is None else f"; {slope:+.2f} BLEU per 1M tokens at the cap"
+        return "rising", f"+{gain:.2f}{at_cap}"
+    if stop in (None, "signal"):
+        return None
+    best = max(range(len(bleus)), key=lambda i: (bleus[i], -i))  # the first of equal bests
+    since = len(bleus) - 1 - best
+    plural = "s" if since > 1 else ""
+    where = "at the last validation" if since == 0 else f"{since} validation{plural} before the cap"
+    tail = (
+        "" if slope is None else f"; {slope:+.2f} BLEU per 1M tokens over the last {SLOPE_POINTS}"
+    )
+    return "flat", f"best {bleus[best]:.2f}, {where}{tail}"
+
+
+def still_improving(run: Run) -> str | None:
+    """For a run that a budget stopped: how far its last scheduled validation lies beyond
+    every earlier one (:func:`at_cap`'s "rising" reading), e.g. "+0.62" (BLEU) or "loss
+    -0.28%"; None when it converged, was stopped early, or did not improve by RISING
+    (BLEU) or RISING_LOSS (the loss)."""
+    reading = at_cap(run)
+    return reading[1] if reading is not None and reading[0] == "rising" else None
 
 
 def slope_at_cap(metrics: list[dict], last: int = SLOPE_POINTS) -> float | None:
@@ -65,27 +91,12 @@ def slope_at_cap(metrics: list[dict], last: int = SLOPE_POINTS) -> float | None:
 
 
 def flat_at_cap(run: Run) -> str | None:
-    """For a run that a budget stopped before patience decided, without a rising curve
-    (:func:`still_improving` is None): where its best validation lies and the slope of
-    the last validations, e.g. "best 30.18, 3 validations before the cap; -0.15 BLEU per
-    1M tokens over the last 3". None for runs patience or a signal stopped, for runs that
-    stop on the loss, and for runs still improving (those are :func:`still_improving`'s)."""
-    metrics = run.scheduled_metrics
-    stop = run.results.get("stop_reason")
-    if stop in (None, "patience", "signal") or len(metrics) < 2:
-        return None
-    if run.results.get("early_stopping_metric") == "loss" or still_improving(run) is not None:
-        return None
-    bleus = [float(m.get("valid_bleu", 0.0)) for m in metrics]
-    best = max(range(len(bleus)), key=lambda i: (bleus[i], -i))  # the first of equal bests
-    since = len(bleus) - 1 - best
-    plural = "s" if since > 1 else ""
-    where = "at the last validation" if since == 0 else f"{since} validation{plural} before the cap"
-    slope = slope_at_cap(metrics)
-    tail = (
-        "" if slope is None else f"; {slope:+.2f} BLEU per 1M tokens over the last {SLOPE_POINTS}"
-    )
-    return f"best {bleus[best]:.2f}, {where}{tail}"
+    """For a run that a budget stopped before patience decided, without a rising curve:
+    where its best validation lies and the slope of the last validations
+    (:func:`at_cap`'s "flat" reading). None for runs patience or a signal stopped, for
+    runs that stop on the loss, and for runs still improving (:func:`still_improving`)."""
+    reading = at_cap(run)
+    return reading[1] if reading is not None and reading[0] == "flat" else None
 
 
 def loss_still_falling(run: Run) -> tuple[float, float] | None:
@@ -125,10 +136,11 @@ class Convergence:
 def judge_convergence(runs: Sequence[Run], groups: Sequence[Group] = ()) -> Convergence:
     """Which of ``runs`` a budget stopped mid-curve, which patience stopped while their
     validation loss still fell, and which of ``groups`` hold a run still improving."""
-    rising = tuple((r.label, g) for r in runs if (g := still_improving(r)) is not None)
+    readings = [(r.label, at_cap(r)) for r in runs]
+    rising = tuple((label, a[1]) for label, a in readings if a is not None and a[0] == "rising")
+    capped = tuple((label, a[1]) for label, a in readings if a is not None and a[0] == "flat")
     falling = tuple((r.label, *f) for r in runs if (f := loss_still_falling(r)) is not None)
     unconverged = frozenset(
         g.label for g in groups if any(still_improving(r) is not None for r in g.runs)
     )
-    capped = tuple((r.label, f) for r in runs if (f := flat_at_cap(r)) is not None)
     return Convergence(rising, falling, unconverged, capped)

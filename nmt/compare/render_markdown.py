@@ -116,8 +116,9 @@ def stopping_metric(c: Comparison) -> str:
 
 
 def convergence_lines(c: Comparison) -> list[str]:
-    """A warning naming the runs a budget stopped mid-curve, and a note naming the runs
-    patience stopped while their validation loss still fell."""
+    """A warning naming the runs a budget stopped mid-curve, a note naming the runs
+    patience stopped while their validation loss still fell, and a note naming the runs a
+    budget stopped on a flat curve before patience decided (:func:`at_cap`'s readings)."""
     lines = []
     if c.convergence.rising:
         names = ", ".join(f"{label} ({gain})" for label, gain in c.convergence.rising)
