@@ -73,7 +73,7 @@ def variants_table(folder: Path) -> list[str]:
         n = len(g["seeds"].split(","))
         low, high = _num(g.get("test_bleu_low")), _num(g.get("test_bleu_high"))
         if n == 1:  # one run: its own sentence-only interval
-            run = next(r for r in runs if r.get("group") == g["variant"])
+            run = next((r for r in runs if r.get("group") == g["variant"]), {})
             low, high = _num(run.get("test_bleu_low")), _num(run.get("test_bleu_high"))
         cells = [g["variant"], g["seeds"], _interval(float(g["test_bleu_mean"]), low, high)]
         if exact:
