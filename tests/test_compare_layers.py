@@ -38,9 +38,9 @@ STAGES = {
     ],
     "pipeline": ("pipeline", "__init__"),
     # the tools beside the pipeline (scripts/score_files.py, scripts/plot_curves.py,
-    # scripts/verify_results.py, scripts/choose_recipe.py): they
+    # scripts/verify_results.py, scripts/choose_recipe.py, scripts/headline.py): they
     # may use any stage; none uses them
-    "tools": ("score_files", "plot_curves", "verify", "verify_derived", "tuning"),
+    "tools": ("score_files", "plot_curves", "verify", "verify_derived", "tuning", "headline"),
 }
 ORDER = list(STAGES)
 #: the layers of nmt that nmt.compare may import (besides nmt itself and nmt.compare)

@@ -4,6 +4,8 @@ fails when a block no longer matches them."""
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,8 @@ def test_only_a_comparison_that_keeps_its_hypotheses_is_rendered(tmp_path):
 def test_the_committed_readme_blocks_match_the_committed_csvs():
     assert "<!-- headline docs/results/" in (ROOT / "README.md").read_text(encoding="utf-8")
     assert sync(ROOT / "README.md", ROOT, write=False) == []
+    proc = subprocess.run(  # the entry point make verify runs
+        [sys.executable, "scripts/headline.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "generated block(s) checked" in proc.stdout
