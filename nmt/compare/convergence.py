@@ -140,7 +140,6 @@ def judge_convergence(runs: Sequence[Run], groups: Sequence[Group] = ()) -> Conv
     rising = tuple((label, a[1]) for label, a in readings if a is not None and a[0] == "rising")
     capped = tuple((label, a[1]) for label, a in readings if a is not None and a[0] == "flat")
     falling = tuple((r.label, *f) for r in runs if (f := loss_still_falling(r)) is not None)
-    unconverged = frozenset(
-        g.label for g in groups if any(still_improving(r) is not None for r in g.runs)
-    )
+    still = {label for label, _ in rising}
+    unconverged = frozenset(g.label for g in groups if any(r.label in still for r in g.runs))
     return Convergence(rising, falling, unconverged, capped)

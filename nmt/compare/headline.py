@@ -16,13 +16,13 @@ outputs behind it: hypotheses → CSVs → README.
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from nmt.compare.verify_derived import read_rows
 from nmt.errors import NMTError
 
 BLOCK = re.compile(r"(<!-- headline (\S+)((?: \w+)*) -->\n)(.*?)(<!-- /headline -->)", re.S)
@@ -33,8 +33,7 @@ PARTS = ("variants", "trend")
 def _rows(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise NMTError(f"{path}: not found; render the comparison with nmt-compare --out")
-    with path.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+    return read_rows(path)
 
 
 def _num(text: str | None) -> float | None:
