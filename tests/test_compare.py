@@ -250,6 +250,30 @@ def test_a_run_without_its_checkpoint_is_compared_without_heat_maps(env, runs, t
     assert "best checkpoint (checkpoints/best.pt) is gone" in (out / "report.md").read_text()
 
 
+def test_heat_maps_come_from_the_first_seed_that_kept_its_checkpoint(env, runs, tmp_path):
+    kept = tmp_path / "1_bahdanau_seed1"  # seed 1 kept without weights, seed 2 with them
+    shutil.copytree(runs[1], kept)
+    shutil.rmtree(kept / "checkpoints")
+    seed2 = tmp_path / "2_bahdanau_seed2"
+    shutil.copytree(runs[1], seed2)
+    cfg = OmegaConf.load(seed2 / "config.yaml")
+    cfg.train.seed = int(cfg.train.seed) + 1
+    OmegaConf.save(cfg, seed2 / "config.yaml")
+    results = json.loads((seed2 / "results.json").read_text(encoding="utf-8"))
+    results.pop("seed", None)
+    (seed2 / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    out = tmp_path / "out"
+    proc = nmt_compare(env, kept, seed2, "--out", out, "--sentences", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(csv.DictReader((out / "variants.csv").open(encoding="utf-8")))
+    assert len(rows) == 1, rows  # two seeds of one variant
+    seed = int(cfg.train.seed)
+    assert sorted(p.name for p in out.glob("attention_*.png")) == [
+        f"attention_bahdanau_seed{seed}_1.png"
+    ]
+    assert "is gone" not in (out / "report.md").read_text(encoding="utf-8")
+
+
 def test_relative_corpus_paths_are_read_from_the_folder_the_run_ran_in(tmp_path, monkeypatch):
     monkeypatch.delenv("NMT_DATA_DIR", raising=False)
     run = tmp_path / "run"

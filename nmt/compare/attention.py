@@ -110,14 +110,17 @@ def heat_maps(
     device: str,
     log: Callable[[str], None] = print,
 ) -> Attention:
-    """Heat maps of ``n_sentences`` test sentences (:func:`pick_sentences`) for the first
-    run of every group; none when ``n_sentences`` is 0."""
+    """Heat maps of ``n_sentences`` test sentences (:func:`pick_sentences`) for one run of
+    every group: its first seed that still has its best checkpoint (a kept run has none);
+    none when ``n_sentences`` is 0."""
     sentences = pick_sentences(sources, k=n_sentences) if n_sentences > 0 else []
     chosen = [sources[i] for i in sentences]
     maps: dict[str, tuple[HeatMap, ...]] = {}
     no_attention, no_checkpoint = [], []
-    for run in (g.runs[0] for g in groups):  # one seed per variant: its first
-        if chosen and not run.checkpoint.is_file():
+    for group in groups:
+        with_weights = [r for r in group.runs if r.checkpoint.is_file()]
+        run = with_weights[0] if with_weights else group.runs[0]
+        if chosen and not with_weights:
             log(f"{run.checkpoint}: missing; no heat maps for {run.label}")
             no_checkpoint.append(run.label)
             continue

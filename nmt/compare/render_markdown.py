@@ -279,7 +279,10 @@ def attention_section(c: Comparison) -> list[str]:
             "the encoder states), so it has no attention over source positions to show."
         )
     for label in att.no_checkpoint:
-        lines.append(f"- {label}: no heat map; its best checkpoint (checkpoints/best.pt) is gone")
+        lines.append(
+            f"- {label}: no heat map; its best checkpoint (checkpoints/best.pt) is gone, "
+            "and so is every other seed's of this variant"
+        )
     return lines
 
 
