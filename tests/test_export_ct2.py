@@ -71,6 +71,7 @@ def test_greedy_and_beam_outputs_are_the_pytorch_searchs(exported: Path, trained
         got_n = ct2_tr.translate(SOURCES, decoding=beam, nbest=3)
         for src, want, got in zip(SOURCES, want_n, got_n, strict=True):
             assert got[0].tokens == want[0].tokens, (alpha, src)
+            assert got[0].score == pytest.approx(want[0].score, abs=1e-4), (alpha, src)
             same = [h.tokens for h in got] == [h.tokens for h in want] and [
                 h.score for h in got
             ] == pytest.approx([h.score for h in want], abs=1e-4)
